@@ -1,0 +1,237 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+
+namespace Gateway.Protocol.WebSockets;
+
+/// <summary>What <see cref="MessageReader.Read"/> found.</summary>
+public enum FrameEvent
+{
+    /// <summary>Everything available was consumed; read more bytes from the socket.</summary>
+    NeedMoreData,
+    /// <summary>A complete data message: <see cref="MessageReader.MessageOpcode"/>, <see cref="MessageReader.Payload"/>.</summary>
+    Message,
+    Ping,
+    Pong,
+    /// <summary>A valid close frame: <see cref="MessageReader.CloseCode"/> (0 when it carried none) and reason.</summary>
+    Close,
+    /// <summary>The peer broke the protocol: fail the connection with <see cref="MessageReader.ErrorCloseCode"/>.</summary>
+    Error,
+}
+
+/// <summary>
+/// Per-connection RFC 6455 frame parser and message assembler. It consumes bytes from the front of a
+/// <see cref="ReadOnlySequence{T}"/> (the pipe's buffer) and enforces every receive-side rule.
+/// An unfragmented frame that is already whole in the buffer is unmasked in place and handed out as a
+/// slice of that buffer, with no copy. Anything else (fragments, a frame that has not fully arrived) is
+/// streamed into one pooled reassembly buffer as it arrives, so memory per connection is bounded by the
+/// message limit, the input pipe never has to hold a whole large frame, and invalid UTF-8 is rejected as
+/// soon as its first bad byte is seen.
+/// A <see cref="FrameEvent.Message"/>'s payload is valid until the caller consumes the buffer it was read
+/// from and calls <see cref="ReleaseMessage"/>.
+/// </summary>
+public sealed class MessageReader : IDisposable
+{
+    private readonly long _maxMessageBytes;
+    private readonly bool _requireMask;
+    private readonly ArrayPool<byte> _pool;
+    private readonly byte[] _control = new byte[125];
+
+    // The data frame whose payload is being streamed.
+    private bool _inFrame;
+    private bool _frameFin;
+    private uint _frameMask;
+    private long _frameOffset;
+    private long _frameRemaining;
+
+    // The data message being assembled.
+    private bool _inMessage;
+    private Opcode _messageOpcode;
+    private long _messageLength;
+    private byte[]? _buffer;
+    private int _bufferLength;
+    private Utf8Validator _utf8;
+
+    public MessageReader(long maxMessageBytes, bool requireMask = true, ArrayPool<byte>? pool = null)
+    {
+        if (maxMessageBytes <= 0 || maxMessageBytes > Array.MaxLength) throw new ArgumentOutOfRangeException(nameof(maxMessageBytes));
+        _maxMessageBytes = maxMessageBytes;
+        _requireMask = requireMask;
+        _pool = pool ?? ArrayPool<byte>.Shared;
+    }
+
+    /// <summary>Text or Binary, for the last <see cref="FrameEvent.Message"/>.</summary>
+    public Opcode MessageOpcode { get; private set; }
+    /// <summary>The last message's payload (unmasked, UTF-8 checked for text).</summary>
+    public ReadOnlySequence<byte> Payload { get; private set; }
+    /// <summary>The last ping/pong payload, or the last close frame's reason bytes.</summary>
+    public ReadOnlySpan<byte> ControlPayload => _control.AsSpan(0, _controlLength);
+    private int _controlLength;
+    public ushort CloseCode { get; private set; }
+    public ReadOnlySpan<byte> CloseReason => CloseCode == 0 ? default : _control.AsSpan(2, _controlLength - 2);
+    public ushort ErrorCloseCode { get; private set; }
+    public string? ErrorReason { get; private set; }
+    /// <summary>True while a fragmented message or a partly received frame is pending.</summary>
+    public bool HasPartialMessage => _inMessage || _inFrame;
+
+    /// <summary>Parses from the front of <paramref name="buffer"/>, slicing off what it consumed.</summary>
+    public FrameEvent Read(ref ReadOnlySequence<byte> buffer)
+    {
+        while (true)
+        {
+            if (_inFrame)
+            {
+                long n = Math.Min(_frameRemaining, buffer.Length);
+                if (n > 0)
+                {
+                    var dest = _buffer.AsSpan(_bufferLength, (int)n);
+                    buffer.Slice(0, n).CopyTo(dest);
+                    Masking.Apply(dest, _frameMask, _frameOffset);
+                    if (_messageOpcode == Opcode.Text && !_utf8.Append(dest))
+                        return Fail(CloseCodes.InvalidPayload, "invalid UTF-8 in text message");
+                    _frameOffset += n;
+                    _frameRemaining -= n;
+                    _bufferLength += (int)n;
+                    buffer = buffer.Slice(n);
+                }
+                if (_frameRemaining > 0) return FrameEvent.NeedMoreData;
+                _inFrame = false;
+                if (!_frameFin) continue;
+                if (_messageOpcode == Opcode.Text && !_utf8.IsAtBoundary)
+                    return Fail(CloseCodes.InvalidPayload, "text message ends inside a UTF-8 sequence");
+                _inMessage = false;
+                MessageOpcode = _messageOpcode;
+                Payload = new ReadOnlySequence<byte>(_buffer ?? [], 0, _bufferLength);
+                return FrameEvent.Message;
+            }
+
+            if (!FrameHeader.TryRead(buffer, out var header)) return FrameEvent.NeedMoreData;
+            var problem = header.Validate(_requireMask);
+            if (problem is not null) return Fail(CloseCodes.ProtocolError, problem);
+
+            if (header.IsControl)
+            {
+                long frameLength = header.HeaderLength + header.PayloadLength;
+                if (buffer.Length < frameLength) return FrameEvent.NeedMoreData;
+                int len = (int)header.PayloadLength;
+                buffer.Slice(header.HeaderLength, len).CopyTo(_control);
+                Masking.Apply(_control.AsSpan(0, len), header.MaskKey, 0);
+                _controlLength = len;
+                buffer = buffer.Slice(frameLength);
+                switch (header.Opcode)
+                {
+                    case Opcode.Ping: return FrameEvent.Ping;
+                    case Opcode.Pong: return FrameEvent.Pong;
+                    default: return ReadClose(len);
+                }
+            }
+
+            if (header.Opcode == Opcode.Continuation && !_inMessage)
+                return Fail(CloseCodes.ProtocolError, "continuation frame outside a fragmented message");
+            if (header.Opcode != Opcode.Continuation && _inMessage)
+                return Fail(CloseCodes.ProtocolError, "new data frame inside a fragmented message");
+
+            long total = (_inMessage ? _messageLength : 0) + header.PayloadLength;
+            if (total > _maxMessageBytes)
+                return Fail(CloseCodes.MessageTooBig, "message exceeds the size limit");
+
+            if (!_inMessage && header.Fin && buffer.Length >= header.HeaderLength + header.PayloadLength)
+            {
+                var payload = buffer.Slice(header.HeaderLength, header.PayloadLength);
+                UnmaskInPlace(payload, header.MaskKey);
+                if (header.Opcode == Opcode.Text)
+                {
+                    var check = new Utf8Validator();
+                    if (!check.Append(payload) || !check.IsAtBoundary)
+                        return Fail(CloseCodes.InvalidPayload, "invalid UTF-8 in text message");
+                }
+                buffer = buffer.Slice(payload.End);
+                MessageOpcode = header.Opcode;
+                Payload = payload;
+                return FrameEvent.Message;
+            }
+
+            if (header.Opcode != Opcode.Continuation)
+            {
+                _inMessage = true;
+                _messageOpcode = header.Opcode;
+                _utf8.Reset();
+            }
+            _messageLength = total;
+            EnsureCapacity((int)total);
+            _inFrame = true;
+            _frameFin = header.Fin;
+            _frameMask = header.MaskKey;
+            _frameOffset = 0;
+            _frameRemaining = header.PayloadLength;
+            buffer = buffer.Slice(header.HeaderLength);
+        }
+    }
+
+    /// <summary>Gives back the reassembly buffer once the last message has been handled.</summary>
+    public void ReleaseMessage()
+    {
+        Payload = default;
+        if (_inMessage) return;
+        _messageLength = 0;
+        _bufferLength = 0;
+        if (_buffer is not null)
+        {
+            _pool.Return(_buffer);
+            _buffer = null;
+        }
+    }
+
+    public void Dispose()
+    {
+        _inMessage = false;
+        _inFrame = false;
+        ReleaseMessage();
+    }
+
+    private FrameEvent ReadClose(int len)
+    {
+        if (len == 0)
+        {
+            CloseCode = 0;
+            return FrameEvent.Close;
+        }
+        if (len == 1) return Fail(CloseCodes.ProtocolError, "close frame with a 1-byte payload");
+        ushort code = BinaryPrimitives.ReadUInt16BigEndian(_control);
+        if (!CloseCodes.IsValidOnWire(code)) return Fail(CloseCodes.ProtocolError, "invalid close code");
+        if (!Utf8Validator.IsValid(_control.AsSpan(2, len - 2))) return Fail(CloseCodes.InvalidPayload, "close reason is not valid UTF-8");
+        CloseCode = code;
+        return FrameEvent.Close;
+    }
+
+    private FrameEvent Fail(ushort code, string reason)
+    {
+        ErrorCloseCode = code;
+        ErrorReason = reason;
+        return FrameEvent.Error;
+    }
+
+    private void EnsureCapacity(int needed)
+    {
+        if (_buffer is not null && _buffer.Length >= needed) return;
+        var next = _pool.Rent(Math.Max(needed, 256));
+        if (_buffer is not null)
+        {
+            _buffer.AsSpan(0, _bufferLength).CopyTo(next);
+            _pool.Return(_buffer);
+        }
+        _buffer = next;
+    }
+
+    private static void UnmaskInPlace(ReadOnlySequence<byte> payload, uint mask)
+    {
+        if (mask == 0) return;
+        long offset = 0;
+        foreach (var segment in payload)
+        {
+            // The pipe's memory is ours and writable; the sequence type is only read-only by contract.
+            Masking.Apply(MemoryMarshal.AsMemory(segment).Span, mask, offset);
+            offset += segment.Length;
+        }
+    }
+}
