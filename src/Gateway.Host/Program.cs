@@ -1,0 +1,59 @@
+using Gateway.Server.Hosting;
+using Gateway.Server.Options;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Serilog;
+
+// appsettings.json is read from the working directory when it has one (make run, the container),
+// else from next to the executable. Later sources win: environment variables
+// (Gateway__Limits__MaxMessageBytes=...), then the command line (--Gateway:Limits:MaxMessageBytes=...).
+string contentRoot = File.Exists(Path.Combine(Directory.GetCurrentDirectory(), "appsettings.json"))
+    ? Directory.GetCurrentDirectory()
+    : AppContext.BaseDirectory;
+var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = contentRoot });
+
+var serilog = new LoggerConfiguration().ReadFrom.Configuration(builder.Configuration).CreateLogger();
+builder.Logging.ClearProviders();
+builder.Logging.AddSerilog(serilog, dispose: true);
+
+builder.Services.AddGateway(builder.Configuration);
+builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(40));
+
+try
+{
+    using var host = builder.Build();
+    // Bind and validate before anything starts, so a bad value is one clear message, not a host failure trace.
+    try
+    {
+        _ = host.Services.GetRequiredService<IOptions<GatewayOptions>>().Value;
+    }
+    catch (OptionsValidationException ex)
+    {
+        return ConfigError(ex.Failures);
+    }
+    catch (InvalidOperationException ex)
+    {
+        // The binder's own errors: a value of the wrong type, or a key that does not exist.
+        return ConfigError([ex.Message]);
+    }
+    await host.RunAsync();
+    return 0;
+}
+catch (InvalidOperationException ex) when (ex.Message.StartsWith("Cannot listen", StringComparison.Ordinal))
+{
+    serilog.Fatal("Startup failed: {Message}", ex.Message);
+    return 3;
+}
+finally
+{
+    await serilog.DisposeAsync();
+}
+
+int ConfigError(IEnumerable<string> failures)
+{
+    Console.Error.WriteLine("Invalid configuration, the gateway did not start:");
+    foreach (var failure in failures) Console.Error.WriteLine("  " + failure);
+    return 2;
+}

@@ -1,0 +1,76 @@
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using System.Text;
+
+namespace Gateway.Server;
+
+/// <summary>
+/// Server counters: plain Interlocked fields on the hot path, exposed both as a System.Diagnostics.Metrics
+/// meter ("Gateway", for OpenTelemetry) and as Prometheus text on GET /metrics.
+/// </summary>
+public sealed class GatewayMetrics : IDisposable
+{
+    public const string MeterName = "Gateway";
+    private readonly Meter _meter;
+
+    private long _accepted, _active, _handshakeRejected, _handshakeTimeouts, _upgraded;
+    private long _messagesIn, _messagesOut, _bytesIn, _bytesOut;
+    private readonly long[] _protocolErrors = new long[16]; // by close code - 1000
+
+    public GatewayMetrics()
+    {
+        _meter = new Meter(MeterName);
+        _meter.CreateObservableCounter("gateway.connections.accepted", () => Volatile.Read(ref _accepted));
+        _meter.CreateObservableUpDownCounter("gateway.connections.active", () => Volatile.Read(ref _active));
+        _meter.CreateObservableCounter("gateway.handshakes.rejected", () => Volatile.Read(ref _handshakeRejected));
+        _meter.CreateObservableCounter("gateway.messages.received", () => Volatile.Read(ref _messagesIn));
+        _meter.CreateObservableCounter("gateway.messages.sent", () => Volatile.Read(ref _messagesOut));
+    }
+
+    public long ActiveConnections => Volatile.Read(ref _active);
+    public long HandshakesRejected => Volatile.Read(ref _handshakeRejected);
+    public long HandshakeTimeouts => Volatile.Read(ref _handshakeTimeouts);
+    public long ProtocolErrors(ushort closeCode) => closeCode is >= 1000 and < 1016 ? Volatile.Read(ref _protocolErrors[closeCode - 1000]) : 0;
+
+    internal void ConnectionOpened() { Interlocked.Increment(ref _accepted); Interlocked.Increment(ref _active); }
+    internal void ConnectionClosed() => Interlocked.Decrement(ref _active);
+    internal void HandshakeRejected() => Interlocked.Increment(ref _handshakeRejected);
+    internal void HandshakeTimedOut() => Interlocked.Increment(ref _handshakeTimeouts);
+    internal void Upgraded() => Interlocked.Increment(ref _upgraded);
+    internal void MessageReceived(long bytes) { Interlocked.Increment(ref _messagesIn); Interlocked.Add(ref _bytesIn, bytes); }
+    internal void MessageSent(long bytes) { Interlocked.Increment(ref _messagesOut); Interlocked.Add(ref _bytesOut, bytes); }
+    internal void ProtocolError(ushort closeCode)
+    {
+        if (closeCode is >= 1000 and < 1016) Interlocked.Increment(ref _protocolErrors[closeCode - 1000]);
+    }
+
+    /// <summary>Prometheus text exposition format 0.0.4.</summary>
+    public string ToPrometheus()
+    {
+        var sb = new StringBuilder(1024);
+        Counter(sb, "gateway_connections_accepted_total", "TCP connections accepted.", _accepted);
+        Gauge(sb, "gateway_connections_active", "Open TCP connections.", _active);
+        Counter(sb, "gateway_websocket_upgrades_total", "Successful WebSocket upgrades.", _upgraded);
+        Counter(sb, "gateway_handshakes_rejected_total", "HTTP requests answered with an error instead of an upgrade.", _handshakeRejected);
+        Counter(sb, "gateway_handshake_timeouts_total", "Connections dropped for not finishing the handshake in time.", _handshakeTimeouts);
+        Counter(sb, "gateway_messages_received_total", "WebSocket data messages received.", _messagesIn);
+        Counter(sb, "gateway_messages_sent_total", "WebSocket frames queued for sending.", _messagesOut);
+        Counter(sb, "gateway_received_bytes_total", "Payload bytes of received messages.", _bytesIn);
+        Counter(sb, "gateway_sent_bytes_total", "Bytes of frames queued for sending.", _bytesOut);
+        sb.Append("# HELP gateway_protocol_errors_total Connections failed for breaking the WebSocket protocol, by close code.\n# TYPE gateway_protocol_errors_total counter\n");
+        for (int i = 0; i < _protocolErrors.Length; i++)
+        {
+            long v = Volatile.Read(ref _protocolErrors[i]);
+            if (v != 0) sb.Append(CultureInfo.InvariantCulture, $"gateway_protocol_errors_total{{code=\"{1000 + i}\"}} {v}\n");
+        }
+        return sb.ToString();
+    }
+
+    private static void Counter(StringBuilder sb, string name, string help, long value) =>
+        sb.Append(CultureInfo.InvariantCulture, $"# HELP {name} {help}\n# TYPE {name} counter\n{name} {Volatile.Read(ref value)}\n");
+
+    private static void Gauge(StringBuilder sb, string name, string help, long value) =>
+        sb.Append(CultureInfo.InvariantCulture, $"# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n");
+
+    public void Dispose() => _meter.Dispose();
+}

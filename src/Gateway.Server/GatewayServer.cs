@@ -1,0 +1,336 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using Gateway.Protocol.Http;
+using Gateway.Server.Options;
+using Gateway.Server.Transport;
+using Gateway.Server.WebSockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Gateway.Server;
+
+/// <summary>
+/// The socket server: listens on the configured endpoints, accepts connections, runs the HTTP/1.1
+/// handshake and hands upgraded connections to the <see cref="IWebSocketApplication"/> mapped to their
+/// path. Independent of the generic host so tests and benchmarks can run it directly on port 0.
+/// </summary>
+public sealed class GatewayServer : IAsyncDisposable
+{
+    private readonly GatewayOptions _options;
+    private readonly IReadOnlyDictionary<string, IWebSocketApplication> _routes;
+    private readonly ILogger _log;
+    private readonly ConnectionRegistry _registry = new();
+    private readonly List<Socket> _listeners = new();
+    private readonly List<Task> _acceptLoops = new();
+    private readonly List<IPEndPoint> _bound = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly PipeOptions _inputOptions;
+    private readonly PipeOptions _outputOptions;
+    private readonly TaskCompletionSource _allClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Task _heartbeat = Task.CompletedTask;
+    private volatile bool _ready;
+    private int _inflightConnections;
+
+    public GatewayServer(GatewayOptions options, IReadOnlyDictionary<string, IWebSocketApplication> routes, GatewayMetrics? metrics = null, ILoggerFactory? loggerFactory = null)
+    {
+        var errors = GatewayOptionsValidator.Collect(options);
+        if (errors.Count > 0) throw new ArgumentException(string.Join(Environment.NewLine, errors), nameof(options));
+        _options = options;
+        _routes = routes;
+        Metrics = metrics ?? new GatewayMetrics();
+        _log = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Gateway.Server");
+        var pool = MemoryPool<byte>.Shared;
+        // Input: bounded so a fast sender cannot make us buffer without limit; the message reader always
+        // consumes what it has parsed, so the threshold never has to hold a whole message.
+        _inputOptions = new PipeOptions(pool, PipeScheduler.ThreadPool, PipeScheduler.ThreadPool,
+            pauseWriterThreshold: 256 * 1024, resumeWriterThreshold: 128 * 1024, minimumSegmentSize: 4096, useSynchronizationContext: false);
+        _outputOptions = new PipeOptions(pool, PipeScheduler.ThreadPool, PipeScheduler.ThreadPool,
+            pauseWriterThreshold: 1024 * 1024, resumeWriterThreshold: 512 * 1024, minimumSegmentSize: 4096, useSynchronizationContext: false);
+    }
+
+    public GatewayMetrics Metrics { get; }
+    /// <summary>Where the server actually listens (port 0 resolved).</summary>
+    public IReadOnlyList<IPEndPoint> BoundEndPoints => _bound;
+    public int ConnectionCount => _registry.Count;
+    /// <summary>True between a successful start and the beginning of stop (what /readyz reports).</summary>
+    public bool IsReady => _ready;
+
+    public Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        foreach (var entry in _options.EffectiveListen)
+        {
+            ListenAddress.TryParse(entry, out var endpoints, out _);
+            foreach (var ep in endpoints)
+            {
+                var socket = new Socket(ep.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+                try
+                {
+                    if (ep.AddressFamily == AddressFamily.InterNetworkV6 && ep.Address.Equals(IPAddress.IPv6Any)) socket.DualMode = true;
+                    if (!OperatingSystem.IsWindows()) socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                    socket.Bind(ep);
+                    socket.Listen(1024);
+                }
+                catch (SocketException ex)
+                {
+                    socket.Dispose();
+                    foreach (var l in _listeners) l.Dispose();
+                    throw new InvalidOperationException($"Cannot listen on {ep} (from {GatewayOptions.SectionName}:Listen '{entry}'): {ex.Message}", ex);
+                }
+                _listeners.Add(socket);
+                _bound.Add((IPEndPoint)socket.LocalEndPoint!);
+            }
+        }
+        foreach (var l in _listeners)
+        {
+            Log.Listening(_log, l.LocalEndPoint!);
+            _acceptLoops.Add(AcceptLoopAsync(l));
+        }
+        _heartbeat = HeartbeatLoopAsync();
+        _ready = true;
+        return Task.CompletedTask;
+    }
+
+    private async Task AcceptLoopAsync(Socket listener)
+    {
+        var endpoint = listener.LocalEndPoint!;
+        while (!_stopping.IsCancellationRequested)
+        {
+            Socket socket;
+            try
+            {
+                socket = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
+            {
+                break;
+            }
+            catch (SocketException ex) when (IsTransient(ex.SocketErrorCode))
+            {
+                // A client that gave up before we accepted it, or a momentary lack of descriptors/buffers:
+                // the listener is fine, keep going (after a short pause if the process is out of resources).
+                Log.AcceptTransient(_log, endpoint, ex.SocketErrorCode.ToString());
+                if (ex.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
+                {
+                    try { await Task.Delay(50, _stopping.Token).ConfigureAwait(false); } catch (OperationCanceledException) { break; }
+                }
+                continue;
+            }
+            catch (Exception ex)
+            {
+                Log.AcceptFatal(_log, endpoint, ex);
+                break;
+            }
+            socket.NoDelay = true;
+            _ = ProcessConnectionAsync(socket);
+        }
+    }
+
+    private static bool IsTransient(SocketError error) => error is SocketError.ConnectionReset or SocketError.ConnectionAborted
+        or SocketError.Interrupted or SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable or SocketError.TryAgain
+        or SocketError.NetworkDown or SocketError.NetworkUnreachable or SocketError.HostUnreachable or SocketError.TimedOut;
+
+    private async Task ProcessConnectionAsync(Socket socket)
+    {
+        Interlocked.Increment(ref _inflightConnections);
+        var transport = new SocketConnection(socket, _registry.NextId(), _inputOptions, _outputOptions);
+        var connection = new GatewayConnection(transport);
+        _registry.Add(connection);
+        Metrics.ConnectionOpened();
+        Log.Accepted(_log, connection.Id, transport.RemoteEndPoint);
+        try
+        {
+            connection.SetDeadline(_options.Timeouts.Handshake, "handshake timeout");
+            transport.Start();
+            await HandleAsync(connection).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException || (ex is InvalidOperationException && transport.IsAborted))
+        {
+        }
+        catch (Exception ex)
+        {
+            Log.ConnectionError(_log, connection.Id, ex);
+        }
+        finally
+        {
+            if (transport.IsAborted && transport.AbortReason is { } reason) Log.Aborted(_log, connection.Id, reason);
+            _registry.Remove(connection);
+            await transport.DisposeAsync().ConfigureAwait(false);
+            Metrics.ConnectionClosed();
+            if (Interlocked.Decrement(ref _inflightConnections) == 0 && _stopping.IsCancellationRequested) _allClosed.TrySetResult();
+        }
+    }
+
+    private async Task HandleAsync(GatewayConnection connection)
+    {
+        var input = connection.Transport.Input;
+        HttpParseResult parsed;
+        while (true)
+        {
+            var result = await input.ReadAsync().ConfigureAwait(false);
+            var buffer = result.Buffer;
+            parsed = HttpRequestParser.TryParse(ref buffer, _options.Limits.MaxHeaderBytes, _options.Limits.MaxHeaderCount);
+            if (parsed.Status == HttpParseStatus.Done)
+            {
+                input.AdvanceTo(buffer.Start);
+                break;
+            }
+            input.AdvanceTo(buffer.Start, buffer.End);
+            if (parsed.Status == HttpParseStatus.Error) break;
+            if (result.IsCompleted || result.IsCanceled)
+            {
+                if (connection.Transport.IsAborted) Metrics.HandshakeTimedOut();
+                return; // gone before finishing its request
+            }
+        }
+
+        if (parsed.Status == HttpParseStatus.Error)
+        {
+            await RespondAsync(connection, parsed.StatusCode, parsed.Error!, headOnly: false).ConfigureAwait(false);
+            return;
+        }
+
+        var request = parsed.Request!;
+        string path = request.Path;
+        bool isHead = request.MethodBytes.Span.SequenceEqual("HEAD"u8);
+        if (path is "/healthz" or "/readyz" or "/metrics")
+        {
+            if (!request.IsGet && !isHead)
+            {
+                await RespondAsync(connection, 405, "only GET and HEAD are allowed here", isHead, [new("Allow", "GET, HEAD")]).ConfigureAwait(false);
+                return;
+            }
+            connection.ClearDeadline();
+            switch (path)
+            {
+                case "/healthz":
+                    await WriteAndCloseAsync(connection, 200, "ok\n", isHead).ConfigureAwait(false);
+                    return;
+                case "/readyz":
+                    await WriteAndCloseAsync(connection, _ready ? 200 : 503, _ready ? "ready\n" : "stopping\n", isHead).ConfigureAwait(false);
+                    return;
+                default:
+                    await WriteAndCloseAsync(connection, 200, Metrics.ToPrometheus(), isHead, contentType: "text/plain; version=0.0.4; charset=utf-8").ConfigureAwait(false);
+                    return;
+            }
+        }
+
+        if (!_routes.TryGetValue(path, out var app))
+        {
+            await RespondAsync(connection, 404, $"no endpoint at {path}", isHead).ConfigureAwait(false);
+            return;
+        }
+
+        var decision = WebSocketHandshake.Evaluate(request, app.Subprotocols);
+        if (!decision.Accepted)
+        {
+            IEnumerable<KeyValuePair<string, string>>? extra = decision.StatusCode == 426 ? [new("Sec-WebSocket-Version", "13")] : null;
+            await RespondAsync(connection, decision.StatusCode, decision.Error!, headOnly: false, extra).ConfigureAwait(false);
+            return;
+        }
+        if (!_ready)
+        {
+            await RespondAsync(connection, 503, "server is stopping", headOnly: false).ConfigureAwait(false);
+            return;
+        }
+
+        var output = connection.Transport.Output;
+        WebSocketHandshake.WriteAccept(output, request, decision.Subprotocol);
+        await output.FlushAsync().ConfigureAwait(false);
+        connection.ClearDeadline();
+        Metrics.Upgraded();
+        Log.Upgraded(_log, connection.Id, path, decision.Subprotocol ?? "(none)");
+
+        var session = new WebSocketSession(connection, request, decision.Subprotocol, _options, Metrics, _log);
+        connection.Session = session;
+        await session.RunAsync(app).ConfigureAwait(false);
+    }
+
+    private Task RespondAsync(GatewayConnection connection, int status, string reason, bool headOnly, IEnumerable<KeyValuePair<string, string>>? headers = null)
+    {
+        Metrics.HandshakeRejected();
+        Log.HandshakeRejected(_log, connection.Id, status, reason);
+        return WriteAndCloseAsync(connection, status, reason + "\n", headOnly, headers: headers);
+    }
+
+    private async Task WriteAndCloseAsync(GatewayConnection connection, int status, string body, bool headOnly, string contentType = "text/plain; charset=utf-8", IEnumerable<KeyValuePair<string, string>>? headers = null)
+    {
+        var output = connection.Transport.Output;
+        HttpResponse.Write(output, status, body, contentType, headers, includeBody: !headOnly);
+        await output.FlushAsync().ConfigureAwait(false);
+        await output.CompleteAsync().ConfigureAwait(false);
+        // Same lingering close as a WebSocket session: let the response reach the client before the socket goes.
+        connection.SetDeadline(_options.Timeouts.Close, "peer did not close in time");
+        await connection.Transport.SendCompleted.ConfigureAwait(false);
+        var input = connection.Transport.Input;
+        while (true)
+        {
+            var result = await input.ReadAsync().ConfigureAwait(false);
+            input.AdvanceTo(result.Buffer.End);
+            if (result.IsCompleted || result.IsCanceled) return;
+        }
+    }
+
+    // One loop for every connection's deadlines, instead of a timer per socket.
+    private async Task HeartbeatLoopAsync()
+    {
+        using var timer = new PeriodicTimer(_options.Timeouts.HeartbeatResolution);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
+            {
+                long now = Environment.TickCount64;
+                foreach (var connection in _registry.Snapshot)
+                {
+                    if (connection.IsPastDeadline(now, out var reason))
+                    {
+                        connection.ClearDeadline();
+                        if (connection.Session is null && reason == "handshake timeout") Metrics.HandshakeTimedOut();
+                        connection.Transport.Abort(reason ?? "deadline passed");
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>
+    /// Stops accepting, asks every session to close with 1001 (going away), waits for them within
+    /// <paramref name="cancellationToken"/> and the close timeout, then aborts what is left.
+    /// </summary>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        if (_stopping.IsCancellationRequested) return;
+        _ready = false;
+        _stopping.Cancel();
+        foreach (var l in _listeners) l.Dispose();
+        try { await Task.WhenAll(_acceptLoops).ConfigureAwait(false); } catch { }
+
+        var connections = _registry.Snapshot.ToList();
+        Log.Stopping(_log, connections.Count);
+        foreach (var c in connections)
+        {
+            if (c.Session is { } s) s.Close(Protocol.WebSockets.CloseCodes.GoingAway, "server shutting down");
+            else c.Transport.Abort("server shutting down");
+        }
+        if (Volatile.Read(ref _inflightConnections) == 0) _allClosed.TrySetResult();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.Timeouts.Close);
+        try { await _allClosed.Task.WaitAsync(timeout.Token).ConfigureAwait(false); }
+        catch (OperationCanceledException)
+        {
+            foreach (var c in _registry.Snapshot) c.Transport.Abort("shutdown timeout");
+            try { await _allClosed.Task.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false); } catch (TimeoutException) { }
+        }
+        try { await _heartbeat.ConfigureAwait(false); } catch { }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+}

@@ -1,0 +1,43 @@
+using Microsoft.Extensions.Logging;
+
+namespace Gateway.Server;
+
+/// <summary>Source-generated log messages: no formatting or boxing unless the level is enabled.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(1, LogLevel.Information, "Listening on {EndPoint}")]
+    public static partial void Listening(ILogger logger, System.Net.EndPoint endPoint);
+
+    [LoggerMessage(2, LogLevel.Warning, "Transient accept error on {EndPoint}: {Error}")]
+    public static partial void AcceptTransient(ILogger logger, System.Net.EndPoint endPoint, string error);
+
+    [LoggerMessage(3, LogLevel.Critical, "Accept loop on {EndPoint} stopped by a fatal error")]
+    public static partial void AcceptFatal(ILogger logger, System.Net.EndPoint endPoint, Exception exception);
+
+    [LoggerMessage(4, LogLevel.Debug, "[{ConnectionId}] accepted from {Remote}")]
+    public static partial void Accepted(ILogger logger, long connectionId, System.Net.EndPoint? remote);
+
+    [LoggerMessage(5, LogLevel.Information, "[{ConnectionId}] handshake rejected with {Status}: {Reason}")]
+    public static partial void HandshakeRejected(ILogger logger, long connectionId, int status, string reason);
+
+    [LoggerMessage(6, LogLevel.Debug, "[{ConnectionId}] upgraded on {Path} (subprotocol {Subprotocol})")]
+    public static partial void Upgraded(ILogger logger, long connectionId, string path, string subprotocol);
+
+    [LoggerMessage(7, LogLevel.Information, "[{ConnectionId}] protocol error, closing with {CloseCode}: {Reason}")]
+    public static partial void ProtocolError(ILogger logger, long connectionId, ushort closeCode, string reason);
+
+    [LoggerMessage(8, LogLevel.Debug, "[{ConnectionId}] session ended: {Outcome}")]
+    public static partial void SessionEnded(ILogger logger, long connectionId, string outcome);
+
+    [LoggerMessage(9, LogLevel.Information, "[{ConnectionId}] aborted: {Reason}")]
+    public static partial void Aborted(ILogger logger, long connectionId, string reason);
+
+    [LoggerMessage(10, LogLevel.Error, "[{ConnectionId}] application error")]
+    public static partial void ApplicationError(ILogger logger, long connectionId, Exception exception);
+
+    [LoggerMessage(11, LogLevel.Error, "[{ConnectionId}] unexpected connection error")]
+    public static partial void ConnectionError(ILogger logger, long connectionId, Exception exception);
+
+    [LoggerMessage(12, LogLevel.Information, "Stopping: closing {Count} connections")]
+    public static partial void Stopping(ILogger logger, int count);
+}

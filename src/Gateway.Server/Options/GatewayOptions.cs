@@ -1,0 +1,85 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Gateway.Server.Options;
+
+/// <summary>Everything under the "Gateway" configuration section. Documented in docs/configuration.md.</summary>
+public sealed class GatewayOptions
+{
+    public const string SectionName = "Gateway";
+
+    /// <summary>Endpoints to listen on: "IP:port", "[IPv6]:port", "*:port" (all interfaces, IPv4 and IPv6) or "localhost:port".</summary>
+    public string[]? Listen { get; set; }
+    /// <summary>Path of the RPC WebSocket endpoint.</summary>
+    public string WebSocketPath { get; set; } = "/ws";
+    /// <summary>Path of the echo endpoint (off when null or empty): echoes every message, for conformance tests and transport benchmarks.</summary>
+    public string? EchoPath { get; set; }
+    public LimitsOptions Limits { get; set; } = new();
+    public TimeoutsOptions Timeouts { get; set; } = new();
+
+    public static readonly string[] DefaultListen = ["0.0.0.0:8080"];
+    public IReadOnlyList<string> EffectiveListen => Listen is { Length: > 0 } ? Listen : DefaultListen;
+}
+
+public sealed class LimitsOptions
+{
+    /// <summary>Largest message (all fragments together) a client may send; larger closes with 1009.</summary>
+    public int MaxMessageBytes { get; set; } = 1024 * 1024;
+    /// <summary>Largest HTTP request head (request line and headers) accepted before the upgrade.</summary>
+    public int MaxHeaderBytes { get; set; } = 8 * 1024;
+    /// <summary>Most header lines accepted in the HTTP request head.</summary>
+    public int MaxHeaderCount { get; set; } = 64;
+}
+
+public sealed class TimeoutsOptions
+{
+    /// <summary>Time a client has to send its whole HTTP request head (slowloris protection).</summary>
+    public TimeSpan Handshake { get; set; } = TimeSpan.FromSeconds(10);
+    /// <summary>After the server sends a close frame (or an HTTP error), how long it waits for the peer to finish before dropping the socket.</summary>
+    public TimeSpan Close { get; set; } = TimeSpan.FromSeconds(5);
+    /// <summary>How often the single heartbeat loop checks every connection's deadlines.</summary>
+    public TimeSpan HeartbeatResolution { get; set; } = TimeSpan.FromSeconds(1);
+}
+
+/// <summary>Parses "Listen" entries into endpoints.</summary>
+public static class ListenAddress
+{
+    public static bool TryParse(string value, out IPEndPoint[] endpoints, out string? error)
+    {
+        endpoints = [];
+        error = null;
+        value = value.Trim();
+        int colon = value.LastIndexOf(':');
+        if (colon <= 0 || colon == value.Length - 1)
+        {
+            error = "expected HOST:PORT such as 0.0.0.0:8080, [::]:8080, *:8080 or localhost:8080";
+            return false;
+        }
+        string host = value.Substring(0, colon);
+        if (!int.TryParse(value.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int port) || port > 65535)
+        {
+            error = "port must be a number from 0 to 65535";
+            return false;
+        }
+        if (host == "*" || host == "+")
+        {
+            endpoints = [new IPEndPoint(IPAddress.IPv6Any, port)];
+            return true;
+        }
+        if (host.Equals("localhost", StringComparison.OrdinalIgnoreCase))
+        {
+            endpoints = Socket.OSSupportsIPv6
+                ? [new IPEndPoint(IPAddress.Loopback, port), new IPEndPoint(IPAddress.IPv6Loopback, port)]
+                : [new IPEndPoint(IPAddress.Loopback, port)];
+            return true;
+        }
+        if (host.StartsWith('[') && host.EndsWith(']')) host = host[1..^1];
+        if (!IPAddress.TryParse(host, out var address))
+        {
+            error = $"'{host}' is not an IP address, '*' or 'localhost'";
+            return false;
+        }
+        endpoints = [new IPEndPoint(address, port)];
+        return true;
+    }
+}

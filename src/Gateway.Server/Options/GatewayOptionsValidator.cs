@@ -1,0 +1,68 @@
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Server.Options;
+
+/// <summary>
+/// Startup validation: every failure names the configuration key, the allowed range and the value found,
+/// so a wrong appsettings.json or environment variable stops the server with a message an operator can act on.
+/// </summary>
+public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
+{
+    public ValidateOptionsResult Validate(string? name, GatewayOptions o)
+    {
+        var errors = Collect(o);
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    public static List<string> Collect(GatewayOptions o)
+    {
+        var errors = new List<string>();
+        const string S = GatewayOptions.SectionName;
+
+        var listen = o.EffectiveListen;
+        for (int i = 0; i < listen.Count; i++)
+        {
+            if (!ListenAddress.TryParse(listen[i] ?? "", out _, out var error))
+                errors.Add($"{S}:Listen:{i} is invalid ('{listen[i]}'): {error}.");
+        }
+        CheckPath(errors, $"{S}:WebSocketPath", o.WebSocketPath, required: true);
+        CheckPath(errors, $"{S}:EchoPath", o.EchoPath, required: false);
+        if (!string.IsNullOrEmpty(o.EchoPath) && o.EchoPath == o.WebSocketPath)
+            errors.Add($"{S}:EchoPath must differ from {S}:WebSocketPath (both are '{o.EchoPath}').");
+        foreach (var reserved in new[] { "/healthz", "/readyz", "/metrics" })
+        {
+            if (o.WebSocketPath == reserved) errors.Add($"{S}:WebSocketPath must not be the reserved path '{reserved}'.");
+            if (o.EchoPath == reserved) errors.Add($"{S}:EchoPath must not be the reserved path '{reserved}'.");
+        }
+
+        Range(errors, $"{S}:Limits:MaxMessageBytes", o.Limits.MaxMessageBytes, 125, 1 << 30);
+        Range(errors, $"{S}:Limits:MaxHeaderBytes", o.Limits.MaxHeaderBytes, 256, 1 << 20);
+        Range(errors, $"{S}:Limits:MaxHeaderCount", o.Limits.MaxHeaderCount, 4, 1000);
+
+        Range(errors, $"{S}:Timeouts:Handshake", o.Timeouts.Handshake, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10));
+        Range(errors, $"{S}:Timeouts:Close", o.Timeouts.Close, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10));
+        Range(errors, $"{S}:Timeouts:HeartbeatResolution", o.Timeouts.HeartbeatResolution, TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(10));
+        return errors;
+    }
+
+    internal static void Range(List<string> errors, string key, long value, long min, long max)
+    {
+        if (value < min || value > max) errors.Add($"{key} must be between {min} and {max} (got {value}).");
+    }
+
+    internal static void Range(List<string> errors, string key, TimeSpan value, TimeSpan min, TimeSpan max)
+    {
+        if (value < min || value > max) errors.Add($"{key} must be between {min:c} and {max:c} (got {value:c}).");
+    }
+
+    private static void CheckPath(List<string> errors, string key, string? path, bool required)
+    {
+        if (string.IsNullOrEmpty(path))
+        {
+            if (required) errors.Add($"{key} is required and must start with '/'.");
+            return;
+        }
+        if (path[0] != '/' || path.Contains('?') || path.Contains('#') || path.Any(c => c <= ' ' || c > '~'))
+            errors.Add($"{key} must be an absolute path such as '/ws' without spaces, '?' or '#' (got '{path}').");
+    }
+}

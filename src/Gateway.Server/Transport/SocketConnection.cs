@@ -1,0 +1,162 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+
+namespace Gateway.Server.Transport;
+
+/// <summary>
+/// Moves bytes between one socket and a duplex pipe, and knows nothing about HTTP or WebSocket.
+/// The receive loop waits for the socket to become readable before renting a buffer, so an idle
+/// connection holds no receive memory. The send loop drains the output pipe; when the peer reads
+/// slowly the output pipe fills up and the writer's unfinished FlushAsync is the backpressure.
+/// </summary>
+internal sealed class SocketConnection : IDuplexPipe, IAsyncDisposable
+{
+    private const int MinReceiveBuffer = 4096;
+
+    private readonly Socket _socket;
+    private readonly Pipe _input;
+    private readonly Pipe _output;
+    private Task _receiveTask = Task.CompletedTask;
+    private Task _sendTask = Task.CompletedTask;
+    private List<ArraySegment<byte>>? _sendSegments;
+    private int _aborted;
+
+    public SocketConnection(Socket socket, long id, PipeOptions inputOptions, PipeOptions outputOptions)
+    {
+        _socket = socket;
+        Id = id;
+        RemoteEndPoint = socket.RemoteEndPoint as IPEndPoint;
+        LocalEndPoint = socket.LocalEndPoint as IPEndPoint;
+        _input = new Pipe(inputOptions);
+        _output = new Pipe(outputOptions);
+    }
+
+    public long Id { get; }
+    public IPEndPoint? RemoteEndPoint { get; }
+    public IPEndPoint? LocalEndPoint { get; }
+    public PipeReader Input => _input.Reader;
+    public PipeWriter Output => _output.Writer;
+    public bool IsAborted => Volatile.Read(ref _aborted) != 0;
+    /// <summary>Why the connection was aborted, for the log.</summary>
+    public string? AbortReason { get; private set; }
+    /// <summary>Completes when the send loop has written everything and shut down the sending side.</summary>
+    public Task SendCompleted => _sendTask;
+    public long BytesReceived;
+    public long BytesSent;
+
+    public void Start()
+    {
+        _receiveTask = ReceiveLoopAsync();
+        _sendTask = SendLoopAsync();
+    }
+
+    private async Task ReceiveLoopAsync()
+    {
+        var writer = _input.Writer;
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                // Zero-byte read: park until data is there without holding a buffer.
+                await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
+                var memory = writer.GetMemory(MinReceiveBuffer);
+                int n = await _socket.ReceiveAsync(memory, SocketFlags.None).ConfigureAwait(false);
+                if (n == 0) break;
+                writer.Advance(n);
+                Interlocked.Add(ref BytesReceived, n);
+                var flush = await writer.FlushAsync().ConfigureAwait(false);
+                if (flush.IsCompleted || flush.IsCanceled) break;
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            // Reset by the peer or aborted by us: the reader sees the end of input either way.
+            if (!IsAborted) error = new ConnectionResetException(ex.Message, ex);
+        }
+        catch (Exception ex)
+        {
+            error = ex;
+        }
+        finally
+        {
+            await writer.CompleteAsync(error).ConfigureAwait(false);
+        }
+    }
+
+    private async Task SendLoopAsync()
+    {
+        var reader = _output.Reader;
+        try
+        {
+            while (true)
+            {
+                var result = await reader.ReadAsync().ConfigureAwait(false);
+                var buffer = result.Buffer;
+                if (result.IsCanceled) break;
+                if (!buffer.IsEmpty)
+                {
+                    await SendAsync(buffer).ConfigureAwait(false);
+                    Interlocked.Add(ref BytesSent, buffer.Length);
+                }
+                reader.AdvanceTo(buffer.End);
+                if (result.IsCompleted) break;
+            }
+            // Everything written: send FIN so the peer sees a clean end after our last frame.
+            if (!IsAborted) _socket.Shutdown(SocketShutdown.Send);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+        }
+        finally
+        {
+            // Completing the reader also releases a writer parked on a full pipe: its flush reports IsCompleted.
+            await reader.CompleteAsync().ConfigureAwait(false);
+        }
+    }
+
+    private ValueTask<int> SendAsync(in ReadOnlySequence<byte> buffer)
+    {
+        if (buffer.IsSingleSegment) return _socket.SendAsync(buffer.First, SocketFlags.None);
+        return new ValueTask<int>(SendSegmentsAsync(buffer));
+    }
+
+    private Task<int> SendSegmentsAsync(in ReadOnlySequence<byte> buffer)
+    {
+        var list = _sendSegments ??= new List<ArraySegment<byte>>(8);
+        list.Clear();
+        foreach (var segment in buffer)
+        {
+            if (!MemoryMarshal.TryGetArray(segment, out var array))
+                array = new ArraySegment<byte>(segment.ToArray());
+            list.Add(array);
+        }
+        return _socket.SendAsync(list, SocketFlags.None);
+    }
+
+    /// <summary>Tears the connection down now (idempotent): pending reads end, unsent data is lost.</summary>
+    public void Abort(string reason)
+    {
+        if (Interlocked.Exchange(ref _aborted, 1) != 0) return;
+        AbortReason = reason;
+        try { _socket.Shutdown(SocketShutdown.Both); } catch { }
+        _socket.Dispose();
+        _output.Reader.CancelPendingRead();
+    }
+
+    /// <summary>Waits for both loops and releases the socket and pipes. Call once, after the application has stopped using the pipes.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _input.Reader.CompleteAsync().ConfigureAwait(false);
+        await _output.Writer.CompleteAsync().ConfigureAwait(false);
+        Abort(AbortReason ?? "disposed");
+        try { await _receiveTask.ConfigureAwait(false); } catch { }
+        try { await _sendTask.ConfigureAwait(false); } catch { }
+    }
+}
+
+/// <summary>The peer reset the connection or it was torn down under the reader.</summary>
+public sealed class ConnectionResetException(string message, Exception inner) : IOException(message, inner);

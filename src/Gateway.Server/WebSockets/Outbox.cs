@@ -1,0 +1,122 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
+using Gateway.Protocol.WebSockets;
+
+namespace Gateway.Server.WebSockets;
+
+/// <summary>
+/// The one writer of a connection's output pipe. Frames from any thread (handlers completing, the
+/// heartbeat, publishers) go into a lock-free queue; whoever wins the <c>_busy</c> flag drains the
+/// queue into the pipe and flushes once for the whole batch (Orleans' send worker, without a
+/// dedicated thread or task per connection). The read loop drains inline at the end of each read,
+/// so a request answered synchronously costs no thread hop. Once a close frame has been written
+/// nothing more is, so a peer never sees data after our close.
+/// </summary>
+internal sealed class Outbox : IThreadPoolWorkItem
+{
+    private readonly PipeWriter _writer;
+    private readonly ConcurrentQueue<PooledFrame> _queue = new();
+    private int _busy;
+    private long _pendingBytes;
+    private volatile bool _closeWritten;
+    private volatile bool _completeRequested;
+    private TaskCompletionSource? _completed;
+
+    public Outbox(PipeWriter writer) => _writer = writer;
+
+    /// <summary>Bytes queued but not yet handed to the pipe.</summary>
+    public long PendingBytes => Volatile.Read(ref _pendingBytes);
+    public bool CloseWritten => _closeWritten;
+
+    /// <summary>Queues a frame (ownership passes to the outbox). Drains on the thread pool unless <paramref name="deferDrain"/>.</summary>
+    public bool Enqueue(PooledFrame frame, bool deferDrain)
+    {
+        if (_completeRequested)
+        {
+            frame.Return();
+            return false;
+        }
+        Interlocked.Add(ref _pendingBytes, frame.Length);
+        _queue.Enqueue(frame);
+        if (!deferDrain && Interlocked.CompareExchange(ref _busy, 1, 0) == 0)
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        return true;
+    }
+
+    /// <summary>Makes sure a drain runs soon on the thread pool.</summary>
+    public void Schedule()
+    {
+        if (Interlocked.CompareExchange(ref _busy, 1, 0) == 0)
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+    }
+
+    void IThreadPoolWorkItem.Execute() => _ = DrainAsync();
+
+    /// <summary>Drains on this thread if nobody else is; the returned task completes when the pipe accepted the batch.</summary>
+    public ValueTask FlushAsync()
+    {
+        if (_queue.IsEmpty && !_completeRequested) return default;
+        if (Interlocked.CompareExchange(ref _busy, 1, 0) != 0) return default;
+        return DrainAsync();
+    }
+
+    /// <summary>Writes what is queued, then completes the pipe: the transport sends it all and shuts down its side.</summary>
+    public Task CompleteAsync()
+    {
+        var tcs = _completed;
+        if (tcs is null)
+        {
+            Interlocked.CompareExchange(ref _completed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), null);
+            tcs = _completed;
+        }
+        _completeRequested = true;
+        if (Interlocked.CompareExchange(ref _busy, 1, 0) == 0) _ = DrainAsync();
+        return tcs!.Task;
+    }
+
+    // Caller holds _busy.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask DrainAsync()
+    {
+        while (true)
+        {
+            try
+            {
+                bool wrote = false;
+                while (_queue.TryDequeue(out var frame))
+                {
+                    Interlocked.Add(ref _pendingBytes, -frame.Length);
+                    if (!_closeWritten)
+                    {
+                        _writer.Write(frame.Span);
+                        wrote = true;
+                        if (frame.Opcode == Opcode.Close) _closeWritten = true;
+                    }
+                    frame.Return();
+                }
+                if (wrote)
+                {
+                    var result = await _writer.FlushAsync().ConfigureAwait(false);
+                    if (result.IsCompleted || result.IsCanceled) _closeWritten = true;
+                }
+            }
+            catch (Exception)
+            {
+                // The transport is gone; frames still queued are dropped below.
+                _closeWritten = true;
+            }
+
+            if (_completeRequested && _queue.IsEmpty)
+            {
+                // Keep _busy set for good: the pipe is finished and nobody may write to it again.
+                try { await _writer.CompleteAsync().ConfigureAwait(false); } catch { }
+                _completed!.TrySetResult();
+                return;
+            }
+            Volatile.Write(ref _busy, 0);
+            if ((_queue.IsEmpty && !_completeRequested) || Interlocked.CompareExchange(ref _busy, 1, 0) != 0) return;
+        }
+    }
+}

@@ -1,0 +1,215 @@
+using System.Net;
+using System.Text;
+using Gateway.Protocol.Http;
+using Gateway.Protocol.WebSockets;
+using Gateway.Server.Options;
+using Microsoft.Extensions.Logging;
+
+namespace Gateway.Server.WebSockets;
+
+/// <summary>
+/// One upgraded connection: the read loop that turns bytes into frames and messages, the control
+/// frame rules (ping → pong, the close handshake), and the outbox every reply goes through.
+/// </summary>
+public sealed class WebSocketSession
+{
+    private readonly GatewayConnection _connection;
+    private readonly Outbox _outbox;
+    private readonly GatewayOptions _options;
+    private readonly ILogger _log;
+    private readonly GatewayMetrics _metrics;
+    private CancellationTokenSource? _closedCts;
+    private int _closeSent;
+    private volatile bool _inReadLoop;
+
+    internal WebSocketSession(GatewayConnection connection, HttpRequestHead request, string? subprotocol, GatewayOptions options, GatewayMetrics metrics, ILogger log)
+    {
+        _connection = connection;
+        _outbox = new Outbox(connection.Transport.Output);
+        Request = request;
+        Subprotocol = subprotocol;
+        _options = options;
+        _metrics = metrics;
+        _log = log;
+    }
+
+    public long Id => _connection.Id;
+    public IPEndPoint? RemoteEndPoint => _connection.Transport.RemoteEndPoint;
+    /// <summary>The HTTP request that opened the session.</summary>
+    public HttpRequestHead Request { get; }
+    public string? Subprotocol { get; }
+    /// <summary>The application's per-connection object.</summary>
+    public object? State { get; set; }
+    /// <summary>Bytes waiting in the outbox (not yet in the transport's pipe).</summary>
+    public long PendingSendBytes => _outbox.PendingBytes;
+    public bool CloseSent => Volatile.Read(ref _closeSent) != 0;
+    /// <summary>Fires when the session ends, however it ends.</summary>
+    public CancellationToken Closed
+    {
+        get
+        {
+            var cts = _closedCts;
+            if (cts is null)
+            {
+                Interlocked.CompareExchange(ref _closedCts, new CancellationTokenSource(), null);
+                cts = _closedCts;
+            }
+            return cts!.Token;
+        }
+    }
+
+    /// <summary>Queues a frame (ownership passes to the session). False when the session is closing and the frame was dropped.</summary>
+    public bool Send(PooledFrame frame)
+    {
+        if (CloseSent)
+        {
+            frame.Return();
+            return false;
+        }
+        _metrics.MessageSent(frame.Length);
+        // Enqueue before reading the flag: either the read loop still owes a flush, or we drain ourselves.
+        if (!_outbox.Enqueue(frame, deferDrain: true)) return false;
+        if (!_inReadLoop) _outbox.Schedule();
+        return true;
+    }
+
+    /// <summary>Starts the closing handshake from the server side; the session ends when the peer answers or the close timeout passes.</summary>
+    public void Close(ushort code, string reason)
+    {
+        if (Interlocked.Exchange(ref _closeSent, 1) != 0) return;
+        _connection.SetDeadline(_options.Timeouts.Close, "closing handshake timed out");
+        _outbox.Enqueue(PooledFrame.CreateClose(code, Encoding.UTF8.GetBytes(reason)), deferDrain: true);
+        if (!_inReadLoop) _outbox.Schedule();
+    }
+
+    internal async Task RunAsync(IWebSocketApplication app)
+    {
+        var input = _connection.Transport.Input;
+        var reader = new MessageReader(_options.Limits.MaxMessageBytes);
+        string outcome = "connection lost";
+        bool connected = false;
+        try
+        {
+            await app.OnConnectedAsync(this).ConfigureAwait(false);
+            connected = true;
+            bool stop = false;
+            while (!stop)
+            {
+                var result = await input.ReadAsync().ConfigureAwait(false);
+                var buffer = result.Buffer;
+                _inReadLoop = true;
+                try
+                {
+                    while (!stop)
+                    {
+                        var ev = reader.Read(ref buffer);
+                        if (ev == FrameEvent.NeedMoreData) break;
+                        switch (ev)
+                        {
+                            case FrameEvent.Message:
+                                _metrics.MessageReceived(reader.Payload.Length);
+                                if (!CloseSent)
+                                {
+                                    var pending = app.OnMessageAsync(this, reader.MessageOpcode, reader.Payload);
+                                    if (!pending.IsCompletedSuccessfully)
+                                    {
+                                        // The application is holding the read loop (backpressure): let other senders drain themselves meanwhile.
+                                        _inReadLoop = false;
+                                        await _outbox.FlushAsync().ConfigureAwait(false);
+                                        await pending.ConfigureAwait(false);
+                                        _inReadLoop = true;
+                                    }
+                                }
+                                reader.ReleaseMessage();
+                                break;
+                            case FrameEvent.Ping:
+                                if (!CloseSent) _outbox.Enqueue(PooledFrame.Create(Opcode.Pong, reader.ControlPayload), deferDrain: true);
+                                break;
+                            case FrameEvent.Pong:
+                                break;
+                            case FrameEvent.Close:
+                                if (Interlocked.Exchange(ref _closeSent, 1) == 0)
+                                {
+                                    // Echo the peer's status code (RFC 6455 §5.5.1), or an empty close for an empty one.
+                                    _outbox.Enqueue(PooledFrame.CreateClose(reader.CloseCode, default), deferDrain: true);
+                                    outcome = reader.CloseCode == 0 ? "closed by client" : $"closed by client ({reader.CloseCode})";
+                                }
+                                else
+                                {
+                                    outcome = "closing handshake completed";
+                                }
+                                stop = true;
+                                break;
+                            case FrameEvent.Error:
+                                _metrics.ProtocolError(reader.ErrorCloseCode);
+                                Log.ProtocolError(_log, Id, reader.ErrorCloseCode, reader.ErrorReason!);
+                                if (Interlocked.Exchange(ref _closeSent, 1) == 0)
+                                    _outbox.Enqueue(PooledFrame.CreateClose(reader.ErrorCloseCode, Encoding.UTF8.GetBytes(reader.ErrorReason!)), deferDrain: true);
+                                outcome = $"failed with {reader.ErrorCloseCode}: {reader.ErrorReason}";
+                                stop = true;
+                                break;
+                        }
+                    }
+                }
+                finally
+                {
+                    _inReadLoop = false;
+                }
+                input.AdvanceTo(buffer.Start, buffer.End);
+                // One flush for everything this read produced; awaiting it stops us reading from a client that does not read.
+                await _outbox.FlushAsync().ConfigureAwait(false);
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    if (!stop) outcome = reader.HasPartialMessage ? "connection lost mid-message" : "connection lost without a close frame";
+                    break;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            outcome = "connection lost: " + ex.Message;
+        }
+        finally
+        {
+            reader.Dispose();
+            try { _closedCts?.Cancel(); } catch (AggregateException) { }
+            if (connected)
+            {
+                try { await app.OnDisconnectedAsync(this).ConfigureAwait(false); }
+                catch (Exception ex) { Log.ApplicationError(_log, Id, ex); }
+            }
+            Log.SessionEnded(_log, Id, outcome);
+        }
+        await FinishAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Sends what is queued (the close frame last), shuts down our sending side, then reads and discards
+    /// until the peer closes or the close timeout passes. Closing at once with unread data would make
+    /// the kernel send RST, and the peer could lose our close frame.
+    /// </summary>
+    private async Task FinishAsync()
+    {
+        _connection.SetDeadline(_options.Timeouts.Close, "peer did not close in time");
+        await _outbox.CompleteAsync().ConfigureAwait(false);
+        try { await _connection.Transport.SendCompleted.ConfigureAwait(false); } catch { }
+        var input = _connection.Transport.Input;
+        try
+        {
+            while (true)
+            {
+                var result = await input.ReadAsync().ConfigureAwait(false);
+                input.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted || result.IsCanceled) break;
+            }
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
+        {
+        }
+    }
+
+    /// <summary>
+    /// Enqueue the pong/close/echo of the current read batch without a thread hop when called from the read loop.
+    /// </summary>
+    internal bool InReadLoop => _inReadLoop;
+}
