@@ -18,7 +18,14 @@ var serilog = new LoggerConfiguration().ReadFrom.Configuration(builder.Configura
 builder.Logging.ClearProviders();
 builder.Logging.AddSerilog(serilog, dispose: true);
 
-builder.Services.AddGateway(builder.Configuration);
+try
+{
+    builder.Services.AddGateway(builder.Configuration);
+}
+catch (Gateway.Server.Rpc.PluginLoadException ex)
+{
+    return PluginError(ex);
+}
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(40));
 
 try
@@ -28,6 +35,12 @@ try
     try
     {
         _ = host.Services.GetRequiredService<IOptions<GatewayOptions>>().Value;
+        // Creating the server creates every plugin service and binds every procedure: fail here, not mid-start.
+        _ = host.Services.GetRequiredService<Gateway.Server.GatewayServer>();
+    }
+    catch (Gateway.Server.Rpc.PluginLoadException ex)
+    {
+        return PluginError(ex);
     }
     catch (OptionsValidationException ex)
     {
@@ -49,6 +62,13 @@ catch (InvalidOperationException ex) when (ex.Message.StartsWith("Cannot listen"
 finally
 {
     await serilog.DisposeAsync();
+}
+
+int PluginError(Exception ex)
+{
+    Console.Error.WriteLine("A plugin cannot be used, the gateway did not start:");
+    Console.Error.WriteLine("  " + ex.Message);
+    return 2;
 }
 
 int ConfigError(IEnumerable<string> failures)

@@ -1,4 +1,5 @@
 using Gateway.Server.Options;
+using Gateway.Server.Rpc;
 using Gateway.Server.WebSockets;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -12,7 +13,9 @@ public static class GatewayServiceCollectionExtensions
 {
     /// <summary>
     /// Registers the gateway: options bound from the "Gateway" section and validated at startup (a bad value
-    /// stops the host with a message naming the key), the metrics, the socket server and its hosted service.
+    /// stops the host with a message naming the key), the plugins found under Gateway:Plugins:Path (loaded
+    /// now, so their services join this collection), the RPC endpoint, the socket server and its hosted service.
+    /// Throws <see cref="PluginLoadException"/> when a plugin cannot be used.
     /// </summary>
     public static IServiceCollection AddGateway(this IServiceCollection services, IConfiguration configuration)
     {
@@ -21,21 +24,58 @@ public static class GatewayServiceCollectionExtensions
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>();
         services.AddSingleton<GatewayMetrics>();
+
+        // Plugins register services, so they are loaded while the collection is still open. Only the two
+        // keys needed here are read now; the whole section is validated when the options are first used.
+        var json = new JsonOptions
+        {
+            PropertyNamingPolicy = configuration[$"{GatewayOptions.SectionName}:Json:PropertyNamingPolicy"] ?? "CamelCase",
+            MaxDepth = int.TryParse(configuration[$"{GatewayOptions.SectionName}:Json:MaxDepth"], out var depth) ? depth : 64,
+        }.ToSerializerOptions();
+        string pluginPath = configuration[$"{GatewayOptions.SectionName}:Plugins:Path"] is { Length: > 0 } p ? p : "plugins";
+        var catalog = PluginLoader.Load(pluginPath, services, configuration, json);
+        services.AddSingleton(catalog);
+
+        services.AddSingleton(sp => CreateRpcApplication(sp, catalog, json));
         services.AddSingleton(sp =>
         {
             var options = sp.GetRequiredService<IOptions<GatewayOptions>>().Value;
-            var routes = new Dictionary<string, IWebSocketApplication>(StringComparer.Ordinal);
-            foreach (var endpoint in sp.GetServices<WebSocketEndpoint>()) routes[endpoint.Path(options)] = endpoint.Application(sp);
+            var routes = new Dictionary<string, IWebSocketApplication>(StringComparer.Ordinal)
+            {
+                [options.WebSocketPath] = sp.GetRequiredService<RpcApplication>(),
+            };
             if (!string.IsNullOrEmpty(options.EchoPath)) routes[options.EchoPath] = new EchoApplication();
             return new GatewayServer(options, routes, sp.GetRequiredService<GatewayMetrics>(), sp.GetRequiredService<ILoggerFactory>());
         });
         services.AddHostedService<GatewayHostedService>();
         return services;
     }
-}
 
-/// <summary>Maps a WebSocket path (read from the options) to an application; how the RPC layer plugs in.</summary>
-public sealed record WebSocketEndpoint(Func<GatewayOptions, string> Path, Func<IServiceProvider, IWebSocketApplication> Application);
+    private static RpcApplication CreateRpcApplication(IServiceProvider sp, PluginCatalog catalog, System.Text.Json.JsonSerializerOptions json)
+    {
+        var options = sp.GetRequiredService<IOptions<GatewayOptions>>().Value;
+        var logger = sp.GetRequiredService<ILoggerFactory>().CreateLogger("Gateway.Rpc");
+        if (!catalog.FolderExists) RpcLog.NoPluginFolder(logger, catalog.Folder);
+        foreach (var plugin in catalog.Plugins) RpcLog.PluginLoaded(logger, plugin.Name, plugin.Folder);
+        var procedures = new List<Procedure>();
+        foreach (var d in catalog.Procedures)
+        {
+            object? service = null;
+            if (!d.Method.IsStatic)
+            {
+                try { service = sp.GetRequiredService(d.ServiceType); }
+                catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or System.Reflection.TargetInvocationException)
+                {
+                    var inner = ex is System.Reflection.TargetInvocationException { InnerException: { } ie } ? ie : ex;
+                    throw new PluginLoadException($"plugin '{d.Plugin}', {d.ServiceType.FullName}: cannot be created: {inner.Message}", inner);
+                }
+            }
+            procedures.Add(d.Bind(service, json));
+            RpcLog.ProcedureBound(logger, d.Kind.ToString().ToLowerInvariant(), d.Name, d.InputTypeName, d.OutputTypeName, d.Plugin);
+        }
+        return new RpcApplication(procedures, json, options.Limits.MaxInflightPerConnection, options.Limits.MaxBadMessages, logger);
+    }
+}
 
 /// <summary>Runs the <see cref="GatewayServer"/> inside the generic host: start with the host, stop on SIGTERM/Ctrl+C.</summary>
 internal sealed class GatewayHostedService(GatewayServer server) : IHostedService

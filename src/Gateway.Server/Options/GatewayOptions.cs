@@ -16,6 +16,8 @@ public sealed class GatewayOptions
     public string? EchoPath { get; set; }
     public LimitsOptions Limits { get; set; } = new();
     public TimeoutsOptions Timeouts { get; set; } = new();
+    public PluginsOptions Plugins { get; set; } = new();
+    public JsonOptions Json { get; set; } = new();
 
     public static readonly string[] DefaultListen = ["0.0.0.0:8080"];
     public IReadOnlyList<string> EffectiveListen => Listen is { Length: > 0 } ? Listen : DefaultListen;
@@ -29,6 +31,48 @@ public sealed class LimitsOptions
     public int MaxHeaderBytes { get; set; } = 8 * 1024;
     /// <summary>Most header lines accepted in the HTTP request head.</summary>
     public int MaxHeaderCount { get; set; } = 64;
+    /// <summary>Requests a connection may have running at once; at the limit the server stops reading that socket until one finishes.</summary>
+    public int MaxInflightPerConnection { get; set; } = 256;
+    /// <summary>Unparseable envelopes in a row after which the connection is closed with 1008.</summary>
+    public int MaxBadMessages { get; set; } = 10;
+}
+
+public sealed class PluginsOptions
+{
+    /// <summary>Folder holding one subfolder per plugin (relative to the working directory).</summary>
+    public string Path { get; set; } = "plugins";
+}
+
+public sealed class JsonOptions
+{
+    /// <summary>Naming of handler input/output members: CamelCase (web default), None, SnakeCaseLower, SnakeCaseUpper, KebabCaseLower, KebabCaseUpper.</summary>
+    public string PropertyNamingPolicy { get; set; } = "CamelCase";
+    /// <summary>Deepest nesting accepted in a message.</summary>
+    public int MaxDepth { get; set; } = 64;
+
+    public static readonly string[] Policies = ["CamelCase", "None", "SnakeCaseLower", "SnakeCaseUpper", "KebabCaseLower", "KebabCaseUpper"];
+
+    /// <summary>System.Text.Json web defaults with this section applied.</summary>
+    public System.Text.Json.JsonSerializerOptions ToSerializerOptions()
+    {
+        var o = new System.Text.Json.JsonSerializerOptions(System.Text.Json.JsonSerializerDefaults.Web)
+        {
+            MaxDepth = MaxDepth is >= 1 and <= 256 ? MaxDepth : 64,
+            PropertyNamingPolicy = PropertyNamingPolicy switch
+            {
+                "None" => null,
+                "SnakeCaseLower" => System.Text.Json.JsonNamingPolicy.SnakeCaseLower,
+                "SnakeCaseUpper" => System.Text.Json.JsonNamingPolicy.SnakeCaseUpper,
+                "KebabCaseLower" => System.Text.Json.JsonNamingPolicy.KebabCaseLower,
+                "KebabCaseUpper" => System.Text.Json.JsonNamingPolicy.KebabCaseUpper,
+                _ => System.Text.Json.JsonNamingPolicy.CamelCase,
+            },
+            TypeInfoResolver = new System.Text.Json.Serialization.Metadata.DefaultJsonTypeInfoResolver(),
+            Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        };
+        o.MakeReadOnly();
+        return o;
+    }
 }
 
 public sealed class TimeoutsOptions

@@ -39,6 +39,12 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         Range(errors, $"{S}:Limits:MaxHeaderBytes", o.Limits.MaxHeaderBytes, 256, 1 << 20);
         Range(errors, $"{S}:Limits:MaxHeaderCount", o.Limits.MaxHeaderCount, 4, 1000);
 
+        Range(errors, $"{S}:Limits:MaxInflightPerConnection", o.Limits.MaxInflightPerConnection, 1, 100_000);
+        Range(errors, $"{S}:Limits:MaxBadMessages", o.Limits.MaxBadMessages, 1, 10_000);
+        if (string.IsNullOrWhiteSpace(o.Plugins.Path)) errors.Add($"{S}:Plugins:Path must name a folder (default 'plugins').");
+        if (!JsonOptions.Policies.Contains(o.Json.PropertyNamingPolicy))
+            errors.Add($"{S}:Json:PropertyNamingPolicy must be one of {string.Join(", ", JsonOptions.Policies)} (got '{o.Json.PropertyNamingPolicy}').");
+        Range(errors, $"{S}:Json:MaxDepth", o.Json.MaxDepth, 1, 256);
         Range(errors, $"{S}:Timeouts:Handshake", o.Timeouts.Handshake, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10));
         Range(errors, $"{S}:Timeouts:Close", o.Timeouts.Close, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10));
         Range(errors, $"{S}:Timeouts:HeartbeatResolution", o.Timeouts.HeartbeatResolution, TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(10));

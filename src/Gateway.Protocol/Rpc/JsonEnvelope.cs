@@ -1,0 +1,156 @@
+using System.Buffers;
+using System.Text.Json;
+
+namespace Gateway.Protocol.Rpc;
+
+public enum EnvelopeKind
+{
+    Invalid,
+    /// <summary>path + id: answer with result or error (or data… done for a subscription).</summary>
+    Request,
+    /// <summary>path, no id: never answered.</summary>
+    Notification,
+    /// <summary>id + cancel:true: stop the call with that id.</summary>
+    Cancel,
+    /// <summary>id + result: the peer answers a call we sent.</summary>
+    Result,
+    /// <summary>id + error: the peer answers a call we sent with an error.</summary>
+    Error,
+}
+
+/// <summary>
+/// One parsed envelope. <see cref="Id"/>, <see cref="Input"/>, <see cref="Result"/> and
+/// <see cref="ErrorObject"/> are raw JSON slices of the message (no copy): valid only as long as the
+/// message bytes are. The path is unescaped into the caller's buffer.
+/// </summary>
+public struct Envelope
+{
+    public EnvelopeKind Kind;
+    /// <summary>The id token exactly as sent (a JSON string with its quotes, or an integer).</summary>
+    public ReadOnlySequence<byte> Id;
+    public bool HasId;
+    public int PathLength;
+    public ReadOnlySequence<byte> Input;
+    public bool HasInput;
+    public ReadOnlySequence<byte> Result;
+    public ReadOnlySequence<byte> ErrorObject;
+    public bool Cancel;
+    /// <summary>Why the message is not a valid envelope (for <see cref="EnvelopeKind.Invalid"/>).</summary>
+    public string? Problem;
+}
+
+/// <summary>The gateway.v1.json envelope (PROTOCOL.md): parsing with Utf8JsonReader straight from the received bytes.</summary>
+public static class JsonEnvelope
+{
+    public const int MaxPathLength = 256;
+    public const int MaxIdBytes = 130;
+    private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = 64 };
+
+    /// <summary>Parses <paramref name="message"/>; the path goes into <paramref name="pathBuffer"/> (at least <see cref="MaxPathLength"/> chars).</summary>
+    public static void Parse(in ReadOnlySequence<byte> message, Span<char> pathBuffer, out Envelope envelope)
+    {
+        envelope = default;
+        bool hasPath = false, hasResult = false, hasError = false;
+        try
+        {
+            var reader = new Utf8JsonReader(message, ReaderOptions);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                envelope.Problem = "a message must be a JSON object";
+                return;
+            }
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("id"u8))
+                {
+                    reader.Read();
+                    long start = reader.TokenStartIndex;
+                    if (reader.TokenType == JsonTokenType.String)
+                    {
+                        if (reader.HasValueSequence ? reader.ValueSequence.Length > MaxIdBytes : reader.ValueSpan.Length > MaxIdBytes)
+                            { envelope.Problem = "id is too long (at most 128 characters)"; return; }
+                    }
+                    else if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt64(out _))
+                    {
+                        // Keep what we have so far: an id we cannot echo is no id at all.
+                        envelope.HasId = false;
+                        envelope.Problem = "id must be a string or an integer";
+                        SkipRest(ref reader);
+                        return;
+                    }
+                    envelope.Id = message.Slice(start, reader.BytesConsumed - start);
+                    envelope.HasId = true;
+                }
+                else if (reader.ValueTextEquals("path"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType != JsonTokenType.String) { envelope.Problem = "path must be a string"; reader.Skip(); continue; }
+                    long length = reader.HasValueSequence ? reader.ValueSequence.Length : reader.ValueSpan.Length;
+                    if (length > MaxPathLength || length == 0) { envelope.Problem = "path must be 1 to 256 characters"; continue; }
+                    envelope.PathLength = reader.CopyString(pathBuffer);
+                    hasPath = true;
+                }
+                else if (reader.ValueTextEquals("input"u8))
+                {
+                    reader.Read();
+                    long start = reader.TokenStartIndex;
+                    reader.Skip();
+                    envelope.Input = message.Slice(start, reader.BytesConsumed - start);
+                    envelope.HasInput = true;
+                }
+                else if (reader.ValueTextEquals("cancel"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType is not (JsonTokenType.True or JsonTokenType.False)) { envelope.Problem = "cancel must be true or false"; reader.Skip(); continue; }
+                    envelope.Cancel = reader.TokenType == JsonTokenType.True;
+                }
+                else if (reader.ValueTextEquals("result"u8))
+                {
+                    reader.Read();
+                    long start = reader.TokenStartIndex;
+                    reader.Skip();
+                    envelope.Result = message.Slice(start, reader.BytesConsumed - start);
+                    hasResult = true;
+                }
+                else if (reader.ValueTextEquals("error"u8))
+                {
+                    reader.Read();
+                    long start = reader.TokenStartIndex;
+                    if (reader.TokenType != JsonTokenType.StartObject) { envelope.Problem = "error must be an object"; reader.Skip(); continue; }
+                    reader.Skip();
+                    envelope.ErrorObject = message.Slice(start, reader.BytesConsumed - start);
+                    hasError = true;
+                }
+                else
+                {
+                    // Unknown members are ignored so newer clients can talk to this server.
+                    reader.Read();
+                    reader.Skip();
+                }
+            }
+            if (reader.TokenType != JsonTokenType.EndObject) { envelope.Problem = "a message must be a JSON object"; return; }
+            if (reader.Read()) { envelope.Problem = "unexpected data after the JSON object"; return; }
+        }
+        catch (JsonException ex)
+        {
+            envelope.Problem = "malformed JSON: " + TrimReaderMessage(ex.Message);
+            return;
+        }
+
+        if (envelope.Problem is not null) return;
+        if (hasPath) envelope.Kind = envelope.HasId ? EnvelopeKind.Request : EnvelopeKind.Notification;
+        else if (!envelope.HasId) envelope.Problem = "a message needs a path (a call) or an id (a reply or a cancel)";
+        else if (envelope.Cancel) envelope.Kind = EnvelopeKind.Cancel;
+        else if (hasError) envelope.Kind = EnvelopeKind.Error;
+        else if (hasResult) envelope.Kind = EnvelopeKind.Result;
+        else envelope.Problem = "a message with an id and no path must carry cancel, result or error";
+    }
+
+    private static void SkipRest(ref Utf8JsonReader reader)
+    {
+        try { while (reader.Read()) { } } catch (JsonException) { }
+    }
+
+    // "'x' is an invalid start of a value. LineNumber: 0 | BytePositionInLine: 1." is precise enough for a client.
+    private static string TrimReaderMessage(string message) => message.Length > 200 ? message.Substring(0, 200) : message;
+}

@@ -1,0 +1,104 @@
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
+
+namespace Gateway.Samples;
+
+/// <summary>A message with a text and an optional number: what echo/echo returns unchanged.</summary>
+public sealed class Msg
+{
+    public string? Text { get; set; }
+    public long? Number { get; set; }
+}
+
+public sealed class CountInput
+{
+    /// <summary>How many items (0 to 100000).</summary>
+    public int N { get; set; }
+    /// <summary>Pause between items in milliseconds (0 to 60000).</summary>
+    public int DelayMs { get; set; }
+}
+
+public sealed record Tick(int I);
+
+public sealed class FailInput
+{
+    /// <summary>A protocol error code such as NOT_FOUND or RESOURCE_EXHAUSTED.</summary>
+    public string? Code { get; set; }
+    public string? Message { get; set; }
+}
+
+public sealed class SlowInput
+{
+    public int DelayMs { get; set; }
+}
+
+public sealed record SlowProgress(int ElapsedMs);
+public sealed record SlowResult(int DelayMs);
+
+public sealed class LogInput
+{
+    public string? Level { get; set; }
+    public string? Message { get; set; }
+}
+
+/// <summary>The sample procedures: the way to try the gateway, and what the tests and benchmarks call.</summary>
+[RpcService("echo")]
+public sealed class EchoService(ILogger<EchoService> log)
+{
+    /// <summary>Returns its input unchanged.</summary>
+    [Rpc("echo")]
+    public ValueTask<Msg> Echo(Msg input, RpcContext context) => new(input);
+
+    /// <summary>Streams {"i":0}…{"i":n-1}, waiting delayMs between items.</summary>
+    [Subscription("count")]
+    public async IAsyncEnumerable<Tick> Count(CountInput input, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        if (input.N is < 0 or > 100_000) throw new RpcException(ErrorCode.InvalidArgument, "n must be between 0 and 100000");
+        if (input.DelayMs is < 0 or > 60_000) throw new RpcException(ErrorCode.InvalidArgument, "delayMs must be between 0 and 60000");
+        for (int i = 0; i < input.N; i++)
+        {
+            if (input.DelayMs > 0) await Task.Delay(input.DelayMs, cancellationToken);
+            cancellationToken.ThrowIfCancellationRequested();
+            yield return new Tick(i);
+        }
+    }
+
+    /// <summary>Fails with the protocol error code given in its input.</summary>
+    [Rpc("fail")]
+    public Msg Fail(FailInput input)
+    {
+        if (!ErrorCodes.TryParse(input.Code, out var code))
+            throw new RpcException(ErrorCode.InvalidArgument, $"unknown error code '{input.Code}'");
+        throw new RpcException(code, input.Message ?? $"failed with {code.WireName()} as asked",
+            details: new { requested = input.Code }) { RetryAfter = code == ErrorCode.ResourceExhausted ? TimeSpan.FromSeconds(1) : null };
+    }
+
+    /// <summary>Throws a non-RPC exception: the client gets INTERNAL with a generic message, the log gets the details.</summary>
+    [Rpc("crash")]
+    public Msg Crash() => throw new InvalidOperationException("sample crash: this text must never reach the client");
+
+    /// <summary>Waits delayMs, reporting progress every 100 ms; honours cancellation.</summary>
+    [Rpc("slow")]
+    public async Task<SlowResult> Slow(SlowInput input, RpcContext context, CancellationToken cancellationToken)
+    {
+        if (input.DelayMs is < 0 or > 600_000) throw new RpcException(ErrorCode.InvalidArgument, "delayMs must be between 0 and 600000");
+        var started = Environment.TickCount64;
+        while (true)
+        {
+            int elapsed = (int)(Environment.TickCount64 - started);
+            int left = input.DelayMs - elapsed;
+            if (left <= 0) break;
+            await Task.Delay(Math.Min(100, left), cancellationToken);
+            await context.ReportProgressAsync(new SlowProgress((int)(Environment.TickCount64 - started)));
+        }
+        return new SlowResult(input.DelayMs);
+    }
+
+    /// <summary>A notification: writes a log line, never answers.</summary>
+    [Notification("log")]
+    public void Log(LogInput input, RpcContext context)
+    {
+        var level = Enum.TryParse<LogLevel>(input.Level, ignoreCase: true, out var l) ? l : LogLevel.Information;
+        log.Log(level, "[{ConnectionId}] client says: {Message}", context.ConnectionId, input.Message);
+    }
+}

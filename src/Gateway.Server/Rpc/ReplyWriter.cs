@@ -1,0 +1,86 @@
+using System.Buffers;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Gateway.Protocol.WebSockets;
+
+namespace Gateway.Server.Rpc;
+
+/// <summary>
+/// Writes reply envelopes with Utf8JsonWriter straight into a <see cref="FrameBuilder"/> (a pooled buffer
+/// with room for the frame header), so a reply becomes a frame with no intermediate string or copy.
+/// The writer and builder are cached per thread and never held across an await.
+/// </summary>
+internal static class ReplyWriter
+{
+    [ThreadStatic] private static Utf8JsonWriter? t_writer;
+    private static readonly JsonWriterOptions WriterOptions = new()
+    {
+        SkipValidation = true,
+        Indented = false,
+        // Frames are never embedded in HTML, so only what JSON itself requires is escaped.
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    public static Utf8JsonWriter Begin(FrameBuilder builder)
+    {
+        var writer = t_writer;
+        if (writer is null) t_writer = writer = new Utf8JsonWriter(builder, WriterOptions);
+        else writer.Reset(builder);
+        return writer;
+    }
+
+    /// <summary>Serializes <paramref name="write"/> into a text frame and queues it on the session.</summary>
+    public static bool Send<TState>(RpcConnection connection, in TState state, WriteAction<TState> write, bool isTerminal)
+    {
+        var builder = FrameBuilder.Rent();
+        var writer = Begin(builder);
+        PooledFrame frame;
+        try
+        {
+            write(writer, in state);
+            writer.Flush();
+            frame = builder.Finish(Opcode.Text);
+        }
+        catch
+        {
+            writer.Reset(Stream.Null);
+            builder.Discard();
+            FrameBuilder.Release(builder);
+            throw;
+        }
+        writer.Reset(Stream.Null);
+        FrameBuilder.Release(builder);
+        return connection.Session.Send(frame);
+    }
+
+    public delegate void WriteAction<TState>(Utf8JsonWriter writer, in TState state);
+
+    public static void WriteId(Utf8JsonWriter writer, in RequestId id)
+    {
+        writer.WritePropertyName("id"u8);
+        if (id.Text is { } text) writer.WriteRawValue(text, skipInputValidation: true);
+        else if (id.Raw.IsEmpty) writer.WriteNullValue();
+        else writer.WriteRawValue(id.Raw, skipInputValidation: true);
+    }
+
+    public static void WriteValue<T>(Utf8JsonWriter writer, T value, JsonTypeInfo<T> typeInfo)
+    {
+        if (value is null) writer.WriteNullValue();
+        else JsonSerializer.Serialize(writer, value, typeInfo);
+    }
+}
+
+/// <summary>
+/// A request id as it must be echoed: the raw JSON token (a slice of the received message, valid only
+/// while the read loop handles that message) or, once the call outlives the message, a copied string.
+/// </summary>
+internal readonly struct RequestId
+{
+    public RequestId(ReadOnlySequence<byte> raw) { Raw = raw; Text = null; }
+    public RequestId(string text) { Raw = default; Text = text; }
+    public ReadOnlySequence<byte> Raw { get; }
+    public string? Text { get; }
+    public bool IsEmpty => Text is null && Raw.IsEmpty;
+    public static readonly RequestId None = default;
+    public string ToText() => Text ?? System.Text.EncodingExtensions.GetString(System.Text.Encoding.UTF8, Raw);
+}

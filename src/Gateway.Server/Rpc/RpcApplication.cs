@@ -1,0 +1,181 @@
+using System.Buffers;
+using System.Collections.Frozen;
+using System.Text.Json;
+using Gateway.Protocol.Http;
+using Gateway.Protocol.Rpc;
+using Gateway.Protocol.WebSockets;
+using Gateway.Server.WebSockets;
+using Microsoft.Extensions.Logging;
+
+namespace Gateway.Server.Rpc;
+
+/// <summary>
+/// The RPC endpoint: parses each text message as an envelope, routes it through a frozen table
+/// (looked up by span: no string per message) and runs the handler. Requests of a connection start in
+/// arrival order and run concurrently, at most <c>Limits:MaxInflightPerConnection</c> at once; at the
+/// limit the read loop waits, so the socket is not read and TCP pushes back on the client.
+/// </summary>
+public sealed class RpcApplication : IWebSocketApplication
+{
+    private readonly FrozenDictionary<string, Procedure> _procedures;
+    private readonly FrozenDictionary<string, Procedure>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    private readonly byte[] _describe;
+
+    internal RpcApplication(IEnumerable<Procedure> procedures, JsonSerializerOptions json, int maxInflight, int maxBadMessages, ILogger logger)
+    {
+        _procedures = procedures.ToFrozenDictionary(p => p.Name, StringComparer.Ordinal);
+        _lookup = _procedures.GetAlternateLookup<ReadOnlySpan<char>>();
+        Json = json;
+        MaxInflight = maxInflight;
+        MaxBadMessages = maxBadMessages;
+        Logger = logger;
+        _describe = BuildDescribe();
+    }
+
+    public IReadOnlyList<string> Subprotocols { get; } = [WebSocketHandshake.JsonSubprotocol];
+    internal JsonSerializerOptions Json { get; }
+    internal int MaxInflight { get; }
+    internal int MaxBadMessages { get; }
+    internal ILogger Logger { get; }
+    /// <summary>Names of every procedure served, plugins' and built-ins'.</summary>
+    public IEnumerable<string> ProcedureNames => _procedures.Keys;
+
+    public ValueTask OnConnectedAsync(WebSocketSession session)
+    {
+        session.State = new RpcConnection(session, this);
+        return default;
+    }
+
+    public ValueTask OnDisconnectedAsync(WebSocketSession session)
+    {
+        ((RpcConnection)session.State!).Close();
+        return default;
+    }
+
+    public ValueTask OnMessageAsync(WebSocketSession session, Opcode opcode, ReadOnlySequence<byte> payload)
+    {
+        var connection = (RpcConnection)session.State!;
+        if (opcode != Opcode.Text)
+        {
+            connection.SendError(RequestId.None, ErrorCode.InvalidArgument, "gateway.v1.json messages are text frames; binary frames are not accepted");
+            connection.BadMessage("binary frame");
+            return default;
+        }
+        Span<char> path = stackalloc char[JsonEnvelope.MaxPathLength];
+        JsonEnvelope.Parse(payload, path, out var envelope);
+        if (envelope.Kind is EnvelopeKind.Request or EnvelopeKind.Notification && connection.InflightCount >= MaxInflight)
+            return DispatchWhenSlotFreeAsync(connection, payload);
+        Dispatch(connection, ref envelope, path.Slice(0, envelope.PathLength));
+        return default;
+    }
+
+    private async ValueTask DispatchWhenSlotFreeAsync(RpcConnection connection, ReadOnlySequence<byte> payload)
+    {
+        // The session does not consume the message until this completes, so the bytes stay valid.
+        while (connection.InflightCount >= MaxInflight && !connection.Session.Closed.IsCancellationRequested)
+            await connection.WaitForSlotAsync().ConfigureAwait(false);
+        var path = ArrayPool<char>.Shared.Rent(JsonEnvelope.MaxPathLength);
+        try
+        {
+            JsonEnvelope.Parse(payload, path, out var envelope);
+            Dispatch(connection, ref envelope, path.AsSpan(0, envelope.PathLength));
+        }
+        finally
+        {
+            ArrayPool<char>.Shared.Return(path);
+        }
+    }
+
+    private void Dispatch(RpcConnection connection, ref Envelope envelope, ReadOnlySpan<char> path)
+    {
+        var id = envelope.HasId ? new RequestId(envelope.Id) : RequestId.None;
+        switch (envelope.Kind)
+        {
+            case EnvelopeKind.Invalid:
+                connection.SendError(id, ErrorCode.InvalidArgument, envelope.Problem!);
+                connection.BadMessage(envelope.Problem!);
+                return;
+            case EnvelopeKind.Cancel:
+                connection.GoodMessage();
+                connection.Cancel(envelope.Id);
+                return;
+            case EnvelopeKind.Result:
+            case EnvelopeKind.Error:
+                // Answers to server-to-client calls; the gateway sends none yet, so there is nothing to match.
+                connection.GoodMessage();
+                RpcLog.BadEnvelope(Logger, connection.Session.Id, "reply to an unknown server call ignored");
+                return;
+        }
+        connection.GoodMessage();
+        if (_lookup.TryGetValue(path, out var procedure))
+        {
+            procedure.Dispatch(connection, ref envelope, id);
+            return;
+        }
+        if (path.Length > 0 && path[0] == '$')
+        {
+            DispatchBuiltIn(connection, in envelope, id, path);
+            return;
+        }
+        if (envelope.HasId) connection.SendError(id, ErrorCode.NotFound, $"no procedure named '{path}'");
+        else connection.DroppedNotification(path.ToString(), "no such procedure");
+    }
+
+    private void DispatchBuiltIn(RpcConnection connection, in Envelope envelope, in RequestId id, ReadOnlySpan<char> path)
+    {
+        if (!envelope.HasId) return; // built-ins only answer; as notifications they do nothing
+        if (path.SequenceEqual("$ping"))
+        {
+            SendRaw(connection, id, Pong);
+        }
+        else if (path.SequenceEqual("$describe"))
+        {
+            SendRaw(connection, id, _describe);
+        }
+        else if (path.SequenceEqual("$subscribe") || path.SequenceEqual("$unsubscribe"))
+        {
+            connection.SendError(id, ErrorCode.Unimplemented, "topics are not available in this version of the gateway");
+        }
+        else
+        {
+            connection.SendError(id, ErrorCode.NotFound, $"no built-in procedure named '{path}'");
+        }
+    }
+
+    private readonly record struct RawResult(RequestId Id, ReadOnlyMemory<byte> Json);
+
+    private static readonly byte[] Pong = "\"pong\""u8.ToArray();
+
+    private static void SendRaw(RpcConnection connection, in RequestId id, ReadOnlyMemory<byte> json)
+    {
+        ReplyWriter.Send(connection, new RawResult(id, json), static (Utf8JsonWriter w, in RawResult r) =>
+        {
+            w.WriteStartObject();
+            var rid = r.Id;
+            ReplyWriter.WriteId(w, in rid);
+            w.WritePropertyName("result"u8);
+            w.WriteRawValue(r.Json.Span, skipInputValidation: true);
+            w.WriteEndObject();
+        }, isTerminal: true);
+    }
+
+    private byte[] BuildDescribe()
+    {
+        var list = new List<object>
+        {
+            new { name = "$ping", kind = "request", input = "none", output = "string" },
+            new { name = "$describe", kind = "request", input = "none", output = "procedure[]" },
+        };
+        foreach (var p in _procedures.Values.OrderBy(p => p.Name, StringComparer.Ordinal))
+        {
+            list.Add(new
+            {
+                name = p.Name,
+                kind = p.Kind.ToString().ToLowerInvariant(),
+                input = p.Descriptor.InputTypeName,
+                output = p.Descriptor.OutputTypeName,
+            });
+        }
+        return JsonSerializer.SerializeToUtf8Bytes(list, new JsonSerializerOptions(JsonSerializerDefaults.Web));
+    }
+}

@@ -1,0 +1,94 @@
+using System.Net;
+using System.Text.Json.Serialization.Metadata;
+
+namespace Gateway.Server.Rpc;
+
+/// <summary>
+/// One running call, and the <see cref="RpcContext"/> its handler sees. Pooled per connection: a call
+/// that completes synchronously reuses the same object and CancellationTokenSource next time, so the
+/// synchronous request path allocates neither.
+/// </summary>
+internal sealed class RpcCall : RpcContext
+{
+    private readonly RpcConnection _connection;
+    private CancellationTokenSource _cts = new();
+    private Procedure? _procedure;
+    private int _finished;   // a terminal reply was sent (or must never be)
+    private int _cancelled;  // the caller cancelled: nothing more is sent for this id
+
+    public RpcCall(RpcConnection connection) => _connection = connection;
+
+    public RequestId Id { get; private set; }
+    public bool HasId { get; private set; }
+    /// <summary>The key under which an asynchronous call is tracked for cancel; null while it is synchronous.</summary>
+    public string? Key { get; private set; }
+    public Procedure Procedure => _procedure!;
+    public bool IsCancelled => Volatile.Read(ref _cancelled) != 0;
+    /// <summary>Whether anything may still be sent for this call.</summary>
+    public bool CanSend => HasId && Volatile.Read(ref _cancelled) == 0 && Volatile.Read(ref _finished) == 0;
+
+    public void Start(Procedure procedure, in RequestId id, bool hasId)
+    {
+        _procedure = procedure;
+        Id = id;
+        HasId = hasId;
+        Key = null;
+        _finished = 0;
+        _cancelled = 0;
+    }
+
+    /// <summary>Copies the id out of the message buffer: the call is about to outlive it.</summary>
+    public string Pin()
+    {
+        if (Key is null)
+        {
+            Key = Id.ToText();
+            Id = new RequestId(Key);
+        }
+        return Key;
+    }
+
+    /// <summary>Claims the right to send the terminal reply (exactly one per call).</summary>
+    public bool TryFinish() => Volatile.Read(ref _cancelled) == 0 && Interlocked.Exchange(ref _finished, 1) == 0;
+
+    public void CancelByClient()
+    {
+        Interlocked.Exchange(ref _cancelled, 1);
+        Abort();
+    }
+
+    public void Abort()
+    {
+        try { _cts.Cancel(); }
+        catch (AggregateException) { }
+        catch (ObjectDisposedException) { }
+    }
+
+    /// <summary>Readies the object for reuse; false when its token fired and it must be dropped.</summary>
+    public bool TryReset()
+    {
+        _procedure = null;
+        Id = default;
+        Key = null;
+        if (_cts.TryReset()) return true;
+        _cts.Dispose();
+        _cts = new CancellationTokenSource();
+        return true;
+    }
+
+    public override long ConnectionId => _connection.Session.Id;
+    public override IPEndPoint? RemoteEndPoint => _connection.Session.RemoteEndPoint;
+    public override IReadOnlyDictionary<string, string> RequestHeaders => _connection.Session.Request.ToDictionary();
+    public override IDictionary<string, object?> Items => _connection.Items;
+    public override string Path => _procedure?.Name ?? "";
+    public override string? UserId { get => _connection.UserId; set => _connection.UserId = value; }
+    public override CancellationToken CancellationToken => _cts.Token;
+
+    public override ValueTask ReportProgressAsync<T>(T value)
+    {
+        if (!CanSend) return default;
+        var info = (JsonTypeInfo<T>)_connection.Json.GetTypeInfo(typeof(T));
+        _connection.SendProgress(this, value, info);
+        return default;
+    }
+}

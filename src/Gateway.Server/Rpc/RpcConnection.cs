@@ -1,0 +1,320 @@
+using System.Buffers;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Gateway.Protocol.Rpc;
+using Gateway.Protocol.WebSockets;
+using Gateway.Server.WebSockets;
+using Microsoft.Extensions.Logging;
+
+namespace Gateway.Server.Rpc;
+
+/// <summary>
+/// The RPC state of one connection: the in-flight limit, running asynchronous calls (for cancel and
+/// for disconnect), a small pool of call objects, per-connection items and the reply writers.
+/// </summary>
+internal sealed class RpcConnection
+{
+    private readonly RpcApplication _app;
+    private readonly Dictionary<string, RpcCall> _calls = new(StringComparer.Ordinal);
+    private readonly Stack<RpcCall> _pool = new(4);
+    private Dictionary<string, object?>? _items;
+    private int _inflight;
+    private TaskCompletionSource? _slotWaiter;
+    private int _badInARow;
+    private volatile bool _closed;
+
+    public RpcConnection(WebSocketSession session, RpcApplication app)
+    {
+        Session = session;
+        _app = app;
+    }
+
+    public WebSocketSession Session { get; }
+    public JsonSerializerOptions Json => _app.Json;
+    public ILogger Log => _app.Logger;
+    public string? UserId { get; set; }
+    public IDictionary<string, object?> Items
+    {
+        get
+        {
+            if (_items is null) Interlocked.CompareExchange(ref _items, new Dictionary<string, object?>(StringComparer.Ordinal), null);
+            return _items;
+        }
+    }
+    public int InflightCount => Volatile.Read(ref _inflight);
+
+    // ---- calls -------------------------------------------------------------------------------
+
+    public RpcCall BeginCall(Procedure procedure, in RequestId id, bool hasId)
+    {
+        RpcCall? call = null;
+        lock (_pool)
+        {
+            if (_pool.Count > 0) call = _pool.Pop();
+        }
+        call ??= new RpcCall(this);
+        call.Start(procedure, id, hasId);
+        Interlocked.Increment(ref _inflight);
+        return call;
+    }
+
+    /// <summary>The handler did not finish synchronously: make it cancellable by id and by disconnect.</summary>
+    public void Track(RpcCall call)
+    {
+        string key = call.Pin();
+        bool closed;
+        lock (_calls)
+        {
+            closed = _closed;
+            // Ids must be unique among in-flight calls; a duplicate still runs but cannot be cancelled by id.
+            if (!closed) _calls.TryAdd(key, call);
+        }
+        if (closed) call.Abort();
+    }
+
+    public void EndCall(RpcCall call)
+    {
+        if (call.Key is { } key)
+        {
+            lock (_calls)
+            {
+                if (_calls.TryGetValue(key, out var tracked) && ReferenceEquals(tracked, call)) _calls.Remove(key);
+            }
+        }
+        if (call.TryReset())
+        {
+            lock (_pool)
+            {
+                if (_pool.Count < 4) _pool.Push(call);
+            }
+        }
+        if (Interlocked.Decrement(ref _inflight) < _app.MaxInflight)
+        {
+            Interlocked.Exchange(ref _slotWaiter, null)?.TrySetResult();
+        }
+    }
+
+    /// <summary>Completes when fewer than the limit of calls are running (the read loop waits here: backpressure).</summary>
+    public Task WaitForSlotAsync()
+    {
+        if (Volatile.Read(ref _inflight) < _app.MaxInflight) return Task.CompletedTask;
+        var tcs = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _slotWaiter, tcs);
+        // A call may have ended between the check and publishing the waiter.
+        if (Volatile.Read(ref _inflight) < _app.MaxInflight) Interlocked.Exchange(ref _slotWaiter, null)?.TrySetResult();
+        return tcs.Task;
+    }
+
+    public void Cancel(in ReadOnlySequence<byte> rawId)
+    {
+        string key = System.Text.EncodingExtensions.GetString(System.Text.Encoding.UTF8, rawId);
+        RpcCall? call;
+        lock (_calls)
+        {
+            _calls.TryGetValue(key, out call);
+        }
+        // Unknown ids are ignored: the call may have finished already (its reply is on the way).
+        call?.CancelByClient();
+    }
+
+    /// <summary>The connection is gone: every running handler's token fires.</summary>
+    public void Close()
+    {
+        RpcCall[] running;
+        lock (_calls)
+        {
+            _closed = true;
+            running = _calls.Values.ToArray();
+        }
+        foreach (var call in running) call.Abort();
+        Interlocked.Exchange(ref _slotWaiter, null)?.TrySetResult();
+    }
+
+    // ---- input -------------------------------------------------------------------------------
+
+    public bool TryReadInput<TIn>(Procedure procedure, ref Envelope envelope, JsonTypeInfo<TIn>? info, in RequestId id, out TIn value)
+    {
+        value = default!;
+        if (info is null) return true;
+        if (!envelope.HasInput || IsNull(envelope.Input))
+        {
+            if (!procedure.Descriptor.InputRequired) return true;
+            RejectInput(procedure, envelope.HasId, id, $"input is required: '{procedure.Name}' expects {procedure.Descriptor.InputTypeName}");
+            return false;
+        }
+        try
+        {
+            var reader = new Utf8JsonReader(envelope.Input, new JsonReaderOptions { MaxDepth = Json.MaxDepth == 0 ? 64 : Json.MaxDepth });
+            value = JsonSerializer.Deserialize(ref reader, info)!;
+            return true;
+        }
+        catch (Exception ex) when (ex is JsonException or NotSupportedException or InvalidOperationException or FormatException or OverflowException)
+        {
+            RejectInput(procedure, envelope.HasId, id, $"invalid input for '{procedure.Name}' (expects {procedure.Descriptor.InputTypeName}): {ex.Message}");
+            return false;
+        }
+    }
+
+    private static bool IsNull(in ReadOnlySequence<byte> json) => json.Length == 4 && json.FirstSpan[0] == (byte)'n';
+
+    private void RejectInput(Procedure procedure, bool hasId, in RequestId id, string message)
+    {
+        if (hasId) SendError(id, ErrorCode.InvalidArgument, message);
+        else DroppedNotification(procedure.Name, message);
+    }
+
+    // ---- replies -----------------------------------------------------------------------------
+
+    private readonly struct ValueReply<T>(RpcCall call, T value, JsonTypeInfo<T> info, ReadOnlyMemory<byte> member)
+    {
+        public readonly RpcCall Call = call;
+        public readonly T Value = value;
+        public readonly JsonTypeInfo<T> Info = info;
+        public readonly ReadOnlyMemory<byte> Member = member;
+    }
+
+    private static readonly ReadOnlyMemory<byte> ResultMember = "result"u8.ToArray();
+    private static readonly ReadOnlyMemory<byte> DataMember = "data"u8.ToArray();
+    private static readonly ReadOnlyMemory<byte> ProgressMember = "progress"u8.ToArray();
+
+    private static void WriteValueReply<T>(Utf8JsonWriter w, in ValueReply<T> r)
+    {
+        w.WriteStartObject();
+        var id = r.Call.Id;
+        ReplyWriter.WriteId(w, in id);
+        w.WritePropertyName(r.Member.Span);
+        ReplyWriter.WriteValue(w, r.Value, r.Info);
+        w.WriteEndObject();
+    }
+
+    public void SendResult<T>(RpcCall call, T value, JsonTypeInfo<T> info)
+    {
+        if (!call.HasId || !call.TryFinish()) return;
+        ReplyWriter.Send(this, new ValueReply<T>(call, value, info, ResultMember), WriteValueReply, isTerminal: true);
+    }
+
+    public void SendNullResult(RpcCall call)
+    {
+        if (!call.HasId || !call.TryFinish()) return;
+        ReplyWriter.Send(this, call, static (Utf8JsonWriter w, in RpcCall c) =>
+        {
+            w.WriteStartObject();
+            var id = c.Id;
+            ReplyWriter.WriteId(w, in id);
+            w.WriteNull("result"u8);
+            w.WriteEndObject();
+        }, isTerminal: true);
+    }
+
+    public void SendData<T>(RpcCall call, T value, JsonTypeInfo<T> info)
+    {
+        if (!call.CanSend) return;
+        ReplyWriter.Send(this, new ValueReply<T>(call, value, info, DataMember), WriteValueReply, isTerminal: false);
+    }
+
+    public void SendProgress<T>(RpcCall call, T value, JsonTypeInfo<T> info)
+    {
+        if (!call.CanSend) return;
+        ReplyWriter.Send(this, new ValueReply<T>(call, value, info, ProgressMember), WriteValueReply, isTerminal: false);
+    }
+
+    public void SendDone(RpcCall call)
+    {
+        if (!call.TryFinish()) return;
+        ReplyWriter.Send(this, call, static (Utf8JsonWriter w, in RpcCall c) =>
+        {
+            w.WriteStartObject();
+            var id = c.Id;
+            ReplyWriter.WriteId(w, in id);
+            w.WriteNull("data"u8);
+            w.WriteBoolean("done"u8, true);
+            w.WriteEndObject();
+        }, isTerminal: true);
+    }
+
+    private readonly record struct ErrorReply(RequestId Id, ErrorCode Code, string Message, bool Retryable, TimeSpan? RetryAfter, object? Details, JsonSerializerOptions Json);
+
+    public void SendError(in RequestId id, ErrorCode code, string message, bool? retryable = null, TimeSpan? retryAfter = null, object? details = null)
+    {
+        ReplyWriter.Send(this, new ErrorReply(id, code, message, retryable ?? code.IsRetryable(), retryAfter, details, Json), static (Utf8JsonWriter w, in ErrorReply e) =>
+        {
+            w.WriteStartObject();
+            var id = e.Id;
+            ReplyWriter.WriteId(w, in id);
+            w.WriteStartObject("error"u8);
+            w.WriteString("code"u8, e.Code.WireName());
+            w.WriteNumber("status"u8, e.Code.Status());
+            w.WriteString("message"u8, e.Message);
+            w.WriteBoolean("retryable"u8, e.Retryable);
+            if (e.RetryAfter is { } after) w.WriteNumber("retryAfterMs"u8, (long)Math.Ceiling(after.TotalMilliseconds));
+            if (e.Details is not null)
+            {
+                w.WritePropertyName("details"u8);
+                JsonSerializer.Serialize(w, e.Details, e.Details.GetType(), e.Json);
+            }
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }, isTerminal: true);
+    }
+
+    /// <summary>Maps a handler failure to the reply: RpcException as is, anything else INTERNAL with a generic message.</summary>
+    public void Fail(RpcCall call, Exception ex)
+    {
+        if (ex is OperationCanceledException && call.CancellationToken.IsCancellationRequested)
+        {
+            // Cancelled by the caller or by the connection closing: nothing goes back (PROTOCOL.md).
+            call.TryFinish();
+            return;
+        }
+        if (!call.HasId)
+        {
+            LogHandlerError(call, ex);
+            return;
+        }
+        if (!call.TryFinish()) return;
+        if (ex is RpcException rpc)
+        {
+            SendError(call.Id, rpc.Code, rpc.Message, rpc.Retryable, rpc.RetryAfter, rpc.Details);
+            return;
+        }
+        LogHandlerError(call, ex);
+        SendError(call.Id, ErrorCode.Internal, "internal error");
+    }
+
+    public void LogHandlerError(RpcCall call, Exception ex) => RpcLog.HandlerFailed(Log, Session.Id, call.Path, ex);
+
+    public void DroppedNotification(string path, string reason) => RpcLog.NotificationDropped(Log, Session.Id, path, reason);
+
+    /// <summary>Counts unparseable envelopes in a row; past the limit the connection is closed with 1008.</summary>
+    public void BadMessage(string problem)
+    {
+        RpcLog.BadEnvelope(Log, Session.Id, problem);
+        if (++_badInARow >= _app.MaxBadMessages)
+        {
+            Session.Close(CloseCodes.PolicyViolation, "too many invalid messages");
+        }
+    }
+
+    public void GoodMessage() => _badInARow = 0;
+}
+
+internal static partial class RpcLog
+{
+    [LoggerMessage(100, LogLevel.Error, "[{ConnectionId}] handler for {Path} failed")]
+    public static partial void HandlerFailed(ILogger logger, long connectionId, string path, Exception exception);
+
+    [LoggerMessage(101, LogLevel.Debug, "[{ConnectionId}] notification to {Path} dropped: {Reason}")]
+    public static partial void NotificationDropped(ILogger logger, long connectionId, string path, string reason);
+
+    [LoggerMessage(102, LogLevel.Debug, "[{ConnectionId}] invalid envelope: {Problem}")]
+    public static partial void BadEnvelope(ILogger logger, long connectionId, string problem);
+
+    [LoggerMessage(103, LogLevel.Information, "Plugin {Plugin} loaded from {Path}")]
+    public static partial void PluginLoaded(ILogger logger, string plugin, string path);
+
+    [LoggerMessage(104, LogLevel.Information, "  {Kind} {Procedure} ({Input} -> {Output}) [{Plugin}]")]
+    public static partial void ProcedureBound(ILogger logger, string kind, string procedure, string input, string output, string plugin);
+
+    [LoggerMessage(105, LogLevel.Warning, "Plugins folder {Path} does not exist: only the built-in procedures are served")]
+    public static partial void NoPluginFolder(ILogger logger, string path);
+}
