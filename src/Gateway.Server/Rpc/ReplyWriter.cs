@@ -43,12 +43,12 @@ internal static class ReplyWriter
         }
         catch
         {
-            writer.Reset(Stream.Null);
-            builder.Discard();
+            // The writer may hold a half-written value; Begin resets it before the next use.
             FrameBuilder.Release(builder);
             throw;
         }
-        writer.Reset(Stream.Null);
+        // The writer keeps pointing at this thread's cached builder: harmless, and resetting it to a
+        // stream would allocate a buffer on every reply.
         FrameBuilder.Release(builder);
         return connection.Session.Send(frame);
     }
