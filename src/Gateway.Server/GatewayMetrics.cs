@@ -15,6 +15,8 @@ public sealed class GatewayMetrics : IDisposable
 
     private long _accepted, _active, _handshakeRejected, _handshakeTimeouts, _upgraded;
     private long _messagesIn, _messagesOut, _bytesIn, _bytesOut;
+    private long _framesDropped, _slowConsumerCloses;
+    private long _clientTimeouts, _idleTimeouts, _connectionLimitRejections, _originRejections;
     private readonly long[] _protocolErrors = new long[16]; // by close code - 1000
 
     public GatewayMetrics()
@@ -36,6 +38,18 @@ public sealed class GatewayMetrics : IDisposable
     internal void ConnectionClosed() => Interlocked.Decrement(ref _active);
     internal void HandshakeRejected() => Interlocked.Increment(ref _handshakeRejected);
     internal void HandshakeTimedOut() => Interlocked.Increment(ref _handshakeTimeouts);
+    public long ClientTimeouts => Volatile.Read(ref _clientTimeouts);
+    public long IdleTimeouts => Volatile.Read(ref _idleTimeouts);
+    public long ConnectionLimitRejections => Volatile.Read(ref _connectionLimitRejections);
+    public long OriginRejections => Volatile.Read(ref _originRejections);
+    public long FramesDropped => Volatile.Read(ref _framesDropped);
+    public long SlowConsumerCloses => Volatile.Read(ref _slowConsumerCloses);
+    internal void FrameDropped() => Interlocked.Increment(ref _framesDropped);
+    internal void SlowConsumerClosed() => Interlocked.Increment(ref _slowConsumerCloses);
+    internal void ClientTimedOut() => Interlocked.Increment(ref _clientTimeouts);
+    internal void IdleTimedOut() => Interlocked.Increment(ref _idleTimeouts);
+    internal void ConnectionLimitRejected() => Interlocked.Increment(ref _connectionLimitRejections);
+    internal void OriginRejected() => Interlocked.Increment(ref _originRejections);
     internal void Upgraded() => Interlocked.Increment(ref _upgraded);
     internal void MessageReceived(long bytes) { Interlocked.Increment(ref _messagesIn); Interlocked.Add(ref _bytesIn, bytes); }
     internal void MessageSent(long bytes) { Interlocked.Increment(ref _messagesOut); Interlocked.Add(ref _bytesOut, bytes); }
@@ -53,6 +67,12 @@ public sealed class GatewayMetrics : IDisposable
         Counter(sb, "gateway_websocket_upgrades_total", "Successful WebSocket upgrades.", _upgraded);
         Counter(sb, "gateway_handshakes_rejected_total", "HTTP requests answered with an error instead of an upgrade.", _handshakeRejected);
         Counter(sb, "gateway_handshake_timeouts_total", "Connections dropped for not finishing the handshake in time.", _handshakeTimeouts);
+        Counter(sb, "gateway_slow_consumer_dropped_frames_total", "Stream items, progress and events dropped for consumers over Limits:SendBufferLimitBytes.", _framesDropped);
+        Counter(sb, "gateway_slow_consumer_closes_total", "Connections closed with 1008 by the Close slow-consumer policy.", _slowConsumerCloses);
+        Counter(sb, "gateway_client_timeouts_total", "Connections closed for sending nothing within Timeouts:ClientTimeout.", _clientTimeouts);
+        Counter(sb, "gateway_idle_timeouts_total", "Connections closed for sending no message within Timeouts:Idle.", _idleTimeouts);
+        Counter(sb, "gateway_connection_limit_rejections_total", "Upgrades refused with 503 by Limits:MaxConnections or Limits:MaxConnectionsPerIp.", _connectionLimitRejections);
+        Counter(sb, "gateway_origin_rejections_total", "Upgrades refused with 403 because of AllowedOrigins.", _originRejections);
         Counter(sb, "gateway_messages_received_total", "WebSocket data messages received.", _messagesIn);
         Counter(sb, "gateway_messages_sent_total", "WebSocket frames queued for sending.", _messagesOut);
         Counter(sb, "gateway_received_bytes_total", "Payload bytes of received messages.", _bytesIn);

@@ -32,6 +32,7 @@ public sealed class GatewayServer : IAsyncDisposable
     private Task _heartbeat = Task.CompletedTask;
     private volatile bool _ready;
     private int _inflightConnections;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<IPAddress, int> _perIp = new();
 
     public GatewayServer(GatewayOptions options, IReadOnlyDictionary<string, IWebSocketApplication> routes, GatewayMetrics? metrics = null, ILoggerFactory? loggerFactory = null)
     {
@@ -137,6 +138,8 @@ public sealed class GatewayServer : IAsyncDisposable
         var transport = new SocketConnection(socket, _registry.NextId(), _inputOptions, _outputOptions);
         var connection = new GatewayConnection(transport);
         _registry.Add(connection);
+        var ip = ClientAddress(transport);
+        if (ip is not null) _perIp.AddOrUpdate(ip, 1, static (_, n) => n + 1);
         Metrics.ConnectionOpened();
         Log.Accepted(_log, connection.Id, transport.RemoteEndPoint);
         try
@@ -156,10 +159,37 @@ public sealed class GatewayServer : IAsyncDisposable
         {
             if (transport.IsAborted && transport.AbortReason is { } reason) Log.Aborted(_log, connection.Id, reason);
             _registry.Remove(connection);
+            if (ip is not null) ReleaseAddress(ip);
             await transport.DisposeAsync().ConfigureAwait(false);
             Metrics.ConnectionClosed();
             if (Interlocked.Decrement(ref _inflightConnections) == 0 && _stopping.IsCancellationRequested) _allClosed.TrySetResult();
         }
+    }
+
+    private static IPAddress? ClientAddress(SocketConnection transport)
+    {
+        var address = transport.RemoteEndPoint?.Address;
+        return address is { IsIPv4MappedToIPv6: true } ? address.MapToIPv4() : address;
+    }
+
+    private void ReleaseAddress(IPAddress ip)
+    {
+        while (_perIp.TryGetValue(ip, out int n))
+        {
+            if (n <= 1 ? _perIp.TryRemove(new KeyValuePair<IPAddress, int>(ip, n)) : _perIp.TryUpdate(ip, n - 1, n)) return;
+        }
+    }
+
+    private bool IsOriginAllowed(HttpRequestHead request)
+    {
+        var allowed = _options.AllowedOrigins;
+        if (allowed is not { Length: > 0 } || !request.TryGet("Origin"u8, out var origin)) return true;
+        foreach (var entry in allowed)
+        {
+            if (entry == "*") return true;
+            if (origin.Length == entry.Length && System.Text.Ascii.EqualsIgnoreCase(origin, entry)) return true;
+        }
+        return false;
     }
 
     private async Task HandleAsync(GatewayConnection connection)
@@ -229,6 +259,22 @@ public sealed class GatewayServer : IAsyncDisposable
             await RespondAsync(connection, decision.StatusCode, decision.Error!, headOnly: false, extra).ConfigureAwait(false);
             return;
         }
+        if (!IsOriginAllowed(request))
+        {
+            Metrics.OriginRejected();
+            await RespondAsync(connection, 403, "origin not allowed", headOnly: false).ConfigureAwait(false);
+            return;
+        }
+        int maxTotal = _options.Limits.MaxConnections, maxPerIp = _options.Limits.MaxConnectionsPerIp;
+        var address = ClientAddress(connection.Transport);
+        if ((maxTotal > 0 && _registry.Count > maxTotal) ||
+            (maxPerIp > 0 && address is not null && _perIp.TryGetValue(address, out int fromIp) && fromIp > maxPerIp))
+        {
+            Metrics.ConnectionLimitRejected();
+            await RespondAsync(connection, 503, maxTotal > 0 && _registry.Count > maxTotal ? "connection limit reached" : "too many connections from this address", headOnly: false,
+                [new("Retry-After", "5")]).ConfigureAwait(false);
+            return;
+        }
         if (!_ready)
         {
             await RespondAsync(connection, 503, "server is stopping", headOnly: false).ConfigureAwait(false);
@@ -281,8 +327,29 @@ public sealed class GatewayServer : IAsyncDisposable
             while (await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
             {
                 long now = Environment.TickCount64;
+                long keepAlive = (long)_options.Timeouts.KeepAliveInterval.TotalMilliseconds;
+                long clientTimeout = (long)_options.Timeouts.ClientTimeout.TotalMilliseconds;
+                long idle = (long)_options.Timeouts.Idle.TotalMilliseconds;
                 foreach (var connection in _registry.Snapshot)
                 {
+                    if (connection.Session is { CloseSent: false } session)
+                    {
+                        if (now - Volatile.Read(ref connection.Transport.LastReceiveTicks) >= clientTimeout)
+                        {
+                            Metrics.ClientTimedOut();
+                            Log.TimedOut(_log, connection.Id, "sent nothing within the client timeout");
+                            session.Close(Protocol.WebSockets.CloseCodes.GoingAway, "client timeout");
+                            continue;
+                        }
+                        if (idle > 0 && now - Volatile.Read(ref session.LastMessageTicks) >= idle)
+                        {
+                            Metrics.IdleTimedOut();
+                            Log.TimedOut(_log, connection.Id, "sent no message within the idle timeout");
+                            session.Close(Protocol.WebSockets.CloseCodes.GoingAway, "idle timeout");
+                            continue;
+                        }
+                        if (now - session.LastPingTicks >= keepAlive) session.SendPing(now);
+                    }
                     if (connection.IsPastDeadline(now, out var reason))
                     {
                         connection.ClearDeadline();

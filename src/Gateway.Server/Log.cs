@@ -38,6 +38,12 @@ internal static partial class Log
     [LoggerMessage(11, LogLevel.Error, "[{ConnectionId}] unexpected connection error")]
     public static partial void ConnectionError(ILogger logger, long connectionId, Exception exception);
 
+    [LoggerMessage(13, LogLevel.Information, "[{ConnectionId}] closing: {Reason}")]
+    public static partial void TimedOut(ILogger logger, long connectionId, string reason);
+
+    [LoggerMessage(14, LogLevel.Warning, "[{ConnectionId}] slow consumer over the send buffer limit: {Action}")]
+    public static partial void SlowConsumer(ILogger logger, long connectionId, string action);
+
     [LoggerMessage(12, LogLevel.Information, "Stopping: closing {Count} connections")]
     public static partial void Stopping(ILogger logger, int count);
 }

@@ -200,7 +200,7 @@ public sealed class RawClient : IAsyncDisposable
                 if (!await FillAsync(deadline - DateTime.UtcNow)) return true;
             }
         }
-        catch (OperationCanceledException) { return false; }
+        catch (Exception ex) when (ex is OperationCanceledException or TimeoutException) { return false; }
     }
 
     private async Task<bool> EnsureAsync(int count, DateTime deadline)
@@ -216,6 +216,7 @@ public sealed class RawClient : IAsyncDisposable
     private async Task<bool> FillAsync(TimeSpan timeout)
     {
         if (timeout <= TimeSpan.Zero) throw new TimeoutException("timed out waiting for the server");
+        // (WaitForEndAsync turns a timeout into false; every other reader lets it surface.)
         if (_start == _end) { _start = _end = 0; }
         else if (_end == _buffer.Length) { Buffer.BlockCopy(_buffer, _start, _buffer, 0, _end - _start); _end -= _start; _start = 0; }
         using var cts = new CancellationTokenSource(timeout);

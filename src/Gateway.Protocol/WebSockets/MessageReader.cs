@@ -131,9 +131,11 @@ public sealed class MessageReader : IDisposable
             if (header.Opcode != Opcode.Continuation && _inMessage)
                 return Fail(CloseCodes.ProtocolError, "new data frame inside a fragmented message");
 
-            long total = (_inMessage ? _messageLength : 0) + header.PayloadLength;
-            if (total > _maxMessageBytes)
+            long soFar = _inMessage ? _messageLength : 0;
+            // Compare without adding: a continuation may declare up to 2^63-1 bytes and the sum would wrap.
+            if (header.PayloadLength > _maxMessageBytes - soFar)
                 return Fail(CloseCodes.MessageTooBig, "message exceeds the size limit");
+            long total = soFar + header.PayloadLength;
 
             if (!_inMessage && header.Fin && buffer.Length >= header.HeaderLength + header.PayloadLength)
             {

@@ -17,6 +17,8 @@ public sealed class GatewayOptions
     public LimitsOptions Limits { get; set; } = new();
     public TimeoutsOptions Timeouts { get; set; } = new();
     public PluginsOptions Plugins { get; set; } = new();
+    /// <summary>Origins allowed to open a WebSocket (exact, case-insensitive, e.g. "https://app.example.com"; "*" = any). Empty = any. A request without Origin (a non-browser client) is always allowed.</summary>
+    public string[]? AllowedOrigins { get; set; }
     public JsonOptions Json { get; set; } = new();
 
     public static readonly string[] DefaultListen = ["0.0.0.0:8080"];
@@ -35,6 +37,22 @@ public sealed class LimitsOptions
     public int MaxInflightPerConnection { get; set; } = 256;
     /// <summary>Unparseable envelopes in a row after which the connection is closed with 1008.</summary>
     public int MaxBadMessages { get; set; } = 10;
+    /// <summary>Bytes queued for a connection but not yet sent; over it, replies wait and stream items/progress follow SlowConsumerPolicy.</summary>
+    public int SendBufferLimitBytes { get; set; } = 1024 * 1024;
+    /// <summary>What happens to stream items and progress for a consumer over SendBufferLimitBytes: DropNewest or Close.</summary>
+    public SlowConsumerPolicy SlowConsumerPolicy { get; set; } = SlowConsumerPolicy.DropNewest;
+    /// <summary>Open TCP connections the server accepts upgrades for; past it, upgrades get 503. 0 = no limit.</summary>
+    public int MaxConnections { get; set; }
+    /// <summary>Open TCP connections from one IP address; past it, upgrades from that address get 503. 0 = no limit.</summary>
+    public int MaxConnectionsPerIp { get; set; }
+}
+
+public enum SlowConsumerPolicy
+{
+    /// <summary>Drop the item that does not fit (counted per connection); the stream goes on.</summary>
+    DropNewest,
+    /// <summary>Close the connection with 1008; nothing more is written, so no gap goes unseen.</summary>
+    Close,
 }
 
 public sealed class PluginsOptions
@@ -83,6 +101,12 @@ public sealed class TimeoutsOptions
     public TimeSpan Close { get; set; } = TimeSpan.FromSeconds(5);
     /// <summary>How often the single heartbeat loop checks every connection's deadlines.</summary>
     public TimeSpan HeartbeatResolution { get; set; } = TimeSpan.FromSeconds(1);
+    /// <summary>How often the server pings each WebSocket client.</summary>
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(15);
+    /// <summary>A client that sent nothing at all (no frame, no pong) for this long is closed.</summary>
+    public TimeSpan ClientTimeout { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>A client that sent no data message for this long is closed; zero (the default) turns it off.</summary>
+    public TimeSpan Idle { get; set; } = TimeSpan.Zero;
 }
 
 /// <summary>Parses "Listen" entries into endpoints.</summary>

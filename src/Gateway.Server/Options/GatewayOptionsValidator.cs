@@ -40,6 +40,26 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         Range(errors, $"{S}:Limits:MaxHeaderCount", o.Limits.MaxHeaderCount, 4, 1000);
 
         Range(errors, $"{S}:Limits:MaxInflightPerConnection", o.Limits.MaxInflightPerConnection, 1, 100_000);
+        Range(errors, $"{S}:Limits:SendBufferLimitBytes", o.Limits.SendBufferLimitBytes, 4096, 1 << 30);
+        if (!Enum.IsDefined(o.Limits.SlowConsumerPolicy))
+            errors.Add($"{S}:Limits:SlowConsumerPolicy must be DropNewest or Close (got '{o.Limits.SlowConsumerPolicy}').");
+        Range(errors, $"{S}:Limits:MaxConnections", o.Limits.MaxConnections, 0, 10_000_000);
+        Range(errors, $"{S}:Limits:MaxConnectionsPerIp", o.Limits.MaxConnectionsPerIp, 0, 10_000_000);
+        Range(errors, $"{S}:Timeouts:KeepAliveInterval", o.Timeouts.KeepAliveInterval, TimeSpan.FromMilliseconds(50), TimeSpan.FromHours(1));
+        Range(errors, $"{S}:Timeouts:ClientTimeout", o.Timeouts.ClientTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(2));
+        if (o.Timeouts.ClientTimeout <= o.Timeouts.KeepAliveInterval)
+            errors.Add($"{S}:Timeouts:ClientTimeout must be longer than {S}:Timeouts:KeepAliveInterval (got {o.Timeouts.ClientTimeout:c} and {o.Timeouts.KeepAliveInterval:c}), or every client would time out between two pings.");
+        if (o.Timeouts.Idle != TimeSpan.Zero) Range(errors, $"{S}:Timeouts:Idle", o.Timeouts.Idle, TimeSpan.FromMilliseconds(100), TimeSpan.FromDays(7));
+        if (o.AllowedOrigins is { } origins)
+        {
+            for (int i = 0; i < origins.Length; i++)
+            {
+                var origin = origins[i];
+                if (origin == "*") continue;
+                if (string.IsNullOrWhiteSpace(origin) || !Uri.TryCreate(origin, UriKind.Absolute, out var uri) || uri.AbsolutePath != "/" || origin.EndsWith('/'))
+                    errors.Add($"{S}:AllowedOrigins:{i} must be an origin such as 'https://app.example.com' or 'http://localhost:3000' (scheme, host, optional port; no path), or '*' (got '{origin}').");
+            }
+        }
         Range(errors, $"{S}:Limits:MaxBadMessages", o.Limits.MaxBadMessages, 1, 10_000);
         if (string.IsNullOrWhiteSpace(o.Plugins.Path)) errors.Add($"{S}:Plugins:Path must name a folder (default 'plugins').");
         if (!JsonOptions.Policies.Contains(o.Json.PropertyNamingPolicy))

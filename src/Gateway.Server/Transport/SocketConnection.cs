@@ -45,7 +45,11 @@ internal sealed class SocketConnection : IDuplexPipe, IAsyncDisposable
     /// <summary>Completes when the send loop has written everything and shut down the sending side.</summary>
     public Task SendCompleted => _sendTask;
     public long BytesReceived;
+    /// <summary>Environment.TickCount64 of the last bytes received: the heartbeat's proof of life.</summary>
+    public long LastReceiveTicks = Environment.TickCount64;
     public long BytesSent;
+    /// <summary>Called by the send loop after each write to the socket (the session releases writers waiting for room).</summary>
+    public Action? Sent;
 
     public void Start()
     {
@@ -68,6 +72,7 @@ internal sealed class SocketConnection : IDuplexPipe, IAsyncDisposable
                 if (n == 0) break;
                 writer.Advance(n);
                 Interlocked.Add(ref BytesReceived, n);
+                Volatile.Write(ref LastReceiveTicks, Environment.TickCount64);
                 var flush = await writer.FlushAsync().ConfigureAwait(false);
                 if (flush.IsCompleted || flush.IsCanceled) break;
             }
@@ -101,6 +106,7 @@ internal sealed class SocketConnection : IDuplexPipe, IAsyncDisposable
                 {
                     await SendAsync(buffer).ConfigureAwait(false);
                     Interlocked.Add(ref BytesSent, buffer.Length);
+                    Sent?.Invoke();
                 }
                 reader.AdvanceTo(buffer.End);
                 if (result.IsCompleted) break;

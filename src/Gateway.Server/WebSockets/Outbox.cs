@@ -20,6 +20,8 @@ internal sealed class Outbox : IThreadPoolWorkItem
     private readonly ConcurrentQueue<PooledFrame> _queue = new();
     private int _busy;
     private long _pendingBytes;
+    private long _enqueuedTotal;
+    private long _discardedTotal;
     private volatile bool _closeWritten;
     private volatile bool _completeRequested;
     private TaskCompletionSource? _completed;
@@ -29,6 +31,8 @@ internal sealed class Outbox : IThreadPoolWorkItem
     /// <summary>Bytes queued but not yet handed to the pipe.</summary>
     public long PendingBytes => Volatile.Read(ref _pendingBytes);
     public bool CloseWritten => _closeWritten;
+    /// <summary>Bytes ever accepted, less those discarded after close: compare with what the transport sent.</summary>
+    public long AcceptedBytes => Volatile.Read(ref _enqueuedTotal) - Volatile.Read(ref _discardedTotal);
 
     /// <summary>Queues a frame (ownership passes to the outbox). Drains on the thread pool unless <paramref name="deferDrain"/>.</summary>
     public bool Enqueue(PooledFrame frame, bool deferDrain)
@@ -39,6 +43,7 @@ internal sealed class Outbox : IThreadPoolWorkItem
             return false;
         }
         Interlocked.Add(ref _pendingBytes, frame.Length);
+        Interlocked.Add(ref _enqueuedTotal, frame.Length);
         _queue.Enqueue(frame);
         if (!deferDrain && Interlocked.CompareExchange(ref _busy, 1, 0) == 0)
             ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
@@ -93,6 +98,10 @@ internal sealed class Outbox : IThreadPoolWorkItem
                         _writer.Write(frame.Span);
                         wrote = true;
                         if (frame.Opcode == Opcode.Close) _closeWritten = true;
+                    }
+                    else
+                    {
+                        Interlocked.Add(ref _discardedTotal, frame.Length);
                     }
                     frame.Return();
                 }

@@ -21,16 +21,36 @@ public sealed class WebSocketSession
     private CancellationTokenSource? _closedCts;
     private int _closeSent;
     private volatile bool _inReadLoop;
+    private readonly long _sentBaseline;
+    private TaskCompletionSource? _roomWaiter;
+    private long _droppedFrames;
 
     internal WebSocketSession(GatewayConnection connection, HttpRequestHead request, string? subprotocol, GatewayOptions options, GatewayMetrics metrics, ILogger log)
     {
         _connection = connection;
         _outbox = new Outbox(connection.Transport.Output);
+        _sentBaseline = Volatile.Read(ref connection.Transport.BytesSent);
+        connection.Transport.Sent = OnTransportSent;
         Request = request;
         Subprotocol = subprotocol;
         _options = options;
         _metrics = metrics;
         _log = log;
+    }
+
+    /// <summary>Environment.TickCount64 of the last data message (for the idle timeout).</summary>
+    internal long LastMessageTicks = Environment.TickCount64;
+    /// <summary>Environment.TickCount64 of the last keep-alive ping sent.</summary>
+    internal long LastPingTicks = Environment.TickCount64;
+
+    /// <summary>Sends a keep-alive ping (called by the heartbeat).</summary>
+    internal void SendPing(long now)
+    {
+        LastPingTicks = now;
+        if (CloseSent) return;
+        Span<byte> payload = stackalloc byte[8];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(payload, now);
+        if (_outbox.Enqueue(PooledFrame.Create(Opcode.Ping, payload), deferDrain: true) && !_inReadLoop) _outbox.Schedule();
     }
 
     public long Id => _connection.Id;
@@ -43,6 +63,61 @@ public sealed class WebSocketSession
     /// <summary>Bytes waiting in the outbox (not yet in the transport's pipe).</summary>
     public long PendingSendBytes => _outbox.PendingBytes;
     public bool CloseSent => Volatile.Read(ref _closeSent) != 0;
+
+    /// <summary>Bytes handed to the session and not yet written to the socket (outbox plus transport pipe).</summary>
+    public long UnsentBytes => _outbox.AcceptedBytes - (Volatile.Read(ref _connection.Transport.BytesSent) - _sentBaseline);
+    /// <summary>True while the unsent bytes are at or over Limits:SendBufferLimitBytes.</summary>
+    public bool IsOverSendLimit => UnsentBytes >= _options.Limits.SendBufferLimitBytes;
+    /// <summary>Stream items, progress and events dropped for this slow consumer (DropNewest policy).</summary>
+    public long DroppedFrames => Volatile.Read(ref _droppedFrames);
+
+    /// <summary>Completes when the unsent bytes are under the limit again, or the session is closing.</summary>
+    public Task WaitForSendRoomAsync()
+    {
+        if (!IsOverSendLimit || CloseSent) return Task.CompletedTask;
+        var tcs = _roomWaiter;
+        if (tcs is null)
+        {
+            var created = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            tcs = Interlocked.CompareExchange(ref _roomWaiter, created, null) ?? created;
+        }
+        // The send loop may have caught up between the check and publishing the waiter.
+        if (!IsOverSendLimit || CloseSent) ReleaseRoomWaiters();
+        return tcs.Task;
+    }
+
+    private void OnTransportSent()
+    {
+        if (_roomWaiter is not null && !IsOverSendLimit) ReleaseRoomWaiters();
+    }
+
+    private void ReleaseRoomWaiters() => Interlocked.Exchange(ref _roomWaiter, null)?.TrySetResult();
+
+    /// <summary>
+    /// Sends a frame that may be lost to a slow consumer (a stream item, progress, an event): over the send
+    /// limit it is dropped and counted (DropNewest) or the connection is closed with 1008 (Close).
+    /// Returns false when the frame was not queued.
+    /// </summary>
+    public bool SendDroppable(PooledFrame frame)
+    {
+        if (IsOverSendLimit && !CloseSent)
+        {
+            frame.Return();
+            if (_options.Limits.SlowConsumerPolicy == SlowConsumerPolicy.Close)
+            {
+                _metrics.SlowConsumerClosed();
+                Log.SlowConsumer(_log, Id, "closing with 1008");
+                Close(CloseCodes.PolicyViolation, "slow consumer");
+            }
+            else
+            {
+                if (Interlocked.Increment(ref _droppedFrames) == 1) Log.SlowConsumer(_log, Id, "dropping stream items and progress");
+                _metrics.FrameDropped();
+            }
+            return false;
+        }
+        return Send(frame);
+    }
     /// <summary>Fires when the session ends, however it ends.</summary>
     public CancellationToken Closed
     {
@@ -77,6 +152,7 @@ public sealed class WebSocketSession
     public void Close(ushort code, string reason)
     {
         if (Interlocked.Exchange(ref _closeSent, 1) != 0) return;
+        ReleaseRoomWaiters();
         _connection.SetDeadline(_options.Timeouts.Close, "closing handshake timed out");
         _outbox.Enqueue(PooledFrame.CreateClose(code, Encoding.UTF8.GetBytes(reason)), deferDrain: true);
         if (!_inReadLoop) _outbox.Schedule();
@@ -108,6 +184,7 @@ public sealed class WebSocketSession
                         {
                             case FrameEvent.Message:
                                 _metrics.MessageReceived(reader.Payload.Length);
+                                Volatile.Write(ref LastMessageTicks, Environment.TickCount64);
                                 if (!CloseSent)
                                 {
                                     var pending = app.OnMessageAsync(this, reader.MessageOpcode, reader.Payload);
@@ -173,6 +250,7 @@ public sealed class WebSocketSession
         {
             reader.Dispose();
             try { _closedCts?.Cancel(); } catch (AggregateException) { }
+            ReleaseRoomWaiters();
             if (connected)
             {
                 try { await app.OnDisconnectedAsync(this).ConfigureAwait(false); }
