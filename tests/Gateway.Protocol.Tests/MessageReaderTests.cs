@@ -337,11 +337,8 @@ public class MessageReaderTests
     [Fact]
     public void Continuation_with_a_huge_length_fails_with_1009_and_does_not_overflow_the_running_total()
     {
-        // BUG: MessageReader.cs line 134-135 computes `_messageLength + header.PayloadLength` in a long without
-        // an overflow check. After a 10-byte first fragment, a continuation declaring 0x7FFFFFFFFFFFFFFF bytes
-        // (a legal 63-bit length) wraps the total to a negative number, so `total > _maxMessageBytes` is false:
-        // the frame is accepted (NeedMoreData) instead of failing with 1009, EnsureCapacity((int)total) gets a
-        // truncated size, and the following payload bytes overrun the reassembly buffer (exception).
+        // Regression: the running total (_messageLength + PayloadLength) used to wrap negative for a legal
+        // 63-bit continuation length and pass the size check.
         var first = Frames.Masked(false, Opcode.Binary, new byte[10]);
         var hugeHeader = Frames.Build(true, (int)Opcode.Continuation, [], Frames.DefaultMask,
             encoding: LengthEncoding.Bits64, declaredLength: (ulong)long.MaxValue);

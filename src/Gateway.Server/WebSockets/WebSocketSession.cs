@@ -246,6 +246,14 @@ public sealed class WebSocketSession
         {
             outcome = "connection lost: " + ex.Message;
         }
+        catch (Exception ex)
+        {
+            // A fault of ours or of the application: tell the client (1011) instead of vanishing.
+            outcome = "internal error: " + ex.GetType().Name;
+            Log.ApplicationError(_log, Id, ex);
+            if (Interlocked.Exchange(ref _closeSent, 1) == 0)
+                _outbox.Enqueue(PooledFrame.CreateClose(CloseCodes.InternalError, "internal error"u8), deferDrain: true);
+        }
         finally
         {
             reader.Dispose();
