@@ -52,6 +52,8 @@ internal sealed class RequestProcedure<TIn, TOut>(ProcedureDescriptor descriptor
         try
         {
             var result = await pending.ConfigureAwait(false);
+            // A reply is never dropped: wait for the client to drain, the call still counting as in flight.
+            await connection.Session.WaitForSendRoomAsync().ConfigureAwait(false);
             connection.SendResult(call, result, outputInfo);
         }
         catch (Exception ex)
@@ -99,6 +101,7 @@ internal sealed class VoidProcedure<TIn>(ProcedureDescriptor descriptor, object?
         try
         {
             await pending.ConfigureAwait(false);
+            await connection.Session.WaitForSendRoomAsync().ConfigureAwait(false);
             connection.SendNullResult(call);
         }
         catch (Exception ex)
@@ -140,10 +143,15 @@ internal sealed class SubscriptionProcedure<TIn, TOut>(ProcedureDescriptor descr
             enumerator = invoker(service, input, call, call.CancellationToken).GetAsyncEnumerator(call.CancellationToken);
             while (await enumerator.MoveNextAsync().ConfigureAwait(false))
             {
-                if (call.IsCancelled) break;
+                if (call.IsCancelled || connection.Session.CloseSent) break;
+                // Over the send limit the item follows Limits:SlowConsumerPolicy (dropped and counted, or 1008).
                 connection.SendData(call, enumerator.Current, outputInfo);
             }
-            connection.SendDone(call);
+            if (!call.IsCancelled && !connection.Session.CloseSent)
+            {
+                await connection.Session.WaitForSendRoomAsync().ConfigureAwait(false);
+                connection.SendDone(call);
+            }
         }
         catch (Exception ex)
         {

@@ -50,7 +50,8 @@ internal static class ReplyWriter
         // The writer keeps pointing at this thread's cached builder: harmless, and resetting it to a
         // stream would allocate a buffer on every reply.
         FrameBuilder.Release(builder);
-        return connection.Session.Send(frame);
+        // Terminal replies are never dropped; stream items and progress may be, for a slow consumer.
+        return isTerminal ? connection.Session.Send(frame) : connection.Session.SendDroppable(frame);
     }
 
     public delegate void WriteAction<TState>(Utf8JsonWriter writer, in TState state);

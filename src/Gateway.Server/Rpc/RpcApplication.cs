@@ -63,7 +63,8 @@ public sealed class RpcApplication : IWebSocketApplication
         }
         Span<char> path = stackalloc char[JsonEnvelope.MaxPathLength];
         JsonEnvelope.Parse(payload, path, out var envelope);
-        if (envelope.Kind is EnvelopeKind.Request or EnvelopeKind.Notification && connection.InflightCount >= MaxInflight)
+        if (envelope.Kind is EnvelopeKind.Request or EnvelopeKind.Notification &&
+            (connection.InflightCount >= MaxInflight || session.IsOverSendLimit))
             return DispatchWhenSlotFreeAsync(connection, payload);
         Dispatch(connection, ref envelope, path.Slice(0, envelope.PathLength));
         return default;
@@ -72,6 +73,8 @@ public sealed class RpcApplication : IWebSocketApplication
     private async ValueTask DispatchWhenSlotFreeAsync(RpcConnection connection, ReadOnlySequence<byte> payload)
     {
         // The session does not consume the message until this completes, so the bytes stay valid.
+        // A client that does not read its replies gets no more work done for it (and its socket is not read).
+        await connection.Session.WaitForSendRoomAsync().ConfigureAwait(false);
         while (connection.InflightCount >= MaxInflight && !connection.Session.Closed.IsCancellationRequested)
             await connection.WaitForSlotAsync().ConfigureAwait(false);
         var path = ArrayPool<char>.Shared.Rent(JsonEnvelope.MaxPathLength);
