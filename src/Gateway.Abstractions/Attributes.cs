@@ -24,6 +24,13 @@ public abstract class ProcedureAttribute : Attribute
 
     /// <summary>The method part of the procedure name.</summary>
     public string Name { get; }
+
+    /// <summary>
+    /// Deadline of one call in milliseconds, overriding <c>Gateway:Timeouts:Request</c>: past it the caller gets
+    /// <c>DEADLINE_EXCEEDED</c> and the handler's CancellationToken fires. 0 (the default) uses the configured
+    /// value; -1 means no deadline for this procedure. Not applied to subscriptions.
+    /// </summary>
+    public int TimeoutMs { get; set; }
 }
 
 /// <summary>

@@ -26,7 +26,13 @@ catch (Gateway.Server.Rpc.PluginLoadException ex)
 {
     return PluginError(ex);
 }
-builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(40));
+// The host must wait for the gateway's own graceful stop: in-flight calls (Timeouts:Shutdown), then the
+// closing handshakes (Timeouts:Close); SIGTERM still ends in exit code 0.
+builder.Services.AddOptions<HostOptions>().Configure<Microsoft.Extensions.Options.IOptions<GatewayOptions>>((host, gateway) =>
+{
+    try { host.ShutdownTimeout = gateway.Value.Timeouts.Shutdown + gateway.Value.Timeouts.Close + TimeSpan.FromSeconds(10); }
+    catch (Exception) { host.ShutdownTimeout = TimeSpan.FromSeconds(45); }
+});
 
 try
 {

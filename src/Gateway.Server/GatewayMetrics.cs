@@ -15,7 +15,7 @@ public sealed class GatewayMetrics : IDisposable
 
     private long _accepted, _active, _handshakeRejected, _handshakeTimeouts, _upgraded;
     private long _messagesIn, _messagesOut, _bytesIn, _bytesOut;
-    private long _framesDropped, _slowConsumerCloses;
+    private long _framesDropped, _slowConsumerCloses, _rateLimited, _rateLimitCloses, _deadlinesExceeded, _internalErrors;
     private long _clientTimeouts, _idleTimeouts, _connectionLimitRejections, _originRejections;
     private readonly long[] _protocolErrors = new long[16]; // by close code - 1000
 
@@ -44,6 +44,13 @@ public sealed class GatewayMetrics : IDisposable
     public long OriginRejections => Volatile.Read(ref _originRejections);
     public long FramesDropped => Volatile.Read(ref _framesDropped);
     public long SlowConsumerCloses => Volatile.Read(ref _slowConsumerCloses);
+    public long RateLimited => Volatile.Read(ref _rateLimited);
+    public long DeadlinesExceeded => Volatile.Read(ref _deadlinesExceeded);
+    public long InternalErrors => Volatile.Read(ref _internalErrors);
+    internal void RateLimitHit() => Interlocked.Increment(ref _rateLimited);
+    internal void RateLimitClose() => Interlocked.Increment(ref _rateLimitCloses);
+    internal void DeadlineExceeded() => Interlocked.Increment(ref _deadlinesExceeded);
+    internal void InternalError() => Interlocked.Increment(ref _internalErrors);
     internal void FrameDropped() => Interlocked.Increment(ref _framesDropped);
     internal void SlowConsumerClosed() => Interlocked.Increment(ref _slowConsumerCloses);
     internal void ClientTimedOut() => Interlocked.Increment(ref _clientTimeouts);
@@ -69,6 +76,10 @@ public sealed class GatewayMetrics : IDisposable
         Counter(sb, "gateway_handshake_timeouts_total", "Connections dropped for not finishing the handshake in time.", _handshakeTimeouts);
         Counter(sb, "gateway_slow_consumer_dropped_frames_total", "Stream items, progress and events dropped for consumers over Limits:SendBufferLimitBytes.", _framesDropped);
         Counter(sb, "gateway_slow_consumer_closes_total", "Connections closed with 1008 by the Close slow-consumer policy.", _slowConsumerCloses);
+        Counter(sb, "gateway_rate_limited_total", "Calls refused with RESOURCE_EXHAUSTED by a rate limit.", _rateLimited);
+        Counter(sb, "gateway_rate_limit_closes_total", "Connections closed with 1008 for sustained rate-limit abuse.", _rateLimitCloses);
+        Counter(sb, "gateway_deadlines_exceeded_total", "Calls answered DEADLINE_EXCEEDED.", _deadlinesExceeded);
+        Counter(sb, "gateway_internal_errors_total", "Handler failures answered INTERNAL.", _internalErrors);
         Counter(sb, "gateway_client_timeouts_total", "Connections closed for sending nothing within Timeouts:ClientTimeout.", _clientTimeouts);
         Counter(sb, "gateway_idle_timeouts_total", "Connections closed for sending no message within Timeouts:Idle.", _idleTimeouts);
         Counter(sb, "gateway_connection_limit_rejections_total", "Upgrades refused with 503 by Limits:MaxConnections or Limits:MaxConnectionsPerIp.", _connectionLimitRejections);

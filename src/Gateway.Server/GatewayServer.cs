@@ -26,6 +26,7 @@ public sealed class GatewayServer : IAsyncDisposable
     private readonly List<Task> _acceptLoops = new();
     private readonly List<IPEndPoint> _bound = new();
     private readonly CancellationTokenSource _stopping = new();
+    private readonly CancellationTokenSource _heartbeatStop = new();
     private readonly PipeOptions _inputOptions;
     private readonly PipeOptions _outputOptions;
     private readonly TaskCompletionSource _allClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -83,13 +84,14 @@ public sealed class GatewayServer : IAsyncDisposable
                 _bound.Add((IPEndPoint)socket.LocalEndPoint!);
             }
         }
+        // Ready before the first accept: a client must never see "stopping" from a server that is starting.
+        _ready = true;
+        _heartbeat = HeartbeatLoopAsync();
         foreach (var l in _listeners)
         {
             Log.Listening(_log, l.LocalEndPoint!);
             _acceptLoops.Add(AcceptLoopAsync(l));
         }
-        _heartbeat = HeartbeatLoopAsync();
-        _ready = true;
         return Task.CompletedTask;
     }
 
@@ -208,11 +210,8 @@ public sealed class GatewayServer : IAsyncDisposable
             }
             input.AdvanceTo(buffer.Start, buffer.End);
             if (parsed.Status == HttpParseStatus.Error) break;
-            if (result.IsCompleted || result.IsCanceled)
-            {
-                if (connection.Transport.IsAborted) Metrics.HandshakeTimedOut();
-                return; // gone before finishing its request
-            }
+            // Gone before finishing its request (a timeout is counted by the heartbeat that enforced it).
+            if (result.IsCompleted || result.IsCanceled) return;
         }
 
         if (parsed.Status == HttpParseStatus.Error)
@@ -324,7 +323,7 @@ public sealed class GatewayServer : IAsyncDisposable
         using var timer = new PeriodicTimer(_options.Timeouts.HeartbeatResolution);
         try
         {
-            while (await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
+            while (await timer.WaitForNextTickAsync(_heartbeatStop.Token).ConfigureAwait(false))
             {
                 long now = Environment.TickCount64;
                 long keepAlive = (long)_options.Timeouts.KeepAliveInterval.TotalMilliseconds;
@@ -349,6 +348,7 @@ public sealed class GatewayServer : IAsyncDisposable
                             continue;
                         }
                         if (now - session.LastPingTicks >= keepAlive) session.SendPing(now);
+                        session.Heartbeat?.Invoke(now);
                     }
                     if (connection.IsPastDeadline(now, out var reason))
                     {
@@ -365,8 +365,9 @@ public sealed class GatewayServer : IAsyncDisposable
     }
 
     /// <summary>
-    /// Stops accepting, asks every session to close with 1001 (going away), waits for them within
-    /// <paramref name="cancellationToken"/> and the close timeout, then aborts what is left.
+    /// Graceful stop: readiness goes to 503 and the listeners close; every session refuses new calls
+    /// (UNAVAILABLE), ends its streams and gets <c>Timeouts:Shutdown</c> to finish its in-flight requests;
+    /// then every connection is closed with 1001 and given <c>Timeouts:Close</c> to answer before it is dropped.
     /// </summary>
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
@@ -378,20 +379,34 @@ public sealed class GatewayServer : IAsyncDisposable
 
         var connections = _registry.Snapshot.ToList();
         Log.Stopping(_log, connections.Count);
-        foreach (var c in connections)
+        using (var drain = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        {
+            drain.CancelAfter(_options.Timeouts.Shutdown);
+            var draining = new List<Task>();
+            foreach (var c in connections)
+            {
+                if (c.Session is { } s) draining.Add(s.DrainAsync(drain.Token).AsTask());
+            }
+            try { await Task.WhenAll(draining).WaitAsync(drain.Token).ConfigureAwait(false); }
+            catch (OperationCanceledException) { }
+        }
+
+        foreach (var c in _registry.Snapshot)
         {
             if (c.Session is { } s) s.Close(Protocol.WebSockets.CloseCodes.GoingAway, "server shutting down");
             else c.Transport.Abort("server shutting down");
         }
         if (Volatile.Read(ref _inflightConnections) == 0) _allClosed.TrySetResult();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_options.Timeouts.Close);
+        // The heartbeat keeps running: it enforces each closing handshake's deadline.
+        timeout.CancelAfter(_options.Timeouts.Close + _options.Timeouts.HeartbeatResolution + _options.Timeouts.HeartbeatResolution);
         try { await _allClosed.Task.WaitAsync(timeout.Token).ConfigureAwait(false); }
         catch (OperationCanceledException)
         {
             foreach (var c in _registry.Snapshot) c.Transport.Abort("shutdown timeout");
             try { await _allClosed.Task.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false); } catch (TimeoutException) { }
         }
+        _heartbeatStop.Cancel();
         try { await _heartbeat.ConfigureAwait(false); } catch { }
     }
 
@@ -399,5 +414,6 @@ public sealed class GatewayServer : IAsyncDisposable
     {
         await StopAsync().ConfigureAwait(false);
         _stopping.Dispose();
+        _heartbeatStop.Dispose();
     }
 }

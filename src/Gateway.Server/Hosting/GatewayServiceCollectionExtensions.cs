@@ -73,7 +73,13 @@ public static class GatewayServiceCollectionExtensions
             procedures.Add(d.Bind(service, json));
             RpcLog.ProcedureBound(logger, d.Kind.ToString().ToLowerInvariant(), d.Name, d.InputTypeName, d.OutputTypeName, d.Plugin);
         }
-        return new RpcApplication(procedures, json, options.Limits.MaxInflightPerConnection, options.Limits.MaxBadMessages, logger);
+        foreach (var name in options.RateLimits.Procedures.Keys)
+        {
+            if (!procedures.Any(p => p.Name == name))
+                throw new InvalidOperationException($"{GatewayOptions.SectionName}:RateLimits:Procedures:{name} names no procedure (known: {string.Join(", ", procedures.Select(p => p.Name).Order())}).");
+        }
+        return new RpcApplication(procedures, json, options.Limits.MaxInflightPerConnection, options.Limits.MaxBadMessages, logger,
+            options.RateLimits, options.Timeouts.Request, sp.GetRequiredService<GatewayMetrics>());
     }
 }
 

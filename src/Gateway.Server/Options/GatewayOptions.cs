@@ -20,6 +20,7 @@ public sealed class GatewayOptions
     /// <summary>Origins allowed to open a WebSocket (exact, case-insensitive, e.g. "https://app.example.com"; "*" = any). Empty = any. A request without Origin (a non-browser client) is always allowed.</summary>
     public string[]? AllowedOrigins { get; set; }
     public JsonOptions Json { get; set; } = new();
+    public RateLimitsOptions RateLimits { get; set; } = new();
 
     public static readonly string[] DefaultListen = ["0.0.0.0:8080"];
     public IReadOnlyList<string> EffectiveListen => Listen is { Length: > 0 } ? Listen : DefaultListen;
@@ -45,6 +46,23 @@ public sealed class LimitsOptions
     public int MaxConnections { get; set; }
     /// <summary>Open TCP connections from one IP address; past it, upgrades from that address get 503. 0 = no limit.</summary>
     public int MaxConnectionsPerIp { get; set; }
+}
+
+/// <summary>A token bucket: PermitsPerSecond refill, Burst capacity. PermitsPerSecond 0 = no limit.</summary>
+public sealed class RateLimitOptions
+{
+    public double PermitsPerSecond { get; set; }
+    public int Burst { get; set; }
+}
+
+public sealed class RateLimitsOptions
+{
+    /// <summary>Calls (requests and notifications) per connection.</summary>
+    public RateLimitOptions PerConnection { get; set; } = new();
+    /// <summary>Per procedure name (e.g. "echo/echo"), per connection, on top of PerConnection.</summary>
+    public Dictionary<string, RateLimitOptions> Procedures { get; set; } = new(StringComparer.Ordinal);
+    /// <summary>Rate-limited calls in a row after which the connection is closed with 1008; 0 = never.</summary>
+    public int MaxRejectionsInRow { get; set; } = 100;
 }
 
 public enum SlowConsumerPolicy
@@ -105,6 +123,10 @@ public sealed class TimeoutsOptions
     public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(15);
     /// <summary>A client that sent nothing at all (no frame, no pong) for this long is closed.</summary>
     public TimeSpan ClientTimeout { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>Default deadline of a request (DEADLINE_EXCEEDED past it); zero (the default) = none. [Rpc(TimeoutMs=…)] overrides it.</summary>
+    public TimeSpan Request { get; set; } = TimeSpan.Zero;
+    /// <summary>On stop: how long in-flight requests get to finish before every connection is closed with 1001.</summary>
+    public TimeSpan Shutdown { get; set; } = TimeSpan.FromSeconds(30);
     /// <summary>A client that sent no data message for this long is closed; zero (the default) turns it off.</summary>
     public TimeSpan Idle { get; set; } = TimeSpan.Zero;
 }

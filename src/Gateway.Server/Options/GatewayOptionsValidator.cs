@@ -60,6 +60,11 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
                     errors.Add($"{S}:AllowedOrigins:{i} must be an origin such as 'https://app.example.com' or 'http://localhost:3000' (scheme, host, optional port; no path), or '*' (got '{origin}').");
             }
         }
+        if (o.Timeouts.Request != TimeSpan.Zero) Range(errors, $"{S}:Timeouts:Request", o.Timeouts.Request, TimeSpan.FromMilliseconds(10), TimeSpan.FromDays(1));
+        Range(errors, $"{S}:Timeouts:Shutdown", o.Timeouts.Shutdown, TimeSpan.Zero, TimeSpan.FromHours(1));
+        CheckBucket(errors, $"{S}:RateLimits:PerConnection", o.RateLimits.PerConnection);
+        foreach (var (name, bucket) in o.RateLimits.Procedures) CheckBucket(errors, $"{S}:RateLimits:Procedures:{name}", bucket);
+        Range(errors, $"{S}:RateLimits:MaxRejectionsInRow", o.RateLimits.MaxRejectionsInRow, 0, 1_000_000);
         Range(errors, $"{S}:Limits:MaxBadMessages", o.Limits.MaxBadMessages, 1, 10_000);
         if (string.IsNullOrWhiteSpace(o.Plugins.Path)) errors.Add($"{S}:Plugins:Path must name a folder (default 'plugins').");
         if (!JsonOptions.Policies.Contains(o.Json.PropertyNamingPolicy))
@@ -79,6 +84,13 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
     internal static void Range(List<string> errors, string key, TimeSpan value, TimeSpan min, TimeSpan max)
     {
         if (value < min || value > max) errors.Add($"{key} must be between {min:c} and {max:c} (got {value:c}).");
+    }
+
+    private static void CheckBucket(List<string> errors, string key, RateLimitOptions bucket)
+    {
+        if (double.IsNaN(bucket.PermitsPerSecond) || bucket.PermitsPerSecond < 0 || bucket.PermitsPerSecond > 1_000_000)
+            errors.Add($"{key}:PermitsPerSecond must be between 0 (no limit) and 1000000 (got {bucket.PermitsPerSecond}).");
+        if (bucket.PermitsPerSecond > 0) Range(errors, $"{key}:Burst", bucket.Burst, 1, 1_000_000);
     }
 
     private static void CheckPath(List<string> errors, string key, string? path, bool required)

@@ -14,6 +14,10 @@ internal abstract class Procedure(ProcedureDescriptor descriptor)
     public ProcedureDescriptor Descriptor { get; } = descriptor;
     public string Name => Descriptor.Name;
     public ProcedureKind Kind => Descriptor.Kind;
+    /// <summary>Slot of this procedure's per-connection rate limit, or -1.</summary>
+    public int RateLimitSlot { get; set; } = -1;
+    /// <summary>Deadline of one call in milliseconds; 0 = none.</summary>
+    public long DeadlineMs { get; set; }
 
     public abstract void Dispatch(RpcConnection connection, ref Envelope envelope, in RequestId id);
 }

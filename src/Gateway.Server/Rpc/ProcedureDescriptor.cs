@@ -29,6 +29,8 @@ internal sealed class ProcedureDescriptor
     /// <summary>The result (or stream item) type; null when the handler returns nothing.</summary>
     public Type? OutputType { get; init; }
     internal ReturnShape Shape { get; init; }
+    /// <summary>The attribute's TimeoutMs: 0 = configured default, -1 = none, else milliseconds.</summary>
+    public int TimeoutMs { get; init; }
 
     public string Where => $"plugin '{Plugin}', {ServiceType.FullName}.{Method.Name}";
 
@@ -37,6 +39,7 @@ internal sealed class ProcedureDescriptor
     {
         string where = $"plugin '{plugin}', {serviceType.FullName}.{method.Name}";
         if (!IsValidName(attribute.Name)) throw new PluginLoadException($"{where}: procedure name '{attribute.Name}' may only contain letters, digits, '_', '-' and '.'.");
+        if (attribute.TimeoutMs < -1) throw new PluginLoadException($"{where}: TimeoutMs must be -1 (no deadline), 0 (the configured default) or a number of milliseconds (got {attribute.TimeoutMs}).");
         if (!method.IsPublic) throw new PluginLoadException($"{where}: a procedure method must be public.");
         if (method.IsGenericMethodDefinition) throw new PluginLoadException($"{where}: a procedure method cannot be generic.");
 
@@ -99,6 +102,7 @@ internal sealed class ProcedureDescriptor
             InputRequired = required,
             OutputType = output,
             Shape = shape,
+            TimeoutMs = attribute.TimeoutMs,
         };
     }
 

@@ -21,8 +21,24 @@ public sealed class RpcApplication : IWebSocketApplication
     private readonly FrozenDictionary<string, Procedure>.AlternateLookup<ReadOnlySpan<char>> _lookup;
     private readonly byte[] _describe;
 
-    internal RpcApplication(IEnumerable<Procedure> procedures, JsonSerializerOptions json, int maxInflight, int maxBadMessages, ILogger logger)
+    internal RpcApplication(IEnumerable<Procedure> procedures, JsonSerializerOptions json, int maxInflight, int maxBadMessages, ILogger logger,
+        Options.RateLimitsOptions? rateLimits = null, TimeSpan requestTimeout = default, GatewayMetrics? metrics = null)
     {
+        RateLimits = rateLimits ?? new Options.RateLimitsOptions();
+        Metrics = metrics;
+        var limits = new List<Options.RateLimitOptions>();
+        foreach (var p in procedures)
+        {
+            if (RateLimits.Procedures.TryGetValue(p.Name, out var limit) && limit.PermitsPerSecond > 0)
+            {
+                p.RateLimitSlot = limits.Count;
+                limits.Add(limit);
+            }
+            int attributeMs = p.Descriptor.TimeoutMs;
+            p.DeadlineMs = attributeMs > 0 ? attributeMs : attributeMs < 0 ? 0 : (long)requestTimeout.TotalMilliseconds;
+            if (p.DeadlineMs > 0 && p.Kind != ProcedureKind.Subscription) HasDeadlines = true;
+        }
+        ProcedureLimits = limits.ToArray();
         _procedures = procedures.ToFrozenDictionary(p => p.Name, StringComparer.Ordinal);
         _lookup = _procedures.GetAlternateLookup<ReadOnlySpan<char>>();
         Json = json;
@@ -37,6 +53,10 @@ public sealed class RpcApplication : IWebSocketApplication
     internal int MaxInflight { get; }
     internal int MaxBadMessages { get; }
     internal ILogger Logger { get; }
+    internal Options.RateLimitsOptions RateLimits { get; }
+    internal Options.RateLimitOptions[] ProcedureLimits { get; }
+    internal bool HasDeadlines { get; }
+    internal GatewayMetrics? Metrics { get; }
     /// <summary>Names of every procedure served, plugins' and built-ins'.</summary>
     public IEnumerable<string> ProcedureNames => _procedures.Keys;
 
@@ -45,6 +65,9 @@ public sealed class RpcApplication : IWebSocketApplication
         session.State = new RpcConnection(session, this);
         return default;
     }
+
+    public ValueTask DrainAsync(WebSocketSession session, CancellationToken cancellationToken) =>
+        new(((RpcConnection)session.State!).DrainAsync().WaitAsync(cancellationToken));
 
     public ValueTask OnDisconnectedAsync(WebSocketSession session)
     {
@@ -110,7 +133,19 @@ public sealed class RpcApplication : IWebSocketApplication
                 return;
         }
         connection.GoodMessage();
-        if (_lookup.TryGetValue(path, out var procedure))
+        if (connection.Draining)
+        {
+            if (envelope.HasId) connection.SendError(id, ErrorCode.Unavailable, "server is shutting down; retry on another instance");
+            return;
+        }
+        _lookup.TryGetValue(path, out var procedure);
+        if (!connection.TryAdmit(procedure, out var retryAfter))
+        {
+            if (envelope.HasId) connection.SendError(id, ErrorCode.ResourceExhausted, "rate limit exceeded", retryAfter: retryAfter);
+            else connection.DroppedNotification(path.ToString(), "rate limit exceeded");
+            return;
+        }
+        if (procedure is not null)
         {
             procedure.Dispatch(connection, ref envelope, id);
             return;

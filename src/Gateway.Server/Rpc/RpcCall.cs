@@ -24,6 +24,8 @@ internal sealed class RpcCall : RpcContext
     public string? Key { get; private set; }
     public Procedure Procedure => _procedure!;
     public bool IsCancelled => Volatile.Read(ref _cancelled) != 0;
+    /// <summary>Environment.TickCount64 past which the call gets DEADLINE_EXCEEDED; 0 = none.</summary>
+    public long Deadline { get; set; }
     /// <summary>Whether anything may still be sent for this call.</summary>
     public bool CanSend => HasId && Volatile.Read(ref _cancelled) == 0 && Volatile.Read(ref _finished) == 0;
 
@@ -33,6 +35,7 @@ internal sealed class RpcCall : RpcContext
         Id = id;
         HasId = hasId;
         Key = null;
+        Deadline = 0;
         _finished = 0;
         _cancelled = 0;
     }

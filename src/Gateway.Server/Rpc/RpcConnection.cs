@@ -22,11 +22,73 @@ internal sealed class RpcConnection
     private TaskCompletionSource? _slotWaiter;
     private int _badInARow;
     private volatile bool _closed;
+    private TokenBucket _bucket;
+    private TokenBucket[]? _procedureBuckets;
+    private int _rejectedInRow;
+    private int _withDeadline;
 
     public RpcConnection(WebSocketSession session, RpcApplication app)
     {
         Session = session;
         _app = app;
+        _bucket = new TokenBucket(app.RateLimits.PerConnection);
+        if (app.ProcedureLimits.Length > 0)
+        {
+            _procedureBuckets = new TokenBucket[app.ProcedureLimits.Length];
+            for (int i = 0; i < _procedureBuckets.Length; i++) _procedureBuckets[i] = new TokenBucket(app.ProcedureLimits[i]);
+        }
+        if (app.HasDeadlines) session.Heartbeat = Tick;
+    }
+
+    /// <summary>
+    /// Rate limits, checked on the read loop before a call starts: the connection's bucket, then the
+    /// procedure's. Past RateLimits:MaxRejectionsInRow refusals in a row the connection is closed with 1008.
+    /// </summary>
+    public bool TryAdmit(Procedure? procedure, out TimeSpan retryAfter)
+    {
+        retryAfter = default;
+        bool ok = !_bucket.Enabled || _bucket.TryTake(out retryAfter);
+        if (ok && procedure is { RateLimitSlot: >= 0 } && _procedureBuckets is { } buckets)
+            ok = buckets[procedure.RateLimitSlot].TryTake(out retryAfter);
+        if (ok)
+        {
+            _rejectedInRow = 0;
+            return true;
+        }
+        _app.Metrics?.RateLimitHit();
+        int max = _app.RateLimits.MaxRejectionsInRow;
+        if (max > 0 && ++_rejectedInRow >= max)
+        {
+            _app.Metrics?.RateLimitClose();
+            RpcLog.Abuse(Log, Session.Id, _rejectedInRow);
+            Session.Close(CloseCodes.PolicyViolation, "rate limit exceeded repeatedly");
+        }
+        return false;
+    }
+
+    // Heartbeat tick: answer DEADLINE_EXCEEDED for calls past their deadline and fire their tokens.
+    private void Tick(long now)
+    {
+        if (Volatile.Read(ref _withDeadline) == 0) return;
+        List<RpcCall>? expired = null;
+        lock (_calls)
+        {
+            foreach (var call in _calls.Values)
+            {
+                if (call.Deadline != 0 && now >= call.Deadline) (expired ??= new()).Add(call);
+            }
+        }
+        if (expired is null) return;
+        foreach (var call in expired)
+        {
+            call.Deadline = 0;
+            if (call.TryFinish())
+            {
+                _app.Metrics?.DeadlineExceeded();
+                SendError(call.Id, ErrorCode.DeadlineExceeded, $"'{call.Path}' did not finish within its deadline");
+            }
+            call.Abort();
+        }
     }
 
     public WebSocketSession Session { get; }
@@ -68,6 +130,11 @@ internal sealed class RpcConnection
             closed = _closed;
             // Ids must be unique among in-flight calls; a duplicate still runs but cannot be cancelled by id.
             if (!closed) _calls.TryAdd(key, call);
+            if (call.Procedure.DeadlineMs > 0 && call.Procedure.Kind != ProcedureKind.Subscription)
+            {
+                call.Deadline = Environment.TickCount64 + call.Procedure.DeadlineMs;
+                _withDeadline++;
+            }
         }
         if (closed) call.Abort();
     }
@@ -79,6 +146,7 @@ internal sealed class RpcConnection
             lock (_calls)
             {
                 if (_calls.TryGetValue(key, out var tracked) && ReferenceEquals(tracked, call)) _calls.Remove(key);
+                if (call.Procedure.DeadlineMs > 0 && call.Procedure.Kind != ProcedureKind.Subscription) _withDeadline--;
             }
         }
         if (call.TryReset())
@@ -88,10 +156,37 @@ internal sealed class RpcConnection
                 if (_pool.Count < 4) _pool.Push(call);
             }
         }
-        if (Interlocked.Decrement(ref _inflight) < _app.MaxInflight)
+        int left = Interlocked.Decrement(ref _inflight);
+        if (left < _app.MaxInflight)
         {
             Interlocked.Exchange(ref _slotWaiter, null)?.TrySetResult();
         }
+        if (left == 0 && _draining) Interlocked.Exchange(ref _idleWaiter, null)?.TrySetResult();
+    }
+
+    private volatile bool _draining;
+    private TaskCompletionSource? _idleWaiter;
+    public bool Draining => _draining;
+
+    /// <summary>Shutdown: new calls are refused, streams end with UNAVAILABLE; completes when no call is running.</summary>
+    public Task DrainAsync()
+    {
+        _draining = true;
+        RpcCall[] running;
+        lock (_calls) running = _calls.Values.ToArray();
+        foreach (var call in running)
+        {
+            if (call.Procedure.Kind == ProcedureKind.Subscription && call.TryFinish())
+            {
+                SendError(call.Id, ErrorCode.Unavailable, "server is shutting down; subscribe again");
+                call.Abort();
+            }
+        }
+        if (Volatile.Read(ref _inflight) == 0) return Task.CompletedTask;
+        var tcs = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _idleWaiter, tcs);
+        if (Volatile.Read(ref _inflight) == 0) tcs.TrySetResult();
+        return tcs.Task;
     }
 
     /// <summary>Completes when fewer than the limit of calls are running (the read loop waits here: backpressure).</summary>
@@ -278,6 +373,7 @@ internal sealed class RpcConnection
             return;
         }
         LogHandlerError(call, ex);
+        _app.Metrics?.InternalError();
         SendError(call.Id, ErrorCode.Internal, "internal error");
     }
 
@@ -314,6 +410,9 @@ internal static partial class RpcLog
 
     [LoggerMessage(104, LogLevel.Information, "  {Kind} {Procedure} ({Input} -> {Output}) [{Plugin}]")]
     public static partial void ProcedureBound(ILogger logger, string kind, string procedure, string input, string output, string plugin);
+
+    [LoggerMessage(106, LogLevel.Warning, "[{ConnectionId}] closing with 1008 after {Count} rate-limited calls in a row")]
+    public static partial void Abuse(ILogger logger, long connectionId, int count);
 
     [LoggerMessage(105, LogLevel.Warning, "Plugins folder {Path} does not exist: only the built-in procedures are served")]
     public static partial void NoPluginFolder(ILogger logger, string path);

@@ -16,6 +16,12 @@ public interface IWebSocketApplication
     ValueTask OnConnectedAsync(WebSocketSession session);
     ValueTask OnMessageAsync(WebSocketSession session, Opcode opcode, ReadOnlySequence<byte> payload);
     ValueTask OnDisconnectedAsync(WebSocketSession session);
+
+    /// <summary>
+    /// The server is stopping: refuse new work, end streams, and complete when the session's in-flight work is
+    /// done or <paramref name="cancellationToken"/> fires. The server closes the session with 1001 afterwards.
+    /// </summary>
+    ValueTask DrainAsync(WebSocketSession session, CancellationToken cancellationToken) => default;
 }
 
 /// <summary>Echoes every text and binary message back unchanged: for conformance tests and transport benchmarks.</summary>

@@ -43,6 +43,9 @@ public sealed class WebSocketSession
     /// <summary>Environment.TickCount64 of the last keep-alive ping sent.</summary>
     internal long LastPingTicks = Environment.TickCount64;
 
+    /// <summary>Called by the heartbeat loop on every tick with Environment.TickCount64 (the RPC layer's deadlines).</summary>
+    public Action<long>? Heartbeat { get; set; }
+
     /// <summary>Sends a keep-alive ping (called by the heartbeat).</summary>
     internal void SendPing(long now)
     {
@@ -158,8 +161,15 @@ public sealed class WebSocketSession
         if (!_inReadLoop) _outbox.Schedule();
     }
 
+    private IWebSocketApplication? _app;
+
+    /// <summary>Lets the application finish its in-flight work before the server closes the session (shutdown).</summary>
+    internal ValueTask DrainAsync(CancellationToken cancellationToken) =>
+        _app is { } app && !CloseSent ? app.DrainAsync(this, cancellationToken) : default;
+
     internal async Task RunAsync(IWebSocketApplication app)
     {
+        _app = app;
         var input = _connection.Transport.Input;
         var reader = new MessageReader(_options.Limits.MaxMessageBytes);
         string outcome = "connection lost";
