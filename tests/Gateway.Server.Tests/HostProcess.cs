@@ -1,0 +1,113 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Gateway.Server.Tests;
+
+/// <summary>
+/// The real Gateway.Host executable as a child process (`dotnet Gateway.Host.dll ARGS`), run from an empty temp
+/// directory, with its stdout/stderr captured. The test project has a ProjectReference to the host (without
+/// referencing its assembly), so building the tests builds it in the same configuration.
+/// </summary>
+internal sealed class HostProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _stdout = new();
+    private readonly StringBuilder _stderr = new();
+    private readonly string _workDir;
+
+    private HostProcess(Process process, string workDir)
+    {
+        _process = process;
+        _workDir = workDir;
+    }
+
+    public int Id => _process.Id;
+    public string StdOut { get { lock (_stdout) return _stdout.ToString(); } }
+    public string StdErr { get { lock (_stderr) return _stderr.ToString(); } }
+    public bool HasExited => _process.HasExited;
+    public int ExitCode => _process.ExitCode;
+
+    /// <summary>src/Gateway.Host/bin/&lt;configuration of this test assembly&gt;/net10.0/Gateway.Host.dll.</summary>
+    public static string HostDllPath()
+    {
+        string testDir = AppContext.BaseDirectory;
+        // The test assembly lives in .../bin/<Configuration>/<tfm>/: take the configuration from that path.
+        var parts = testDir.TrimEnd(Path.DirectorySeparatorChar).Split(Path.DirectorySeparatorChar);
+        int bin = Array.LastIndexOf(parts, "bin");
+        if (bin < 0 || bin + 2 >= parts.Length) throw new InvalidOperationException($"cannot find bin/<Configuration>/<tfm> in the test path {testDir}");
+        string configuration = parts[bin + 1];
+        string tfm = parts[bin + 2];
+
+        var dir = new DirectoryInfo(testDir);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Gateway.sln"))) dir = dir.Parent;
+        if (dir is null) throw new InvalidOperationException($"no Gateway.sln above {testDir}");
+
+        string dll = Path.Combine(dir.FullName, "src", "Gateway.Host", "bin", configuration, tfm, "Gateway.Host.dll");
+        if (!File.Exists(dll)) throw new FileNotFoundException($"Gateway.Host is not built at {dll}; the test project's ProjectReference to it should have built it", dll);
+        return dll;
+    }
+
+    public static HostProcess Start(params string[] args)
+    {
+        string workDir = Path.Combine(Path.GetTempPath(), "gateway-host-test-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(workDir);
+        // The dotnet that runs the tests (dotnet test sets DOTNET_HOST_PATH), else the one on PATH.
+        string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } p && File.Exists(p) ? p : "dotnet";
+        var psi = new ProcessStartInfo(dotnet)
+        {
+            WorkingDirectory = workDir,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add(HostDllPath());
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        // Only the command line configures the gateway: drop any Gateway__* variables the test runner has.
+        foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("Gateway__", StringComparison.OrdinalIgnoreCase)).ToList())
+            psi.Environment.Remove(key);
+        psi.Environment["DOTNET_ENVIRONMENT"] = "Production";
+
+        var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
+        var host = new HostProcess(process, workDir);
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (host._stdout) host._stdout.AppendLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (host._stderr) host._stderr.AppendLine(e.Data); };
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return host;
+    }
+
+    /// <summary>Waits for the process to exit (and its output to be drained); false on timeout.</summary>
+    public async Task<bool> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>SIGTERM, as a container runtime or systemd stops the gateway (.NET has no API to send a signal).</summary>
+    public async Task SendSigTermAsync()
+    {
+        using var kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { "-TERM", Id.ToString(System.Globalization.CultureInfo.InvariantCulture) }, UseShellExecute = false })!;
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await kill.WaitForExitAsync(cts.Token);
+        if (kill.ExitCode != 0) throw new InvalidOperationException($"kill -TERM {Id} failed with {kill.ExitCode}");
+    }
+
+    public string Describe() => $"exit: {(HasExited ? ExitCode.ToString() : "still running")}\n--- stdout ---\n{StdOut}\n--- stderr ---\n{StdErr}";
+
+    public void Dispose()
+    {
+        try { if (!_process.HasExited) _process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+        _process.Dispose();
+        try { Directory.Delete(_workDir, recursive: true); } catch (IOException) { }
+    }
+}

@@ -1,0 +1,114 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Net.WebSockets;
+using System.Text;
+using Gateway.Tests.Shared;
+using static Gateway.Server.Tests.TestHelpers;
+
+namespace Gateway.Server.Tests;
+
+public class ShutdownTests
+{
+    [Fact]
+    public async Task StopAsync_closes_sessions_with_1001_and_then_nothing_listens()
+    {
+        await using var gw = await TestGateway.StartAsync();
+        var endPoint = gw.EndPoint;
+        await using var client = await RawClient.OpenAsync(endPoint);
+        // Make sure the session is up and running (echo round trip) before stopping.
+        await client.SendTextAsync("before stop");
+        Assert.Equal("before stop", (await client.ReadFrameAsync()).Text);
+        Assert.True(gw.Server.IsReady);
+
+        var stop = gw.Server.StopAsync();
+        var frame = await client.ReadFrameAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(8, frame.Opcode);
+        Assert.Equal(1001, frame.CloseCode);
+        Assert.False(frame.Masked);
+        Assert.False(gw.Server.IsReady);
+
+        // Complete the closing handshake as a well-behaved client would; the server then finishes at once.
+        await client.SendAsync(RawClient.CloseFrame(1001));
+        Assert.True(await client.WaitForEndAsync(TimeSpan.FromSeconds(5)), "server did not close TCP after the closing handshake");
+        await client.DisposeAsync();
+        await stop.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(0, gw.Server.ConnectionCount);
+
+        // The listener is gone: /readyz (like everything else) is refused.
+        var ex = await Assert.ThrowsAsync<SocketException>(async () =>
+        {
+            await using var probe = await RawClient.ConnectAsync(endPoint);
+        });
+        Assert.Equal(SocketError.ConnectionRefused, ex.SocketErrorCode);
+
+        // Note: "503 for new upgrades while stopping" is not tested. StopAsync clears readiness and disposes the
+        // listeners in the same synchronous step, and aborts every connection that has not upgraded yet, so a new
+        // upgrade can only meet the 503 branch through a race with those aborts. Nothing deterministic to observe.
+    }
+
+    [Fact]
+    public async Task StopAsync_with_a_client_that_never_answers_the_close_finishes_within_the_close_timeout()
+    {
+        await using var gw = await TestGateway.StartAsync(o => o.Timeouts.Close = TimeSpan.FromMilliseconds(500));
+        await using var client = await RawClient.OpenAsync(gw.EndPoint);
+        await client.SendTextAsync("x");
+        await client.ReadFrameAsync();
+
+        var stop = gw.Server.StopAsync();
+        var frame = await client.ReadFrameAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(1001, frame.CloseCode);
+        // The client ignores the close frame: the server drops it after Timeouts.Close and StopAsync completes.
+        await stop.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(await client.WaitForEndAsync(TimeSpan.FromSeconds(5)));
+        Assert.Equal(0, gw.Server.ConnectionCount);
+    }
+
+    [Fact]
+    public async Task StopAsync_closes_ClientWebSockets_with_EndpointUnavailable()
+    {
+        await using var gw = await TestGateway.StartAsync();
+        var sockets = new List<ClientWebSocket>();
+        for (int i = 0; i < 5; i++) sockets.Add(await ConnectAsync(gw.WebSocketUri()));
+        Assert.True(await WaitUntilAsync(() => gw.Server.ConnectionCount == 5));
+
+        var stop = gw.Server.StopAsync();
+        foreach (var ws in sockets)
+        {
+            var (type, _) = await ReceiveMessageAsync(ws);
+            Assert.Equal(WebSocketMessageType.Close, type);
+            Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, ws.CloseStatus); // 1001
+            using var cts = new CancellationTokenSource(DefaultTimeout);
+            await ws.CloseOutputAsync(WebSocketCloseStatus.EndpointUnavailable, null, cts.Token);
+            ws.Dispose();
+        }
+        await stop.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(0, gw.Server.ConnectionCount);
+    }
+
+    [Fact]
+    public async Task A_connection_aborted_by_shutdown_mid_handshake_is_not_a_handshake_timeout()
+    {
+        await using var gw = await TestGateway.StartAsync(); // handshake timeout: 5 s, far beyond this test
+        await using var client = await RawClient.ConnectAsync(gw.EndPoint);
+        await client.SendAsync("GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+        Assert.True(await WaitUntilAsync(() => gw.Server.ConnectionCount == 1));
+
+        await gw.Server.StopAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(await client.WaitForEndAsync(TimeSpan.FromSeconds(5)));
+        Assert.Equal(0, gw.Server.ConnectionCount);
+        // BUG: shutdown aborts connections that have not upgraded yet (Transport.Abort("server shutting down")), and
+        // GatewayServer.HandleAsync counts every aborted, unfinished handshake as a handshake timeout
+        // ("if (connection.Transport.IsAborted) Metrics.HandshakeTimedOut();"), so gateway_handshake_timeouts_total
+        // goes up on every restart that catches a client mid-handshake.
+        Assert.Equal(0, gw.Server.Metrics.HandshakeTimeouts);
+    }
+
+    [Fact]
+    public async Task StopAsync_is_idempotent()
+    {
+        await using var gw = await TestGateway.StartAsync();
+        await gw.Server.StopAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        await gw.Server.StopAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.False(gw.Server.IsReady);
+    }
+}
