@@ -24,10 +24,63 @@ public sealed class GatewayMetrics : IDisposable
         _meter = new Meter(MeterName);
         _meter.CreateObservableCounter("gateway.connections.accepted", () => Volatile.Read(ref _accepted));
         _meter.CreateObservableUpDownCounter("gateway.connections.active", () => Volatile.Read(ref _active));
+        _meter.CreateObservableCounter("gateway.websocket.upgrades", () => Volatile.Read(ref _upgraded));
         _meter.CreateObservableCounter("gateway.handshakes.rejected", () => Volatile.Read(ref _handshakeRejected));
+        _meter.CreateObservableCounter("gateway.handshakes.timeouts", () => Volatile.Read(ref _handshakeTimeouts));
         _meter.CreateObservableCounter("gateway.messages.received", () => Volatile.Read(ref _messagesIn));
         _meter.CreateObservableCounter("gateway.messages.sent", () => Volatile.Read(ref _messagesOut));
+        _meter.CreateObservableCounter("gateway.bytes.received", () => Volatile.Read(ref _bytesIn));
+        _meter.CreateObservableCounter("gateway.bytes.sent", () => Volatile.Read(ref _bytesOut));
+        _meter.CreateObservableCounter("gateway.protocol_errors", () => ProtocolErrorMeasurements());
+        _meter.CreateObservableCounter("gateway.slow_consumer.dropped_frames", () => Volatile.Read(ref _framesDropped));
+        _meter.CreateObservableCounter("gateway.slow_consumer.closes", () => Volatile.Read(ref _slowConsumerCloses));
+        _meter.CreateObservableCounter("gateway.rate_limited", () => Volatile.Read(ref _rateLimited));
+        _meter.CreateObservableCounter("gateway.rate_limit.closes", () => Volatile.Read(ref _rateLimitCloses));
+        _meter.CreateObservableCounter("gateway.deadlines_exceeded", () => Volatile.Read(ref _deadlinesExceeded));
+        _meter.CreateObservableCounter("gateway.internal_errors", () => Volatile.Read(ref _internalErrors));
+        _meter.CreateObservableCounter("gateway.client_timeouts", () => Volatile.Read(ref _clientTimeouts));
+        _meter.CreateObservableCounter("gateway.idle_timeouts", () => Volatile.Read(ref _idleTimeouts));
+        _meter.CreateObservableCounter("gateway.connection_limit.rejections", () => Volatile.Read(ref _connectionLimitRejections));
+        _meter.CreateObservableCounter("gateway.origin.rejections", () => Volatile.Read(ref _originRejections));
+        _meter.CreateObservableCounter("gateway.logs.suppressed", () => Volatile.Read(ref _suppressedTotal));
     }
+
+    private IEnumerable<Measurement<long>> ProtocolErrorMeasurements()
+    {
+        for (int i = 0; i < _protocolErrors.Length; i++)
+        {
+            long v = Volatile.Read(ref _protocolErrors[i]);
+            if (v != 0) yield return new Measurement<long>(v, new KeyValuePair<string, object?>("code", 1000 + i));
+        }
+    }
+
+    // Client-fault log lines (bad handshakes, protocol errors, bad envelopes...) are rate-limited so that a
+    // flood from hostile clients cannot fill the disk; what is suppressed is counted and reported.
+    private int _clientFaultLogsPerSecond = 20;
+    private long _logWindow;
+    private int _logsInWindow;
+    private long _suppressed, _suppressedTotal;
+
+    internal int ClientFaultLogsPerSecond { set => _clientFaultLogsPerSecond = value; }
+
+    /// <summary>True when a client-fault log line may be written now.</summary>
+    internal bool AllowClientFaultLog()
+    {
+        if (_clientFaultLogsPerSecond <= 0) return true;
+        long second = Environment.TickCount64 / 1000;
+        if (Volatile.Read(ref _logWindow) != second)
+        {
+            Volatile.Write(ref _logWindow, second);
+            Volatile.Write(ref _logsInWindow, 0);
+        }
+        if (Interlocked.Increment(ref _logsInWindow) <= _clientFaultLogsPerSecond) return true;
+        Interlocked.Increment(ref _suppressed);
+        Interlocked.Increment(ref _suppressedTotal);
+        return false;
+    }
+
+    /// <summary>Client-fault log lines suppressed since the last call (the heartbeat reports them).</summary>
+    internal long TakeSuppressed() => Interlocked.Exchange(ref _suppressed, 0);
 
     public long ActiveConnections => Volatile.Read(ref _active);
     public long HandshakesRejected => Volatile.Read(ref _handshakeRejected);
@@ -80,6 +133,7 @@ public sealed class GatewayMetrics : IDisposable
         Counter(sb, "gateway_rate_limit_closes_total", "Connections closed with 1008 for sustained rate-limit abuse.", _rateLimitCloses);
         Counter(sb, "gateway_deadlines_exceeded_total", "Calls answered DEADLINE_EXCEEDED.", _deadlinesExceeded);
         Counter(sb, "gateway_internal_errors_total", "Handler failures answered INTERNAL.", _internalErrors);
+        Counter(sb, "gateway_log_lines_suppressed_total", "Client-fault log lines suppressed by Limits:ClientFaultLogsPerSecond.", _suppressedTotal);
         Counter(sb, "gateway_client_timeouts_total", "Connections closed for sending nothing within Timeouts:ClientTimeout.", _clientTimeouts);
         Counter(sb, "gateway_idle_timeouts_total", "Connections closed for sending no message within Timeouts:Idle.", _idleTimeouts);
         Counter(sb, "gateway_connection_limit_rejections_total", "Upgrades refused with 503 by Limits:MaxConnections or Limits:MaxConnectionsPerIp.", _connectionLimitRejections);

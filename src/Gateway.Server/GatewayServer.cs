@@ -42,6 +42,7 @@ public sealed class GatewayServer : IAsyncDisposable
         _options = options;
         _routes = routes;
         Metrics = metrics ?? new GatewayMetrics();
+        Metrics.ClientFaultLogsPerSecond = options.Limits.ClientFaultLogsPerSecond;
         _log = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Gateway.Server");
         var pool = MemoryPool<byte>.Shared;
         // Input: bounded so a fast sender cannot make us buffer without limit; the message reader always
@@ -295,7 +296,7 @@ public sealed class GatewayServer : IAsyncDisposable
     private Task RespondAsync(GatewayConnection connection, int status, string reason, bool headOnly, IEnumerable<KeyValuePair<string, string>>? headers = null)
     {
         Metrics.HandshakeRejected();
-        Log.HandshakeRejected(_log, connection.Id, status, reason);
+        if (Metrics.AllowClientFaultLog()) Log.HandshakeRejected(_log, connection.Id, status, reason);
         return WriteAndCloseAsync(connection, status, reason + "\n", headOnly, headers: headers);
     }
 
@@ -326,6 +327,7 @@ public sealed class GatewayServer : IAsyncDisposable
             while (await timer.WaitForNextTickAsync(_heartbeatStop.Token).ConfigureAwait(false))
             {
                 long now = Environment.TickCount64;
+                if (Metrics.TakeSuppressed() is > 0 and var suppressed) Log.Suppressed(_log, suppressed);
                 long keepAlive = (long)_options.Timeouts.KeepAliveInterval.TotalMilliseconds;
                 long clientTimeout = (long)_options.Timeouts.ClientTimeout.TotalMilliseconds;
                 long idle = (long)_options.Timeouts.Idle.TotalMilliseconds;
@@ -336,14 +338,14 @@ public sealed class GatewayServer : IAsyncDisposable
                         if (now - Volatile.Read(ref connection.Transport.LastReceiveTicks) >= clientTimeout)
                         {
                             Metrics.ClientTimedOut();
-                            Log.TimedOut(_log, connection.Id, "sent nothing within the client timeout");
+                            if (Metrics.AllowClientFaultLog()) Log.TimedOut(_log, connection.Id, "sent nothing within the client timeout");
                             session.Close(Protocol.WebSockets.CloseCodes.GoingAway, "client timeout");
                             continue;
                         }
                         if (idle > 0 && now - Volatile.Read(ref session.LastMessageTicks) >= idle)
                         {
                             Metrics.IdleTimedOut();
-                            Log.TimedOut(_log, connection.Id, "sent no message within the idle timeout");
+                            if (Metrics.AllowClientFaultLog()) Log.TimedOut(_log, connection.Id, "sent no message within the idle timeout");
                             session.Close(Protocol.WebSockets.CloseCodes.GoingAway, "idle timeout");
                             continue;
                         }

@@ -42,6 +42,8 @@ public sealed class LimitsOptions
     public int SendBufferLimitBytes { get; set; } = 1024 * 1024;
     /// <summary>What happens to stream items and progress for a consumer over SendBufferLimitBytes: DropNewest or Close.</summary>
     public SlowConsumerPolicy SlowConsumerPolicy { get; set; } = SlowConsumerPolicy.DropNewest;
+    /// <summary>Log lines per second about misbehaving clients (bad handshakes, protocol errors, bad envelopes); the rest are counted and summarized. 0 = no limit.</summary>
+    public int ClientFaultLogsPerSecond { get; set; } = 20;
     /// <summary>Open TCP connections the server accepts upgrades for; past it, upgrades get 503. 0 = no limit.</summary>
     public int MaxConnections { get; set; }
     /// <summary>Open TCP connections from one IP address; past it, upgrades from that address get 503. 0 = no limit.</summary>

@@ -43,6 +43,7 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         Range(errors, $"{S}:Limits:SendBufferLimitBytes", o.Limits.SendBufferLimitBytes, 4096, 1 << 30);
         if (!Enum.IsDefined(o.Limits.SlowConsumerPolicy))
             errors.Add($"{S}:Limits:SlowConsumerPolicy must be DropNewest or Close (got '{o.Limits.SlowConsumerPolicy}').");
+        Range(errors, $"{S}:Limits:ClientFaultLogsPerSecond", o.Limits.ClientFaultLogsPerSecond, 0, 1_000_000);
         Range(errors, $"{S}:Limits:MaxConnections", o.Limits.MaxConnections, 0, 10_000_000);
         Range(errors, $"{S}:Limits:MaxConnectionsPerIp", o.Limits.MaxConnectionsPerIp, 0, 10_000_000);
         Range(errors, $"{S}:Timeouts:KeepAliveInterval", o.Timeouts.KeepAliveInterval, TimeSpan.FromMilliseconds(50), TimeSpan.FromHours(1));

@@ -60,7 +60,7 @@ internal sealed class RpcConnection
         if (max > 0 && ++_rejectedInRow >= max)
         {
             _app.Metrics?.RateLimitClose();
-            RpcLog.Abuse(Log, Session.Id, _rejectedInRow);
+            if (_app.Metrics?.AllowClientFaultLog() ?? true) RpcLog.Abuse(Log, Session.Id, _rejectedInRow);
             Session.Close(CloseCodes.PolicyViolation, "rate limit exceeded repeatedly");
         }
         return false;
@@ -379,12 +379,15 @@ internal sealed class RpcConnection
 
     public void LogHandlerError(RpcCall call, Exception ex) => RpcLog.HandlerFailed(Log, Session.Id, call.Path, ex);
 
-    public void DroppedNotification(string path, string reason) => RpcLog.NotificationDropped(Log, Session.Id, path, reason);
+    public void DroppedNotification(string path, string reason)
+    {
+        if (_app.Metrics?.AllowClientFaultLog() ?? true) RpcLog.NotificationDropped(Log, Session.Id, path, reason);
+    }
 
     /// <summary>Counts unparseable envelopes in a row; past the limit the connection is closed with 1008.</summary>
     public void BadMessage(string problem)
     {
-        RpcLog.BadEnvelope(Log, Session.Id, problem);
+        if (_app.Metrics?.AllowClientFaultLog() ?? true) RpcLog.BadEnvelope(Log, Session.Id, problem);
         if (++_badInARow >= _app.MaxBadMessages)
         {
             Session.Close(CloseCodes.PolicyViolation, "too many invalid messages");

@@ -109,12 +109,12 @@ public sealed class WebSocketSession
             if (_options.Limits.SlowConsumerPolicy == SlowConsumerPolicy.Close)
             {
                 _metrics.SlowConsumerClosed();
-                Log.SlowConsumer(_log, Id, "closing with 1008");
+                if (_metrics.AllowClientFaultLog()) Log.SlowConsumer(_log, Id, "closing with 1008");
                 Close(CloseCodes.PolicyViolation, "slow consumer");
             }
             else
             {
-                if (Interlocked.Increment(ref _droppedFrames) == 1) Log.SlowConsumer(_log, Id, "dropping stream items and progress");
+                if (Interlocked.Increment(ref _droppedFrames) == 1 && _metrics.AllowClientFaultLog()) Log.SlowConsumer(_log, Id, "dropping stream items and progress");
                 _metrics.FrameDropped();
             }
             return false;
@@ -229,7 +229,7 @@ public sealed class WebSocketSession
                                 break;
                             case FrameEvent.Error:
                                 _metrics.ProtocolError(reader.ErrorCloseCode);
-                                Log.ProtocolError(_log, Id, reader.ErrorCloseCode, reader.ErrorReason!);
+                                if (_metrics.AllowClientFaultLog()) Log.ProtocolError(_log, Id, reader.ErrorCloseCode, reader.ErrorReason!);
                                 if (Interlocked.Exchange(ref _closeSent, 1) == 0)
                                     _outbox.Enqueue(PooledFrame.CreateClose(reader.ErrorCloseCode, Encoding.UTF8.GetBytes(reader.ErrorReason!)), deferDrain: true);
                                 outcome = $"failed with {reader.ErrorCloseCode}: {reader.ErrorReason}";
