@@ -36,7 +36,8 @@ public class HandshakeTimeoutTests
     [Fact]
     public async Task An_upgraded_session_is_not_subject_to_the_handshake_timeout()
     {
-        await using var gw = await TestGateway.StartAsync(o => o.Timeouts.Handshake = TimeSpan.FromMilliseconds(300));
+        // Long enough for a cold, loaded CI machine to finish the upgrade (first SHA-1 use loads OpenSSL).
+        await using var gw = await TestGateway.StartAsync(o => o.Timeouts.Handshake = TimeSpan.FromMilliseconds(1500));
         await using var client = await RawClient.OpenAsync(gw.EndPoint);
         // Wait (bounded) until well past the handshake deadline has been checked by the heartbeat, using a second,
         // silent connection as the clock: once it has been dropped, the upgraded one would have been too.
