@@ -85,6 +85,9 @@ public sealed class GatewayServer : IAsyncDisposable
                 _bound.Add((IPEndPoint)socket.LocalEndPoint!);
             }
         }
+        // The first SHA-1 loads the crypto library (hundreds of ms on a cold machine): pay it now, not in a client's handshake.
+        Span<byte> warm = stackalloc byte[28];
+        WebSocketHandshake.ComputeAccept("dGhlIHNhbXBsZSBub25jZQ=="u8, warm);
         // Ready before the first accept: a client must never see "stopping" from a server that is starting.
         _ready = true;
         _heartbeat = HeartbeatLoopAsync();
