@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Text.Json.Serialization;
 using Microsoft.Extensions.Logging;
 
 namespace Gateway.Samples;
@@ -6,7 +7,10 @@ namespace Gateway.Samples;
 /// <summary>A message with a text and an optional number: what echo/echo returns unchanged.</summary>
 public sealed class Msg
 {
+    // Members the client did not send stay out of the reply, so the echo is the input unchanged.
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? Text { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public long? Number { get; set; }
 }
 
