@@ -142,6 +142,13 @@ public sealed class GatewayMetrics : IDisposable
         Counter(sb, "gateway_messages_sent_total", "WebSocket frames queued for sending.", _messagesOut);
         Counter(sb, "gateway_received_bytes_total", "Payload bytes of received messages.", _bytesIn);
         Counter(sb, "gateway_sent_bytes_total", "Bytes of frames queued for sending.", _bytesOut);
+        // Runtime figures, so a load run can read the server's own GC activity and memory from outside.
+        sb.Append("# HELP dotnet_gc_collections_total Garbage collections since start, by generation.\n# TYPE dotnet_gc_collections_total counter\n");
+        for (int gen = 0; gen <= GC.MaxGeneration; gen++)
+            sb.Append(CultureInfo.InvariantCulture, $"dotnet_gc_collections_total{{generation=\"{gen}\"}} {GC.CollectionCount(gen)}\n");
+        Counter(sb, "dotnet_gc_allocated_bytes_total", "Bytes allocated on the managed heap since start.", GC.GetTotalAllocatedBytes(false));
+        Gauge(sb, "dotnet_gc_heap_bytes", "Managed heap size after the last collection.", GC.GetGCMemoryInfo().HeapSizeBytes);
+        Gauge(sb, "process_working_set_bytes", "Resident memory of the process.", Environment.WorkingSet);
         sb.Append("# HELP gateway_protocol_errors_total Connections failed for breaking the WebSocket protocol, by close code.\n# TYPE gateway_protocol_errors_total counter\n");
         for (int i = 0; i < _protocolErrors.Length; i++)
         {
