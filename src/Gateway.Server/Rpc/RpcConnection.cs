@@ -38,6 +38,8 @@ internal sealed class RpcConnection
             for (int i = 0; i < _procedureBuckets.Length; i++) _procedureBuckets[i] = new TokenBucket(app.ProcedureLimits[i]);
         }
         if (app.HasDeadlines) session.Heartbeat = Tick;
+        // Disconnect cancels every running handler at once, even if the read loop is parked at the in-flight limit.
+        session.Closed.UnsafeRegister(static state => ((RpcConnection)state!).Close(), this);
     }
 
     /// <summary>

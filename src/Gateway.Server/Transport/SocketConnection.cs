@@ -23,6 +23,7 @@ internal sealed class SocketConnection : IDuplexPipe, IAsyncDisposable
     private Task _sendTask = Task.CompletedTask;
     private List<ArraySegment<byte>>? _sendSegments;
     private int _aborted;
+    private readonly CancellationTokenSource _closed = new();
 
     public SocketConnection(Socket socket, long id, PipeOptions inputOptions, PipeOptions outputOptions)
     {
@@ -40,6 +41,11 @@ internal sealed class SocketConnection : IDuplexPipe, IAsyncDisposable
     public PipeReader Input => _input.Reader;
     public PipeWriter Output => _output.Writer;
     public bool IsAborted => Volatile.Read(ref _aborted) != 0;
+    /// <summary>
+    /// Fires when the peer is gone or the connection is aborted, even while nobody reads the input pipe (for
+    /// example a session parked at its in-flight limit): the layers above use it to cancel their work.
+    /// </summary>
+    public CancellationToken ConnectionClosed => _closed.Token;
     /// <summary>Why the connection was aborted, for the log.</summary>
     public string? AbortReason { get; private set; }
     /// <summary>Completes when the send loop has written everything and shut down the sending side.</summary>
@@ -89,7 +95,15 @@ internal sealed class SocketConnection : IDuplexPipe, IAsyncDisposable
         finally
         {
             await writer.CompleteAsync(error).ConfigureAwait(false);
+            SignalClosed();
         }
+    }
+
+    private void SignalClosed()
+    {
+        try { _closed.Cancel(); }
+        catch (AggregateException) { }
+        catch (ObjectDisposedException) { }
     }
 
     private async Task SendLoopAsync()
@@ -151,6 +165,9 @@ internal sealed class SocketConnection : IDuplexPipe, IAsyncDisposable
         try { _socket.Shutdown(SocketShutdown.Both); } catch { }
         _socket.Dispose();
         _output.Reader.CancelPendingRead();
+        // The receive loop may be parked on a full input pipe that nobody reads: release it.
+        _input.Writer.CancelPendingFlush();
+        SignalClosed();
     }
 
     /// <summary>Waits for both loops and releases the socket and pipes. Call once, after the application has stopped using the pipes.</summary>

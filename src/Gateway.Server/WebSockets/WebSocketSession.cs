@@ -31,6 +31,8 @@ public sealed class WebSocketSession
         _outbox = new Outbox(connection.Transport.Output);
         _sentBaseline = Volatile.Read(ref connection.Transport.BytesSent);
         connection.Transport.Sent = OnTransportSent;
+        // The peer may vanish while the read loop is not reading (parked at a limit): end the session's work then too.
+        connection.Transport.ConnectionClosed.UnsafeRegister(static state => ((WebSocketSession)state!).OnTransportClosed(), this);
         Request = request;
         Subprotocol = subprotocol;
         _options = options;
@@ -87,6 +89,18 @@ public sealed class WebSocketSession
         // The send loop may have caught up between the check and publishing the waiter.
         if (!IsOverSendLimit || CloseSent) ReleaseRoomWaiters();
         return tcs.Task;
+    }
+
+    private void OnTransportClosed()
+    {
+        var cts = _closedCts;
+        if (cts is null)
+        {
+            Interlocked.CompareExchange(ref _closedCts, new CancellationTokenSource(), null);
+            cts = _closedCts;
+        }
+        try { cts!.Cancel(); } catch (AggregateException) { }
+        ReleaseRoomWaiters();
     }
 
     private void OnTransportSent()
