@@ -4,7 +4,7 @@ CONFIG      ?= Release
 RESULTS     ?= TestResults
 PLUGINS_DIR ?= plugins
 
-.PHONY: all build run test bench plugins publish clean
+.PHONY: all build run test bench bench-compare plugins publish clean
 
 all: build
 
@@ -30,6 +30,11 @@ test:
 # BenchmarkDotNet suite (all benchmarks; pass FILTER='*Frame*' to narrow).
 bench:
 	$(DOTNET) run --project perf/Gateway.Benchmarks -c Release -- --filter '$(or $(FILTER),*)'
+
+# Gateway vs Kestrel and SignalR baselines, same load, servers pinned to core 0 and the load tool to core 1,
+# 3 repetitions, medians: writes perf/results/compare.md. Knobs: REPS, DURATION, CONNECTIONS, INFLIGHT, PAYLOAD, IDLE.
+bench-compare:
+	perf/bench-compare.sh
 
 publish:
 	$(DOTNET) publish src/Gateway.Host -c Release -o publish/gateway

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Runs the gateway and the two baselines (Kestrel + System.Net.WebSockets, SignalR) one after another on this
+# machine with the same load, each server pinned to core 0 and the load tool to core 1, REPS repetitions each,
+# and writes perf/results/compare.md with medians and ratios to the Kestrel baseline. Loopback only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+REPS=${REPS:-3}
+DURATION=${DURATION:-10s}
+WARMUP=${WARMUP:-2s}
+CONNECTIONS=${CONNECTIONS:-50}
+INFLIGHT=${INFLIGHT:-16}
+PAYLOAD=${PAYLOAD:-64}
+IDLE=${IDLE:-5000}
+PORT=${PORT:-18500}
+OUT=perf/results/compare
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+
+command -v taskset >/dev/null || { echo "taskset (util-linux) is required"; exit 1; }
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
+
+echo "== building (Release)"
+dotnet build Gateway.sln -c Release -nologo -v q >/dev/null
+dotnet publish src/Gateway.Samples -c Release -nologo -v q -o plugins/Gateway.Samples >/dev/null
+HOST_DLL=src/Gateway.Host/bin/Release/net10.0/Gateway.Host.dll
+KESTREL_DLL=perf/baselines/Gateway.Baseline.Kestrel/bin/Release/net10.0/Gateway.Baseline.Kestrel.dll
+SIGNALR_DLL=perf/baselines/Gateway.Baseline.SignalR/bin/Release/net10.0/Gateway.Baseline.SignalR.dll
+LOAD_DLL=perf/Gateway.LoadTest/bin/Release/net10.0/Gateway.LoadTest.dll
+rm -rf "$OUT"; mkdir -p "$OUT"
+
+SERVER_PID=
+stop_server() {
+  if [ -n "${SERVER_PID}" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+  fi
+  SERVER_PID=
+}
+trap stop_server EXIT
+
+start_server() { # name
+  case "$1" in
+    gateway) taskset -c "$SERVER_CPU" dotnet "$HOST_DLL" --Gateway:Listen:0=127.0.0.1:$PORT --Serilog:MinimumLevel:Default=Warning \
+               --Gateway:Limits:MaxMessageBytes=4194304 >"$OUT/$1.server.log" 2>&1 & ;;
+    kestrel) taskset -c "$SERVER_CPU" dotnet "$KESTREL_DLL" --urls "http://127.0.0.1:$PORT" >"$OUT/$1.server.log" 2>&1 & ;;
+    signalr) taskset -c "$SERVER_CPU" dotnet "$SIGNALR_DLL" --urls "http://127.0.0.1:$PORT" >"$OUT/$1.server.log" 2>&1 & ;;
+  esac
+  SERVER_PID=$!
+  # Ready when the port accepts connections (bounded: 30 s).
+  for _ in $(seq 1 300); do
+    if (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null; then return 0; fi
+    kill -0 "$SERVER_PID" 2>/dev/null || { echo "$1 exited at startup:"; cat "$OUT/$1.server.log"; exit 1; }
+    sleep 0.1
+  done
+  echo "$1 did not open port $PORT"; exit 1
+}
+
+url_for() { case "$1" in signalr) echo "ws://127.0.0.1:$PORT/hub" ;; *) echo "ws://127.0.0.1:$PORT/ws" ;; esac; }
+proto_for() { case "$1" in signalr) echo signalr ;; *) echo gateway ;; esac; }
+
+gc_counts() { # gen0 gen2 from the gateway's /metrics
+  curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^dotnet_gc_collections_total\{generation="0"\}/{g0=$2} /^dotnet_gc_collections_total\{generation="2"\}/{g2=$2} END{print g0+0, g2+0}'
+}
+
+for server in gateway kestrel signalr; do
+  for rep in $(seq 1 "$REPS"); do
+    echo "== $server rpc, repetition $rep/$REPS"
+    start_server "$server"
+    [ "$server" = gateway ] && read -r g0a g2a < <(gc_counts)
+    taskset -c "$CLIENT_CPU" dotnet "$LOAD_DLL" rpc --url "$(url_for $server)" --protocol "$(proto_for $server)" \
+      --connections "$CONNECTIONS" --inflight "$INFLIGHT" --payload "$PAYLOAD" --duration "$DURATION" --warmup "$WARMUP" \
+      --server-pid "$SERVER_PID" --label "$server" --json "$OUT/$server.rpc.$rep.json" --out "$OUT/$server.rpc.$rep" >"$OUT/$server.rpc.$rep.log" 2>&1
+    if [ "$server" = gateway ]; then
+      read -r g0b g2b < <(gc_counts)
+      echo "{\"gen0\": $((g0b - g0a)), \"gen2\": $((g2b - g2a))}" >"$OUT/$server.gc.$rep.json"
+    fi
+    stop_server
+
+    echo "== $server connections ($IDLE idle), repetition $rep/$REPS"
+    start_server "$server"
+    taskset -c "$CLIENT_CPU" dotnet "$LOAD_DLL" connections --url "$(url_for $server)" --protocol "$(proto_for $server)" \
+      --count "$IDLE" --hold 3s --server-pid "$SERVER_PID" --label "$server" --json "$OUT/$server.connections.$rep.json" \
+      --out "$OUT/$server.connections.$rep" >"$OUT/$server.connections.$rep.log" 2>&1
+    stop_server
+  done
+done
+
+python3 perf/compare.py "$OUT" "$REPS" > perf/results/compare.md
+echo "== wrote perf/results/compare.md"
+cat perf/results/compare.md
