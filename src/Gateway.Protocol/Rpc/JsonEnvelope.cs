@@ -43,7 +43,8 @@ public struct Envelope
 public static class JsonEnvelope
 {
     public const int MaxPathLength = 256;
-    public const int MaxIdBytes = 130;
+    /// <summary>Longest string id, in bytes as sent (without the quotes).</summary>
+    public const int MaxIdBytes = 128;
     private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = 64 };
 
     /// <summary>Parses <paramref name="message"/>; the path goes into <paramref name="pathBuffer"/> (at least <see cref="MaxPathLength"/> chars).</summary>

@@ -62,8 +62,9 @@ internal sealed class RpcCall : RpcContext
 
     public void Abort()
     {
-        try { _cts.Cancel(); }
-        catch (AggregateException) { }
+        // CancelAsync: the token reads as cancelled at once, but the handler's continuations run on the thread
+        // pool, not inline on the read loop or the heartbeat that cancelled it.
+        try { _ = _cts.CancelAsync(); }
         catch (ObjectDisposedException) { }
     }
 
@@ -74,7 +75,7 @@ internal sealed class RpcCall : RpcContext
         Id = default;
         Key = null;
         if (_cts.TryReset()) return true;
-        _cts.Dispose();
+        // Not disposed: its CancelAsync callbacks may still be running; with no timer or links there is nothing to free.
         _cts = new CancellationTokenSource();
         return true;
     }

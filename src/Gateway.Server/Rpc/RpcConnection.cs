@@ -15,6 +15,8 @@ namespace Gateway.Server.Rpc;
 internal sealed class RpcConnection
 {
     private readonly RpcApplication _app;
+    // Every asynchronous call (for disconnect, shutdown and deadlines), and those with an id by id (for cancel).
+    private readonly HashSet<RpcCall> _running = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<string, RpcCall> _calls = new(StringComparer.Ordinal);
     private readonly Stack<RpcCall> _pool = new(4);
     private Dictionary<string, object?>? _items;
@@ -75,7 +77,7 @@ internal sealed class RpcConnection
         List<RpcCall>? expired = null;
         lock (_calls)
         {
-            foreach (var call in _calls.Values)
+            foreach (var call in _running)
             {
                 if (call.Deadline != 0 && now >= call.Deadline) (expired ??= new()).Add(call);
             }
@@ -130,8 +132,13 @@ internal sealed class RpcConnection
         lock (_calls)
         {
             closed = _closed;
-            // Ids must be unique among in-flight calls; a duplicate still runs but cannot be cancelled by id.
-            if (!closed) _calls.TryAdd(key, call);
+            if (!closed)
+            {
+                _running.Add(call);
+                // Ids must be unique among in-flight calls; a duplicate still runs (and is cancelled by disconnect)
+                // but a cancel reaches the first one only.
+                if (call.HasId) _calls.TryAdd(key, call);
+            }
             if (call.Procedure.DeadlineMs > 0 && call.Procedure.Kind != ProcedureKind.Subscription)
             {
                 call.Deadline = Environment.TickCount64 + call.Procedure.DeadlineMs;
@@ -147,6 +154,7 @@ internal sealed class RpcConnection
         {
             lock (_calls)
             {
+                _running.Remove(call);
                 if (_calls.TryGetValue(key, out var tracked) && ReferenceEquals(tracked, call)) _calls.Remove(key);
                 if (call.Procedure.DeadlineMs > 0 && call.Procedure.Kind != ProcedureKind.Subscription) _withDeadline--;
             }
@@ -175,7 +183,7 @@ internal sealed class RpcConnection
     {
         _draining = true;
         RpcCall[] running;
-        lock (_calls) running = _calls.Values.ToArray();
+        lock (_calls) running = _running.ToArray();
         foreach (var call in running)
         {
             if (call.Procedure.Kind == ProcedureKind.Subscription && call.TryFinish())
@@ -221,7 +229,7 @@ internal sealed class RpcConnection
         lock (_calls)
         {
             _closed = true;
-            running = _calls.Values.ToArray();
+            running = _running.ToArray();
         }
         foreach (var call in running) call.Abort();
         Interlocked.Exchange(ref _slotWaiter, null)?.TrySetResult();
