@@ -1,0 +1,179 @@
+using System.Text.Json.Nodes;
+using Gateway.Rpc.Tests.Infrastructure;
+
+namespace Gateway.Rpc.Tests;
+
+/// <summary>Every kind of exchange of PROTOCOL.md: request, notification, subscription, progress, built-ins.</summary>
+public sealed class KindsTests(StandardGatewayFixture fixture) : IClassFixture<StandardGatewayFixture>
+{
+    private RpcGateway Gateway => fixture.Gateway;
+
+    [Fact]
+    public async Task Request_AnswersOneResultWithItsId()
+    {
+        await using var client = await Gateway.ConnectAsync();
+        string key = await client.SendRequestAsync("echo/echo", new { text = "hello", number = 42 });
+        var messages = await client.ReadUntilTerminalAsync(key);
+
+        var reply = Assert.Single(messages);
+        Assert.Equal(JsonNode.Parse(key)!.GetValue<string>(), reply.Str("id"));
+        Assert.True(Json.JsonEquals(JsonNode.Parse("""{"text":"hello","number":42}"""), reply["result"]), reply.ToJsonString());
+        Assert.False(reply.ContainsKey("error"));
+        await client.PingAsync();
+        Assert.Single(client.ReceivedFor(key));
+    }
+
+    [Fact]
+    public async Task Request_IdIsEchoedExactly_IntegerAndString()
+    {
+        await using var client = await Gateway.ConnectAsync();
+        await client.SendTextAsync("""{"id":7,"path":"$ping"}""");
+        var byInt = await client.NextAsync("7");
+        Assert.Equal(JsonValueKindOf("7"), byInt["id"]!.GetValueKind());
+        Assert.Equal(7, byInt.Long("id"));
+
+        await client.SendTextAsync("""{"id":"7","path":"$ping"}""");
+        var byString = await client.NextAsync("\"7\"");
+        Assert.Equal("7", byString.Str("id"));
+
+        await client.SendTextAsync("""{"path":"echo/echo","input":{"text":"x"},"id":"last-member"}""");
+        var last = await client.NextAsync("\"last-member\"");
+        Assert.Equal("x", last["result"].Str("text"));
+    }
+
+    private static System.Text.Json.JsonValueKind JsonValueKindOf(string json) => JsonNode.Parse(json)!.GetValueKind();
+
+    [Fact]
+    public async Task Notification_IsNeverAnswered_TheNextMessageIsThePong()
+    {
+        await using var client = await Gateway.ConnectAsync();
+        await client.SendNotificationAsync("echo/log", new { level = "debug", message = "from the notification test" });
+        // Notifications that fail are never answered either: unknown procedure, bad input, a subscription without an id, a built-in.
+        await client.SendNotificationAsync("nope/nothing", new { a = 1 });
+        await client.SendNotificationAsync("echo/echo", new { number = "not a number" });
+        await client.SendNotificationAsync("echo/fail", new { code = "NOT_FOUND" });
+        await client.SendNotificationAsync("echo/crash");
+        await client.SendNotificationAsync("echo/count", new { n = 3 });
+        await client.SendNotificationAsync("$ping");
+        string ping = await client.SendRequestAsync("$ping");
+
+        var next = await client.NextAnyAsync();
+        Assert.Equal(ping, RpcClient.Key(next["id"]));
+        Assert.Equal("pong", next.Str("result"));
+        // And nothing arrives late: a second round trip is again the very next message.
+        string ping2 = await client.SendRequestAsync("$ping");
+        var next2 = await client.NextAnyAsync();
+        Assert.Equal(ping2, RpcClient.Key(next2["id"]));
+        Assert.Equal(2, client.Received.Count);
+    }
+
+    [Fact]
+    public async Task Subscription_SendsEveryItemInOrderThenDone()
+    {
+        await using var client = await Gateway.ConnectAsync();
+        string key = await client.SendRequestAsync("echo/count", new { n = 100 });
+        var messages = await client.ReadUntilTerminalAsync(key);
+
+        Assert.Equal(101, messages.Count);
+        for (int i = 0; i < 100; i++)
+        {
+            Assert.True(messages[i].IsData(), messages[i].ToJsonString());
+            Assert.Equal(i, messages[i]["data"].Long("i"));
+        }
+        var done = messages[100];
+        Assert.True(done.IsDone());
+        Assert.True(done.ContainsKey("data"));
+        Assert.Null(done["data"]);
+        await client.PingAsync();
+        Assert.Equal(101, client.ReceivedFor(key).Count);
+    }
+
+    [Fact]
+    public async Task Subscription_ThousandsOfFastItemsStayInOrder()
+    {
+        await using var client = await Gateway.ConnectAsync();
+        string key = await client.SendRequestAsync("echo/count", new { n = 5000, delayMs = 0 });
+        var messages = await client.ReadUntilTerminalAsync(key, TimeSpan.FromSeconds(20));
+        Assert.Equal(5001, messages.Count);
+        for (int i = 0; i < 5000; i++) Assert.Equal(i, messages[i]["data"].Long("i"));
+        Assert.True(messages[^1].IsDone());
+    }
+
+    [Fact]
+    public async Task Subscription_WithNoItems_IsJustDone()
+    {
+        await using var client = await Gateway.ConnectAsync();
+        string key = await client.SendRequestAsync("echo/count", new { n = 0 });
+        var messages = await client.ReadUntilTerminalAsync(key);
+        var done = Assert.Single(messages);
+        Assert.True(done.IsDone());
+    }
+
+    [Fact]
+    public async Task Subscription_FailingBeforeItsFirstItem_EndsWithAnErrorAndNoDone()
+    {
+        await using var client = await Gateway.ConnectAsync();
+        string key = await client.SendRequestAsync("echo/count", new { n = -1 });
+        var messages = await client.ReadUntilTerminalAsync(key);
+        var error = Assert.Single(messages);
+        error.AssertError("INVALID_ARGUMENT", 400);
+        await client.PingAsync();
+        Assert.Single(client.ReceivedFor(key));
+    }
+
+    [Fact]
+    public async Task Progress_ComesBeforeTheResult_NeverAfter()
+    {
+        await using var client = await Gateway.ConnectAsync();
+        string key = await client.SendRequestAsync("echo/slow", new { delayMs = 350 });
+        var messages = await client.ReadUntilTerminalAsync(key);
+
+        var result = messages[^1];
+        Assert.True(result.IsResult(), result.ToJsonString());
+        Assert.Equal(350, result["result"].Long("delayMs"));
+        var progress = messages.Take(messages.Count - 1).ToList();
+        Assert.True(progress.Count >= 2, $"expected at least 2 progress messages, got {progress.Count}");
+        Assert.All(progress, p => Assert.True(p.IsProgress(), p.ToJsonString()));
+        var elapsed = progress.Select(p => p["progress"].Long("elapsedMs") ?? -1).ToList();
+        Assert.All(elapsed, e => Assert.True(e >= 0));
+        Assert.Equal(elapsed.OrderBy(e => e), elapsed);
+
+        await client.PingAsync();
+        Assert.Equal(messages.Count, client.ReceivedFor(key).Count);
+    }
+
+    [Fact]
+    public async Task Ping_AnswersPong()
+    {
+        await using var client = await Gateway.ConnectAsync();
+        var reply = await client.CallAsync("$ping");
+        Assert.Equal("pong", reply.Str("result"));
+    }
+
+    [Fact]
+    public async Task Describe_ListsProceduresWithKindAndTypes()
+    {
+        await using var client = await Gateway.ConnectAsync();
+        var result = await client.ResultAsync("$describe");
+        var list = Assert.IsType<JsonArray>(result);
+        var byName = list.OfType<JsonObject>().ToDictionary(p => p.Str("name")!);
+
+        Assert.Equal("request", byName["echo/echo"].Str("kind"));
+        Assert.Equal("Msg", byName["echo/echo"].Str("input"));
+        Assert.Equal("Msg", byName["echo/echo"].Str("output"));
+        Assert.Equal("subscription", byName["echo/count"].Str("kind"));
+        Assert.Equal("CountInput", byName["echo/count"].Str("input"));
+        Assert.Equal("Tick", byName["echo/count"].Str("output"));
+        Assert.Equal("notification", byName["echo/log"].Str("kind"));
+        Assert.Equal("LogInput", byName["echo/log"].Str("input"));
+        Assert.Equal("none", byName["echo/log"].Str("output"));
+        Assert.Equal("request", byName["$ping"].Str("kind"));
+        // The test plugin is there too.
+        Assert.Equal("request", byName["test/wait"].Str("kind"));
+        Assert.Equal("subscription", byName["test/ticks"].Str("kind"));
+        Assert.Equal("notification", byName["test/waitNote"].Str("kind"));
+        Assert.Equal("Int32", byName["test/int"].Str("input"));
+        Assert.Equal("Point", byName["test/record"].Str("output"));
+        Assert.Equal("none", byName["test/void"].Str("output"));
+    }
+}
