@@ -62,11 +62,7 @@ public sealed class BackpressureTests : IAsyncLifetime
     [Fact]
     public async Task ClosingWhileAtTheLimit_FiresTheRunningHandlersTokens()
     {
-        // BUG: at the limit RpcApplication.OnMessageAsync returns DispatchWhenSlotFreeAsync, which waits for a free slot
-        // (or Session.Closed). WebSocketSession.RunAsync awaits it without reading the socket, so it never sees the peer
-        // go away; Session.Closed and RpcApplication.OnDisconnectedAsync (RpcConnection.Close, which aborts the running
-        // calls) only happen after the read loop ends. A client that disconnects while over its in-flight limit leaves
-        // its running handlers waiting forever (their tokens never fire) and the connection is never released.
+        // Regression test for a bug the suite found (fixed in the server).
         await using var observer = await _gateway.ConnectAsync();
         var client = await _gateway.ConnectAsync();
         string prefix = Guid.NewGuid().ToString("N")[..8];

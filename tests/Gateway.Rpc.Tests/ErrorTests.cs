@@ -223,9 +223,7 @@ public sealed class ErrorTests(StandardGatewayFixture fixture) : IClassFixture<S
     [InlineData(130)]
     public async Task IdOverTheStatedLimitOf128Characters_IsRejected(int length)
     {
-        // BUG: JsonEnvelope.Parse rejects an id with "id is too long (at most 128 characters)", but it compares the
-        // string's content length (reader.ValueSpan, without the quotes) to MaxIdBytes = 130, a limit that counts the
-        // two quotes. Ids of 129 and 130 characters are accepted, contradicting the server's own message.
+        // Regression test for a bug the suite found (fixed in the server).
         await using var client = await Gateway.ConnectAsync();
         string id = new('b', length);
         await client.SendTextAsync($$"""{"id":"{{id}}","path":"$ping"}""");
