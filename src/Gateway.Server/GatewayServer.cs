@@ -336,36 +336,49 @@ public sealed class GatewayServer : IAsyncDisposable
                 long idle = (long)_options.Timeouts.Idle.TotalMilliseconds;
                 foreach (var connection in _registry.Snapshot)
                 {
-                    if (connection.Session is { CloseSent: false } session)
+                    try
                     {
-                        if (now - Volatile.Read(ref connection.Transport.LastReceiveTicks) >= clientTimeout)
-                        {
-                            Metrics.ClientTimedOut();
-                            if (Metrics.AllowClientFaultLog()) Log.TimedOut(_log, connection.Id, "sent nothing within the client timeout");
-                            session.Close(Protocol.WebSockets.CloseCodes.GoingAway, "client timeout");
-                            continue;
-                        }
-                        if (idle > 0 && now - Volatile.Read(ref session.LastMessageTicks) >= idle)
-                        {
-                            Metrics.IdleTimedOut();
-                            if (Metrics.AllowClientFaultLog()) Log.TimedOut(_log, connection.Id, "sent no message within the idle timeout");
-                            session.Close(Protocol.WebSockets.CloseCodes.GoingAway, "idle timeout");
-                            continue;
-                        }
-                        if (now - session.LastPingTicks >= keepAlive) session.SendPing(now);
-                        session.Heartbeat?.Invoke(now);
+                        Tick(connection, now, keepAlive, clientTimeout, idle);
                     }
-                    if (connection.IsPastDeadline(now, out var reason))
+                    catch (Exception ex)
                     {
-                        connection.ClearDeadline();
-                        if (connection.Session is null && reason == "handshake timeout") Metrics.HandshakeTimedOut();
-                        connection.Transport.Abort(reason ?? "deadline passed");
+                        // One connection's fault must never stop pings, timeouts and deadlines for everyone else.
+                        Log.ConnectionError(_log, connection.Id, ex);
                     }
                 }
             }
         }
         catch (OperationCanceledException)
         {
+        }
+    }
+
+    private void Tick(GatewayConnection connection, long now, long keepAlive, long clientTimeout, long idle)
+    {
+        if (connection.Session is { CloseSent: false } session)
+        {
+            if (now - Volatile.Read(ref connection.Transport.LastReceiveTicks) >= clientTimeout)
+            {
+                Metrics.ClientTimedOut();
+                if (Metrics.AllowClientFaultLog()) Log.TimedOut(_log, connection.Id, "sent nothing within the client timeout");
+                session.Close(Protocol.WebSockets.CloseCodes.GoingAway, "client timeout");
+                return;
+            }
+            if (idle > 0 && now - Volatile.Read(ref session.LastMessageTicks) >= idle)
+            {
+                Metrics.IdleTimedOut();
+                if (Metrics.AllowClientFaultLog()) Log.TimedOut(_log, connection.Id, "sent no message within the idle timeout");
+                session.Close(Protocol.WebSockets.CloseCodes.GoingAway, "idle timeout");
+                return;
+            }
+            if (now - session.LastPingTicks >= keepAlive) session.SendPing(now);
+            session.Heartbeat?.Invoke(now);
+        }
+        if (connection.IsPastDeadline(now, out var reason))
+        {
+            connection.ClearDeadline();
+            if (connection.Session is null && reason == "handshake timeout") Metrics.HandshakeTimedOut();
+            connection.Transport.Abort(reason ?? "deadline passed");
         }
     }
 

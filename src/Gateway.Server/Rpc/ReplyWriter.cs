@@ -59,7 +59,7 @@ internal static class ReplyWriter
     public static void WriteId(Utf8JsonWriter writer, in RequestId id)
     {
         writer.WritePropertyName("id"u8);
-        if (id.Text is { } text) writer.WriteRawValue(text, skipInputValidation: true);
+        if (id.Text is { Length: > 0 } text) writer.WriteRawValue(text, skipInputValidation: true);
         else if (id.Raw.IsEmpty) writer.WriteNullValue();
         else writer.WriteRawValue(id.Raw, skipInputValidation: true);
     }

@@ -53,7 +53,11 @@ internal sealed class RpcConnection
         retryAfter = default;
         bool ok = !_bucket.Enabled || _bucket.TryTake(out retryAfter);
         if (ok && procedure is { RateLimitSlot: >= 0 } && _procedureBuckets is { } buckets)
+        {
             ok = buckets[procedure.RateLimitSlot].TryTake(out retryAfter);
+            // Refused by its own limit: the call did not run, so it must not use up the connection's budget.
+            if (!ok && _bucket.Enabled) _bucket.Refund();
+        }
         if (ok)
         {
             _rejectedInRow = 0;
@@ -70,28 +74,29 @@ internal sealed class RpcConnection
         return false;
     }
 
-    // Heartbeat tick: answer DEADLINE_EXCEEDED for calls past their deadline and fire their tokens.
+    // Heartbeat tick: answer DEADLINE_EXCEEDED for calls past their deadline and fire their tokens. The claim
+    // (TryFinish) and the id are taken under the lock, where a call cannot end and be reused from the pool.
     private void Tick(long now)
     {
         if (Volatile.Read(ref _withDeadline) == 0) return;
-        List<RpcCall>? expired = null;
+        List<(RequestId Id, bool Answer)>? expired = null;
         lock (_calls)
         {
             foreach (var call in _running)
             {
-                if (call.Deadline != 0 && now >= call.Deadline) (expired ??= new()).Add(call);
+                if (call.Deadline == 0 || now < call.Deadline) continue;
+                call.Deadline = 0;
+                bool claimed = call.TryFinish();
+                if (claimed) _app.Metrics?.DeadlineExceeded();
+                // A notification is never answered, not even with an error.
+                (expired ??= new()).Add((call.Id, claimed && call.HasId));
+                call.Abort();
             }
         }
         if (expired is null) return;
-        foreach (var call in expired)
+        foreach (var (id, answer) in expired)
         {
-            call.Deadline = 0;
-            if (call.TryFinish())
-            {
-                _app.Metrics?.DeadlineExceeded();
-                SendError(call.Id, ErrorCode.DeadlineExceeded, $"'{call.Path}' did not finish within its deadline");
-            }
-            call.Abort();
+            if (answer) SendError(id, ErrorCode.DeadlineExceeded, "the call did not finish within its deadline");
         }
     }
 

@@ -25,6 +25,9 @@ internal struct TokenBucket
 
     public bool Enabled { get; }
 
+    /// <summary>Gives back a token taken for a call that was refused by another limit.</summary>
+    public void Refund() => _tokens = Math.Min(_burst, _tokens + 1);
+
     /// <summary>Takes a token; false with the time until one is available when the bucket is empty.</summary>
     public bool TryTake(out TimeSpan retryAfter)
     {

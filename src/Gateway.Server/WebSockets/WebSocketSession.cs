@@ -70,7 +70,7 @@ public sealed class WebSocketSession
     public bool CloseSent => Volatile.Read(ref _closeSent) != 0;
 
     /// <summary>Bytes handed to the session and not yet written to the socket (outbox plus transport pipe).</summary>
-    public long UnsentBytes => _outbox.AcceptedBytes - (Volatile.Read(ref _connection.Transport.BytesSent) - _sentBaseline);
+    public long UnsentBytes => Math.Max(0, _outbox.AcceptedBytes - (Volatile.Read(ref _connection.Transport.BytesSent) - _sentBaseline));
     /// <summary>True while the unsent bytes are at or over Limits:SendBufferLimitBytes.</summary>
     public bool IsOverSendLimit => UnsentBytes >= _options.Limits.SendBufferLimitBytes;
     /// <summary>Stream items, progress and events dropped for this slow consumer (DropNewest policy).</summary>
