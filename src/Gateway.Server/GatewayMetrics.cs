@@ -98,6 +98,7 @@ public sealed class GatewayMetrics : IDisposable
     public long FramesDropped => Volatile.Read(ref _framesDropped);
     public long SlowConsumerCloses => Volatile.Read(ref _slowConsumerCloses);
     public long RateLimited => Volatile.Read(ref _rateLimited);
+    public long LogLinesSuppressed => Volatile.Read(ref _suppressedTotal);
     public long DeadlinesExceeded => Volatile.Read(ref _deadlinesExceeded);
     public long InternalErrors => Volatile.Read(ref _internalErrors);
     internal void RateLimitHit() => Interlocked.Increment(ref _rateLimited);
