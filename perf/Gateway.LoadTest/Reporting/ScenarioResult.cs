@@ -1,0 +1,49 @@
+using Gateway.LoadTest.Core;
+
+namespace Gateway.LoadTest.Reporting;
+
+/// <summary>Everything measured for one scenario run.</summary>
+public sealed class ScenarioResult
+{
+    public required string Scenario { get; init; }
+    public required string Label { get; init; }
+    public required string Protocol { get; init; }
+    public required string Url { get; init; }
+    public required DateTimeOffset StartedAt { get; init; }
+    public required string StepUnit { get; init; }
+    public IReadOnlyList<(string Name, string Value)> Parameters { get; set; } = [];
+    public required IReadOnlyList<string> Load { get; init; }
+
+    public long Requests { get; set; }
+    public long Ok { get; set; }
+    public long Failed { get; set; }
+    public double DurationSeconds { get; set; }
+    public double Rps => DurationSeconds > 0 ? Requests / DurationSeconds : 0;
+    public double OkRps => DurationSeconds > 0 ? Ok / DurationSeconds : 0;
+    /// <summary>Latency of the successful steps.</summary>
+    public LatencySummary Latency { get; set; } = LatencySummary.Empty;
+
+    public long BytesIn { get; set; }
+    public long BytesOut { get; set; }
+    public int Cores { get; set; } = Environment.ProcessorCount;
+    public double ClientCpuPercent { get; set; }
+    public int ClientGen0 { get; set; }
+    public int ClientGen1 { get; set; }
+    public int ClientGen2 { get; set; }
+    public long ClientAllocatedBytes { get; set; }
+    public int? ServerPid { get; set; }
+    public double? ServerCpuPercent { get; set; }
+    public long? ServerRssBeforeKb { get; set; }
+    public long? ServerRssAfterKb { get; set; }
+    public long? ServerRssPeakKb { get; set; }
+
+    /// <summary>Stream scenarios: items received in the window and their latency from the subscribe.</summary>
+    public long? Items { get; set; }
+    public double? ItemsPerSecond => Items is { } n && DurationSeconds > 0 ? n / DurationSeconds : null;
+    public LatencySummary? ItemLatency { get; set; }
+
+    /// <summary>Scenario-specific figures: name, value (for JSON), display text.</summary>
+    public List<(string Key, string Name, double Value, string Display)> Extra { get; } = [];
+    public List<(string Reason, long Count)> Errors { get; } = [];
+    public List<string> Notes { get; } = [];
+}
