@@ -18,6 +18,9 @@ SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 
 command -v taskset >/dev/null || { echo "taskset (util-linux) is required"; exit 1; }
+for dll in perf/baselines/Gateway.Baseline.Kestrel perf/baselines/Gateway.Baseline.SignalR; do
+  [ -d "$dll" ] || { echo "missing baseline project $dll: the comparison needs both baselines"; exit 1; }
+done
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 
 echo "== building (Release)"
@@ -71,7 +74,7 @@ for server in gateway kestrel signalr; do
     [ "$server" = gateway ] && read -r g0a g2a < <(gc_counts)
     taskset -c "$CLIENT_CPU" dotnet "$LOAD_DLL" rpc --url "$(url_for $server)" --protocol "$(proto_for $server)" \
       --connections "$CONNECTIONS" --inflight "$INFLIGHT" --payload "$PAYLOAD" --duration "$DURATION" --warmup "$WARMUP" \
-      --server-pid "$SERVER_PID" --label "$server" --json "$OUT/$server.rpc.$rep.json" --out "$OUT/$server.rpc.$rep" >"$OUT/$server.rpc.$rep.log" 2>&1
+      --server-pid "$SERVER_PID" --label "$server" --json --plain --out "$OUT/$server.$rep" >"$OUT/$server.rpc.$rep.log" 2>&1
     if [ "$server" = gateway ]; then
       read -r g0b g2b < <(gc_counts)
       echo "{\"gen0\": $((g0b - g0a)), \"gen2\": $((g2b - g2a))}" >"$OUT/$server.gc.$rep.json"
@@ -81,8 +84,8 @@ for server in gateway kestrel signalr; do
     echo "== $server connections ($IDLE idle), repetition $rep/$REPS"
     start_server "$server"
     taskset -c "$CLIENT_CPU" dotnet "$LOAD_DLL" connections --url "$(url_for $server)" --protocol "$(proto_for $server)" \
-      --count "$IDLE" --hold 3s --server-pid "$SERVER_PID" --label "$server" --json "$OUT/$server.connections.$rep.json" \
-      --out "$OUT/$server.connections.$rep" >"$OUT/$server.connections.$rep.log" 2>&1
+      --count "$IDLE" --hold 3s --server-pid "$SERVER_PID" --label "$server" --json --plain \
+      --out "$OUT/$server.$rep" >"$OUT/$server.connections.$rep.log" 2>&1
     stop_server
   done
 done
