@@ -44,13 +44,13 @@ public sealed class GatewayServer : IAsyncDisposable
         Metrics = metrics ?? new GatewayMetrics();
         Metrics.ClientFaultLogsPerSecond = options.Limits.ClientFaultLogsPerSecond;
         _log = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Gateway.Server");
-        var pool = MemoryPool<byte>.Shared;
+        var pool = new BlockMemoryPool();
         // Input: bounded so a fast sender cannot make us buffer without limit; the message reader always
         // consumes what it has parsed, so the threshold never has to hold a whole message.
         _inputOptions = new PipeOptions(pool, PipeScheduler.ThreadPool, PipeScheduler.ThreadPool,
-            pauseWriterThreshold: 256 * 1024, resumeWriterThreshold: 128 * 1024, minimumSegmentSize: 4096, useSynchronizationContext: false);
+            pauseWriterThreshold: 256 * 1024, resumeWriterThreshold: 128 * 1024, minimumSegmentSize: BlockMemoryPool.BlockSize, useSynchronizationContext: false);
         _outputOptions = new PipeOptions(pool, PipeScheduler.ThreadPool, PipeScheduler.ThreadPool,
-            pauseWriterThreshold: 1024 * 1024, resumeWriterThreshold: 512 * 1024, minimumSegmentSize: 4096, useSynchronizationContext: false);
+            pauseWriterThreshold: 1024 * 1024, resumeWriterThreshold: 512 * 1024, minimumSegmentSize: BlockMemoryPool.BlockSize, useSynchronizationContext: false);
     }
 
     public GatewayMetrics Metrics { get; }
