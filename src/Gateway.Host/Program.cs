@@ -21,6 +21,10 @@ builder.Logging.AddSerilog(serilog, dispose: true);
 try
 {
     builder.Services.AddGateway(builder.Configuration);
+    // Gateway:Backplane:Type=Redis: several nodes share topics, users and connections (docs/scaling.md).
+    // Any other value is left to the options validation, which names the key and the allowed values.
+    if (string.Equals(builder.Configuration["Gateway:Backplane:Type"], "Redis", StringComparison.OrdinalIgnoreCase))
+        Gateway.Backplane.Redis.RedisBackplaneServiceCollectionExtensions.AddRedisBackplane(builder.Services);
 }
 catch (Gateway.Server.Rpc.PluginLoadException ex)
 {

@@ -98,6 +98,14 @@ public sealed class EchoService(ILogger<EchoService> log)
         return new SlowResult(input.DelayMs);
     }
 
+    /// <summary>
+    /// A server-to-client call: calls the calling client at <c>client/echo</c> with this request's input and returns the
+    /// client's answer (its result, or its error). The client has 10 seconds; cancelling this request cancels that call.
+    /// </summary>
+    [Rpc("callback")]
+    public Task<System.Text.Json.JsonElement> Callback(System.Text.Json.JsonElement? input, RpcContext context) =>
+        context.CallClientAsync<System.Text.Json.JsonElement>("client/echo", input, TimeSpan.FromSeconds(10));
+
     /// <summary>A notification: writes a log line, never answers.</summary>
     [Notification("log")]
     public void Log(LogInput input, RpcContext context)

@@ -18,6 +18,11 @@ public sealed class GatewayMetrics : IDisposable
     private long _framesDropped, _slowConsumerCloses, _rateLimited, _rateLimitCloses, _deadlinesExceeded, _internalErrors;
     private long _clientTimeouts, _idleTimeouts, _connectionLimitRejections, _originRejections;
     private readonly long[] _protocolErrors = new long[16]; // by close code - 1000
+    private long _subscriptions, _eventsPublished, _eventsDelivered;
+    private long _backplaneSent, _backplaneReceived, _backplaneErrors;
+    private long _serverCallsStarted, _serverCallsCompleted, _serverCallsFailed, _serverCallsTimedOut;
+    private Func<int> _topicCount = static () => 0;
+    private Func<bool> _backplaneConnected = static () => true;
 
     public GatewayMetrics()
     {
@@ -43,7 +48,42 @@ public sealed class GatewayMetrics : IDisposable
         _meter.CreateObservableCounter("gateway.connection_limit.rejections", () => Volatile.Read(ref _connectionLimitRejections));
         _meter.CreateObservableCounter("gateway.origin.rejections", () => Volatile.Read(ref _originRejections));
         _meter.CreateObservableCounter("gateway.logs.suppressed", () => Volatile.Read(ref _suppressedTotal));
+        _meter.CreateObservableUpDownCounter("gateway.topics.active", () => _topicCount());
+        _meter.CreateObservableUpDownCounter("gateway.topics.subscriptions", () => Volatile.Read(ref _subscriptions));
+        _meter.CreateObservableCounter("gateway.events.published", () => Volatile.Read(ref _eventsPublished));
+        _meter.CreateObservableCounter("gateway.events.delivered", () => Volatile.Read(ref _eventsDelivered));
+        _meter.CreateObservableCounter("gateway.backplane.sent", () => Volatile.Read(ref _backplaneSent));
+        _meter.CreateObservableCounter("gateway.backplane.received", () => Volatile.Read(ref _backplaneReceived));
+        _meter.CreateObservableCounter("gateway.backplane.errors", () => Volatile.Read(ref _backplaneErrors));
+        _meter.CreateObservableUpDownCounter("gateway.backplane.connected", () => _backplaneConnected() ? 1 : 0);
+        _meter.CreateObservableCounter("gateway.server_calls.started", () => Volatile.Read(ref _serverCallsStarted));
+        _meter.CreateObservableCounter("gateway.server_calls.completed", () => Volatile.Read(ref _serverCallsCompleted));
+        _meter.CreateObservableCounter("gateway.server_calls.failed", () => Volatile.Read(ref _serverCallsFailed));
+        _meter.CreateObservableCounter("gateway.server_calls.timed_out", () => Volatile.Read(ref _serverCallsTimedOut));
     }
+
+    internal void ObserveTopics(Func<int> topicCount, Func<bool> backplaneConnected)
+    {
+        _topicCount = topicCount;
+        _backplaneConnected = backplaneConnected;
+    }
+
+    public long Subscriptions => Volatile.Read(ref _subscriptions);
+    public long EventsPublished => Volatile.Read(ref _eventsPublished);
+    public long EventsDeliveredTotal => Volatile.Read(ref _eventsDelivered);
+    public long BackplaneErrors => Volatile.Read(ref _backplaneErrors);
+    public long ServerCallsTimedOut => Volatile.Read(ref _serverCallsTimedOut);
+    internal void Subscribed() => Interlocked.Increment(ref _subscriptions);
+    internal void Unsubscribed() => Interlocked.Decrement(ref _subscriptions);
+    internal void EventPublished() => Interlocked.Increment(ref _eventsPublished);
+    internal void EventsDelivered(int count) { if (count > 0) Interlocked.Add(ref _eventsDelivered, count); }
+    internal void BackplaneSent() => Interlocked.Increment(ref _backplaneSent);
+    internal void BackplaneReceived() => Interlocked.Increment(ref _backplaneReceived);
+    internal void BackplaneError() => Interlocked.Increment(ref _backplaneErrors);
+    internal void ServerCallStarted() => Interlocked.Increment(ref _serverCallsStarted);
+    internal void ServerCallCompleted() => Interlocked.Increment(ref _serverCallsCompleted);
+    internal void ServerCallFailed() => Interlocked.Increment(ref _serverCallsFailed);
+    internal void ServerCallTimedOut() => Interlocked.Increment(ref _serverCallsTimedOut);
 
     private IEnumerable<Measurement<long>> ProtocolErrorMeasurements()
     {
@@ -143,6 +183,18 @@ public sealed class GatewayMetrics : IDisposable
         Counter(sb, "gateway_messages_sent_total", "WebSocket frames queued for sending.", _messagesOut);
         Counter(sb, "gateway_received_bytes_total", "Payload bytes of received messages.", _bytesIn);
         Counter(sb, "gateway_sent_bytes_total", "Bytes of frames queued for sending.", _bytesOut);
+        Gauge(sb, "gateway_topics_active", "Topics with at least one subscriber on this node.", _topicCount());
+        Gauge(sb, "gateway_topic_subscriptions", "Topic subscriptions of this node's connections.", _subscriptions);
+        Counter(sb, "gateway_events_published_total", "Topic publishes made on this node.", _eventsPublished);
+        Counter(sb, "gateway_events_delivered_total", "Event frames queued for this node's connections (topic events, direct events, broadcasts).", _eventsDelivered);
+        Gauge(sb, "gateway_backplane_connected", "1 while the backplane reaches its broker.", _backplaneConnected() ? 1 : 0);
+        Counter(sb, "gateway_backplane_sent_total", "Messages handed to the backplane for other nodes.", _backplaneSent);
+        Counter(sb, "gateway_backplane_received_total", "Messages received from other nodes.", _backplaneReceived);
+        Counter(sb, "gateway_backplane_errors_total", "Backplane operations that failed (the caller got UNAVAILABLE, or a subscription waits for the broker).", _backplaneErrors);
+        Counter(sb, "gateway_server_calls_started_total", "Calls from the server to clients (IConnections.CallAsync).", _serverCallsStarted);
+        Counter(sb, "gateway_server_calls_completed_total", "Server-to-client calls answered with a result.", _serverCallsCompleted);
+        Counter(sb, "gateway_server_calls_failed_total", "Server-to-client calls that ended in an error (the client's, a timeout, a close).", _serverCallsFailed);
+        Counter(sb, "gateway_server_calls_timed_out_total", "Server-to-client calls the client did not answer in time.", _serverCallsTimedOut);
         // Runtime figures, so a load run can read the server's own GC activity and memory from outside.
         sb.Append("# HELP dotnet_gc_collections_total Garbage collections since start, by generation.\n# TYPE dotnet_gc_collections_total counter\n");
         for (int gen = 0; gen <= GC.MaxGeneration; gen++)

@@ -24,11 +24,12 @@ public sealed class ErrorTests(StandardGatewayFixture fixture) : IClassFixture<S
     }
 
     [Fact]
-    public async Task Topics_AreNotImplementedYet()
+    public async Task Subscribe_ToATopicNoPatternOpens_IsPermissionDenied()
     {
+        // The standard test gateway sets no Gateway:Topics:ClientSubscribe: no topic is open to clients.
         await using var client = await Gateway.ConnectAsync();
         var reply = await client.CallAsync("$subscribe", new { topic = "room:1" });
-        reply.AssertError("UNIMPLEMENTED", 501);
+        reply.AssertError("PERMISSION_DENIED", 403);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Text.Json.Nodes;
 using Gateway.Rpc.Tests.Infrastructure;
 
@@ -69,10 +70,14 @@ public sealed class PluginTests(StandardGatewayFixture fixture) : IClassFixture<
         Assert.Null(await b.ResultAsync("test/headers", new { name = "X-Test-Header" }));
         Assert.Equal("gateway.v1.json", (await a.ResultAsync("test/headers", new { name = "Sec-WebSocket-Protocol" }))!.GetValue<string>());
         Assert.Equal("test/path", (await a.ResultAsync("test/path"))!.GetValue<string>());
-        long idA = (await a.ResultAsync("test/connectionId"))!.GetValue<long>();
-        long idB = (await b.ResultAsync("test/connectionId"))!.GetValue<long>();
+        string idA = (await a.ResultAsync("test/connectionId"))!.GetValue<string>();
+        string idB = (await b.ResultAsync("test/connectionId"))!.GetValue<string>();
         Assert.NotEqual(idA, idB);
-        Assert.Equal(idA, (await a.ResultAsync("test/connectionId"))!.GetValue<long>());
+        Assert.Equal(idA, (await a.ResultAsync("test/connectionId"))!.GetValue<string>());
+        // Node-qualified: "<node>.<number>", the same node for both, a different number.
+        string node = Gateway.Provider.GetRequiredService<Gateway.Server.Push.PushHub>().NodeId;
+        Assert.StartsWith(node + ".", idA);
+        Assert.StartsWith(node + ".", idB);
     }
 
     [Theory]

@@ -16,6 +16,8 @@ public enum EnvelopeKind
     Result,
     /// <summary>id + error: the peer answers a call we sent with an error.</summary>
     Error,
+    /// <summary>id + progress: the peer reports progress on a call we sent (before its result or error).</summary>
+    Progress,
 }
 
 /// <summary>
@@ -51,7 +53,7 @@ public static class JsonEnvelope
     public static void Parse(in ReadOnlySequence<byte> message, Span<char> pathBuffer, out Envelope envelope)
     {
         envelope = default;
-        bool hasPath = false, hasResult = false, hasError = false;
+        bool hasPath = false, hasResult = false, hasError = false, hasProgress = false;
         try
         {
             var reader = new Utf8JsonReader(message, ReaderOptions);
@@ -113,6 +115,12 @@ public static class JsonEnvelope
                     envelope.Result = message.Slice(start, reader.BytesConsumed - start);
                     hasResult = true;
                 }
+                else if (reader.ValueTextEquals("progress"u8))
+                {
+                    reader.Read();
+                    reader.Skip();
+                    hasProgress = true;
+                }
                 else if (reader.ValueTextEquals("error"u8))
                 {
                     reader.Read();
@@ -144,7 +152,8 @@ public static class JsonEnvelope
         else if (envelope.Cancel) envelope.Kind = EnvelopeKind.Cancel;
         else if (hasError) envelope.Kind = EnvelopeKind.Error;
         else if (hasResult) envelope.Kind = EnvelopeKind.Result;
-        else envelope.Problem = "a message with an id and no path must carry cancel, result or error";
+        else if (hasProgress) envelope.Kind = EnvelopeKind.Progress;
+        else envelope.Problem = "a message with an id and no path must carry cancel, result, error or progress";
     }
 
     private static void SkipRest(ref Utf8JsonReader reader)

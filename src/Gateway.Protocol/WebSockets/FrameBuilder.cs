@@ -4,13 +4,22 @@ namespace Gateway.Protocol.WebSockets;
 
 /// <summary>
 /// One serialized server frame in a buffer rented from <see cref="ArrayPool{T}.Shared"/>; whoever
-/// consumes it calls <see cref="Return"/>. A struct, so queuing one allocates nothing.
+/// consumes it calls <see cref="Return"/>. A struct, so queuing one allocates nothing. A frame handed out
+/// by <see cref="SharedFrame.Share"/> is one reference to a buffer many connections write: its
+/// <see cref="Return"/> releases that reference, and the last one returns the buffer.
 /// </summary>
 public readonly struct PooledFrame
 {
+    private readonly SharedFrame? _owner;
+
     public PooledFrame(byte[] buffer, int offset, int length, Opcode opcode)
     {
         Buffer = buffer; Offset = offset; Length = length; Opcode = opcode;
+    }
+
+    internal PooledFrame(SharedFrame owner, byte[] buffer, int offset, int length, Opcode opcode)
+    {
+        _owner = owner; Buffer = buffer; Offset = offset; Length = length; Opcode = opcode;
     }
 
     public byte[] Buffer { get; }
@@ -19,7 +28,11 @@ public readonly struct PooledFrame
     public Opcode Opcode { get; }
     public ReadOnlySpan<byte> Span => Buffer.AsSpan(Offset, Length);
     public bool IsEmpty => Buffer is null;
-    public void Return() { if (Buffer is not null) ArrayPool<byte>.Shared.Return(Buffer); }
+    public void Return()
+    {
+        if (_owner is not null) _owner.Release();
+        else if (Buffer is not null) ArrayPool<byte>.Shared.Return(Buffer);
+    }
 
     /// <summary>A frame with <paramref name="payload"/> copied in.</summary>
     public static PooledFrame Create(Opcode opcode, ReadOnlySpan<byte> payload)
@@ -49,6 +62,61 @@ public readonly struct PooledFrame
         var buffer = ArrayPool<byte>.Shared.Rent(writer.WrittenCount);
         writer.WrittenSpan.CopyTo(buffer);
         return new PooledFrame(buffer, 0, writer.WrittenCount, Opcode.Close);
+    }
+}
+
+/// <summary>
+/// One frame written to many connections (a topic event, a broadcast): serialized once into a pooled buffer,
+/// shared by reference count. The creator holds one reference and ends it with <see cref="Release"/>; every
+/// <see cref="Share"/> adds one that the outbox gives back when the bytes are in the pipe.
+/// </summary>
+public sealed class SharedFrame
+{
+    private readonly byte[] _buffer;
+    private readonly int _offset;
+    private readonly int _length;
+    private readonly int _payloadOffset;
+    private readonly Opcode _opcode;
+    private int _references = 1;
+
+    private SharedFrame(byte[] buffer, int offset, int length, int payloadOffset, Opcode opcode)
+    {
+        _buffer = buffer; _offset = offset; _length = length; _payloadOffset = payloadOffset; _opcode = opcode;
+    }
+
+    /// <summary>Takes ownership of a finished frame's buffer.</summary>
+    public static SharedFrame From(PooledFrame frame)
+    {
+        // Server frames are never masked: the 7-bit length code of the second byte says whether 0, 2 or 8 length bytes follow.
+        int code = frame.Buffer[frame.Offset + 1] & 0x7F;
+        int header = code < 126 ? 2 : code == 126 ? 4 : 10;
+        return new SharedFrame(frame.Buffer, frame.Offset, frame.Length, frame.Offset + header, frame.Opcode);
+    }
+
+    /// <summary>A frame of <paramref name="opcode"/> around a copy of <paramref name="payload"/>.</summary>
+    public static SharedFrame Create(Opcode opcode, ReadOnlySpan<byte> payload) => From(PooledFrame.Create(opcode, payload));
+
+    /// <summary>The whole frame, header included.</summary>
+    public ReadOnlySpan<byte> Span => _buffer.AsSpan(_offset, _length);
+
+    /// <summary>The payload (for JSON frames: the envelope), valid while a reference is held.</summary>
+    public ReadOnlyMemory<byte> Payload => _buffer.AsMemory(_payloadOffset, _offset + _length - _payloadOffset);
+
+    public int Length => _length;
+
+    /// <summary>One more reference, as a frame to queue on a connection (which returns it once written).</summary>
+    public PooledFrame Share()
+    {
+        Interlocked.Increment(ref _references);
+        return new PooledFrame(this, _buffer, _offset, _length, _opcode);
+    }
+
+    /// <summary>Ends one reference; the last returns the buffer to the pool.</summary>
+    public void Release()
+    {
+        int left = Interlocked.Decrement(ref _references);
+        if (left == 0) ArrayPool<byte>.Shared.Return(_buffer);
+        else if (left < 0) throw new InvalidOperationException("a shared frame was released more often than it was shared");
     }
 }
 

@@ -21,6 +21,8 @@ public sealed class GatewayOptions
     public string[]? AllowedOrigins { get; set; }
     public JsonOptions Json { get; set; } = new();
     public RateLimitsOptions RateLimits { get; set; } = new();
+    public TopicsOptions Topics { get; set; } = new();
+    public BackplaneOptions Backplane { get; set; } = new();
 
     public static readonly string[] DefaultListen = ["0.0.0.0:8080"];
     public IReadOnlyList<string> EffectiveListen => Listen is { Length: > 0 } ? Listen : DefaultListen;
@@ -48,6 +50,46 @@ public sealed class LimitsOptions
     public int MaxConnections { get; set; }
     /// <summary>Open TCP connections from one IP address; past it, upgrades from that address get 503. 0 = no limit.</summary>
     public int MaxConnectionsPerIp { get; set; }
+    /// <summary>Server-to-client calls waiting for one connection's answer; past it, IConnections.CallAsync fails with RESOURCE_EXHAUSTED.</summary>
+    public int MaxServerCallsPerConnection { get; set; } = 64;
+}
+
+public sealed class TopicsOptions
+{
+    /// <summary>
+    /// Topics clients may join with $subscribe: exact names or patterns where '*' stands for any run of characters
+    /// (e.g. "room:*", "ticker"). Empty (the default) = none; plugins' ITopicPolicy may allow more, or deny.
+    /// </summary>
+    public string[]? ClientSubscribe { get; set; }
+    /// <summary>Topics one connection may be subscribed to at once (client and server subscriptions together).</summary>
+    public int MaxSubscriptionsPerConnection { get; set; } = 100;
+}
+
+public enum BackplaneType
+{
+    /// <summary>In-process only: one node, no broker.</summary>
+    InMemory,
+    /// <summary>Redis pub/sub: several nodes behind a load balancer share topics, users and connections.</summary>
+    Redis,
+}
+
+public sealed class BackplaneOptions
+{
+    /// <summary>InMemory (the default: a single node) or Redis.</summary>
+    public BackplaneType Type { get; set; } = BackplaneType.InMemory;
+    public RedisBackplaneOptions Redis { get; set; } = new();
+}
+
+public sealed class RedisBackplaneOptions
+{
+    /// <summary>A StackExchange.Redis configuration string, e.g. "127.0.0.1:6379" or "redis1:6379,password=…,ssl=true". Required with Type=Redis.</summary>
+    public string? Configuration { get; set; }
+    /// <summary>Prefix of every channel and key the gateway uses, so several gateway clusters can share one Redis.</summary>
+    public string ChannelPrefix { get; set; } = "gateway";
+    /// <summary>How often a node refreshes its presence (and notices nodes that are gone).</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(5);
+    /// <summary>How long a publish, subscribe or lookup waits for Redis, including while it reconnects; past it the caller gets UNAVAILABLE.</summary>
+    public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromSeconds(5);
 }
 
 /// <summary>A token bucket: PermitsPerSecond refill, Burst capacity. PermitsPerSecond 0 = no limit.</summary>

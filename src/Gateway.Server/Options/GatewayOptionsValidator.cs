@@ -74,6 +74,25 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         Range(errors, $"{S}:Timeouts:Handshake", o.Timeouts.Handshake, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10));
         Range(errors, $"{S}:Timeouts:Close", o.Timeouts.Close, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10));
         Range(errors, $"{S}:Timeouts:HeartbeatResolution", o.Timeouts.HeartbeatResolution, TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(10));
+        Range(errors, $"{S}:Limits:MaxServerCallsPerConnection", o.Limits.MaxServerCallsPerConnection, 1, 100_000);
+        Range(errors, $"{S}:Topics:MaxSubscriptionsPerConnection", o.Topics.MaxSubscriptionsPerConnection, 1, 100_000);
+        if (o.Topics.ClientSubscribe is { } patterns)
+        {
+            for (int i = 0; i < patterns.Length; i++)
+            {
+                if (!Push.TopicNames.IsValidPattern(patterns[i]))
+                    errors.Add($"{S}:Topics:ClientSubscribe:{i} must be a topic name or a pattern with '*' (1 to 256 characters, no whitespace or control characters), e.g. 'room:*' (got '{patterns[i]}').");
+            }
+        }
+        if (!Enum.IsDefined(o.Backplane.Type))
+            errors.Add($"{S}:Backplane:Type must be InMemory or Redis (got '{o.Backplane.Type}').");
+        if (o.Backplane.Type == BackplaneType.Redis && string.IsNullOrWhiteSpace(o.Backplane.Redis.Configuration))
+            errors.Add($"{S}:Backplane:Redis:Configuration is required when {S}:Backplane:Type is Redis (e.g. '127.0.0.1:6379').");
+        var prefix = o.Backplane.Redis.ChannelPrefix;
+        if (string.IsNullOrEmpty(prefix) || prefix.Length > 64 || prefix.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.' or ':')))
+            errors.Add($"{S}:Backplane:Redis:ChannelPrefix must be 1 to 64 letters, digits, '_', '-', '.' or ':' (got '{prefix}').");
+        Range(errors, $"{S}:Backplane:Redis:HeartbeatInterval", o.Backplane.Redis.HeartbeatInterval, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(5));
+        Range(errors, $"{S}:Backplane:Redis:OperationTimeout", o.Backplane.Redis.OperationTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(5));
         return errors;
     }
 

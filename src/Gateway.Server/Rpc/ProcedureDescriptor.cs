@@ -35,10 +35,12 @@ internal sealed class ProcedureDescriptor
     public string Where => $"plugin '{Plugin}', {ServiceType.FullName}.{Method.Name}";
 
     /// <summary>Checks a method's signature against what the dispatcher supports.</summary>
-    public static ProcedureDescriptor Analyze(string plugin, Type serviceType, string serviceName, MethodInfo method, ProcedureAttribute attribute, JsonSerializerOptions json)
+    public static ProcedureDescriptor Analyze(string plugin, Type serviceType, string serviceName, MethodInfo method, ProcedureAttribute attribute, JsonSerializerOptions json,
+        string? fullName = null)
     {
         string where = $"plugin '{plugin}', {serviceType.FullName}.{method.Name}";
-        if (!IsValidName(attribute.Name)) throw new PluginLoadException($"{where}: procedure name '{attribute.Name}' may only contain letters, digits, '_', '-' and '.'.");
+        // fullName: the gateway's own built-ins ($subscribe...), whose names plugins can never take.
+        if (fullName is null && !IsValidName(attribute.Name)) throw new PluginLoadException($"{where}: procedure name '{attribute.Name}' may only contain letters, digits, '_', '-' and '.'.");
         if (attribute.TimeoutMs < -1) throw new PluginLoadException($"{where}: TimeoutMs must be -1 (no deadline), 0 (the configured default) or a number of milliseconds (got {attribute.TimeoutMs}).");
         if (!method.IsPublic) throw new PluginLoadException($"{where}: a procedure method must be public.");
         if (method.IsGenericMethodDefinition) throw new PluginLoadException($"{where}: a procedure method cannot be generic.");
@@ -93,7 +95,7 @@ internal sealed class ProcedureDescriptor
 
         return new ProcedureDescriptor
         {
-            Name = serviceName + "/" + attribute.Name,
+            Name = fullName ?? serviceName + "/" + attribute.Name,
             Kind = kind,
             Plugin = plugin,
             ServiceType = serviceType,

@@ -4,6 +4,8 @@ using System.Text.Json;
 using Gateway.Protocol.Http;
 using Gateway.Protocol.Rpc;
 using Gateway.Protocol.WebSockets;
+using Gateway.Server.Backplane;
+using Gateway.Server.Push;
 using Gateway.Server.WebSockets;
 using Microsoft.Extensions.Logging;
 
@@ -22,10 +24,20 @@ public sealed class RpcApplication : IWebSocketApplication
     private readonly byte[] _describe;
 
     internal RpcApplication(IEnumerable<Procedure> procedures, JsonSerializerOptions json, int maxInflight, int maxBadMessages, ILogger logger,
-        Options.RateLimitsOptions? rateLimits = null, TimeSpan requestTimeout = default, GatewayMetrics? metrics = null)
+        Options.RateLimitsOptions? rateLimits = null, TimeSpan requestTimeout = default, GatewayMetrics? metrics = null,
+        PushHub? hub = null, Options.TopicsOptions? topics = null, IEnumerable<ITopicPolicy>? topicPolicies = null)
     {
         RateLimits = rateLimits ?? new Options.RateLimitsOptions();
         Metrics = metrics;
+        if (hub is null)
+        {
+            // Built without a host (tests, benchmarks): a single node of its own, started at once (in memory, synchronous).
+            hub = new PushHub(new InMemoryBackplane(), json, metrics ?? new GatewayMetrics(), logger,
+                topics?.MaxSubscriptionsPerConnection ?? 100);
+            hub.StartAsync().GetAwaiter().GetResult();
+        }
+        Hub = hub;
+        procedures = procedures.Concat(new TopicProcedures(topics?.ClientSubscribe, topicPolicies?.ToArray() ?? []).Bind(json)).ToList();
         var limits = new List<Options.RateLimitOptions>();
         foreach (var p in procedures)
         {
@@ -57,12 +69,16 @@ public sealed class RpcApplication : IWebSocketApplication
     internal Options.RateLimitOptions[] ProcedureLimits { get; }
     internal bool HasDeadlines { get; }
     internal GatewayMetrics? Metrics { get; }
+    /// <summary>Topics, events and server-to-client calls of this node.</summary>
+    public PushHub Hub { get; }
     /// <summary>Names of every procedure served, plugins' and built-ins'.</summary>
     public IEnumerable<string> ProcedureNames => _procedures.Keys;
 
     public ValueTask OnConnectedAsync(WebSocketSession session)
     {
-        session.State = new RpcConnection(session, this);
+        var connection = new RpcConnection(session, this);
+        session.State = connection;
+        Hub.Register(connection);
         return default;
     }
 
@@ -71,7 +87,9 @@ public sealed class RpcApplication : IWebSocketApplication
 
     public ValueTask OnDisconnectedAsync(WebSocketSession session)
     {
-        ((RpcConnection)session.State!).Close();
+        var connection = (RpcConnection)session.State!;
+        connection.Close();
+        Hub.Unregister(connection);
         return default;
     }
 
@@ -127,9 +145,13 @@ public sealed class RpcApplication : IWebSocketApplication
                 return;
             case EnvelopeKind.Result:
             case EnvelopeKind.Error:
-                // Answers to server-to-client calls; the gateway sends none yet, so there is nothing to match.
+                // The client answers a call the server made (IConnections.CallAsync).
                 connection.GoodMessage();
-                RpcLog.BadEnvelope(Logger, connection.Session.Id, "reply to an unknown server call ignored");
+                connection.CompleteServerCall(ref envelope);
+                return;
+            case EnvelopeKind.Progress:
+                // Progress on a server call: allowed by the protocol, nothing waits for it.
+                connection.GoodMessage();
                 return;
         }
         connection.GoodMessage();
@@ -169,10 +191,6 @@ public sealed class RpcApplication : IWebSocketApplication
         else if (path.SequenceEqual("$describe"))
         {
             SendRaw(connection, id, _describe);
-        }
-        else if (path.SequenceEqual("$subscribe") || path.SequenceEqual("$unsubscribe"))
-        {
-            connection.SendError(id, ErrorCode.Unimplemented, "topics are not available in this version of the gateway");
         }
         else
         {

@@ -80,12 +80,15 @@ internal sealed class RpcCall : RpcContext
         return true;
     }
 
-    public override long ConnectionId => _connection.Session.Id;
+    public override string ConnectionId => _connection.ConnectionId;
     public override IPEndPoint? RemoteEndPoint => _connection.Session.RemoteEndPoint;
     public override IReadOnlyDictionary<string, string> RequestHeaders => _connection.Session.Request.ToDictionary();
     public override IDictionary<string, object?> Items => _connection.Items;
     public override string Path => _procedure?.Name ?? "";
     public override string? UserId { get => _connection.UserId; set => _connection.UserId = value; }
+    public override ValueTask SetUserIdAsync(string? userId) => _connection.Hub.SetUserAsync(_connection, userId, CancellationToken);
+    public override ITopics Topics => _connection.Hub;
+    public override IConnections Connections => _connection.Hub;
     public override CancellationToken CancellationToken => _cts.Token;
 
     public override ValueTask ReportProgressAsync<T>(T value)

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Gateway.Protocol.Rpc;
 using Gateway.Protocol.WebSockets;
+using Gateway.Server.Push;
 using Gateway.Server.WebSockets;
 using Microsoft.Extensions.Logging;
 
@@ -103,7 +104,84 @@ internal sealed class RpcConnection
     public WebSocketSession Session { get; }
     public JsonSerializerOptions Json => _app.Json;
     public ILogger Log => _app.Logger;
-    public string? UserId { get; set; }
+    internal PushHub Hub => _app.Hub;
+
+    private string? _connectionId;
+    /// <summary>The cluster-wide id: this node's id, a dot, the session's number.</summary>
+    public string ConnectionId => _connectionId ??= Hub.NodeId + "." + Session.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    // ---- push state: topics and user, guarded by _pushGate ------------------------------------
+
+    private readonly object _pushGate = new();
+    private HashSet<string>? _topics;
+    private string? _userId;
+    private volatile bool _unregistered;
+
+    public bool IsUnregistered => _unregistered;
+
+    public string? UserId
+    {
+        get => Volatile.Read(ref _userId);
+        set
+        {
+            if (value is { Length: 0 or > 256 }) throw new ArgumentException("a user id is 1 to 256 characters, or null", nameof(value));
+            // The local index changes now; the backplane registration finishes in the background.
+            var pending = Hub.SetUserAsync(this, value);
+            if (!pending.IsCompletedSuccessfully) _ = ObserveAsync(pending);
+        }
+    }
+
+    private async Task ObserveAsync(ValueTask pending)
+    {
+        try { await pending.ConfigureAwait(false); }
+        catch (Exception ex) { RpcLog.HandlerFailed(Log, Session.Id, "(set user id)", ex); }
+    }
+
+    internal TopicAdd TryAddTopic(string topic, int max)
+    {
+        lock (_pushGate)
+        {
+            if (_unregistered) return TopicAdd.Closed;
+            _topics ??= new HashSet<string>(StringComparer.Ordinal);
+            if (_topics.Contains(topic)) return TopicAdd.Already;
+            if (_topics.Count >= max) return TopicAdd.TooMany;
+            _topics.Add(topic);
+            return TopicAdd.Added;
+        }
+    }
+
+    internal bool RemoveTopic(string topic)
+    {
+        lock (_pushGate) return !_unregistered && _topics is not null && _topics.Remove(topic);
+    }
+
+    public int TopicCount
+    {
+        get { lock (_pushGate) return _topics?.Count ?? 0; }
+    }
+
+    internal bool TrySwapUser(string? userId, out string? previous)
+    {
+        lock (_pushGate)
+        {
+            previous = _userId;
+            if (_unregistered || string.Equals(previous, userId, StringComparison.Ordinal)) return false;
+            Volatile.Write(ref _userId, userId);
+            return true;
+        }
+    }
+
+    /// <summary>Marks the connection gone for push and hands back what it was part of, for the hub to clean up.</summary>
+    internal (string[] Topics, string? User) Unregister()
+    {
+        lock (_pushGate)
+        {
+            _unregistered = true;
+            var topics = _topics is { Count: > 0 } set ? set.ToArray() : [];
+            _topics = null;
+            return (topics, _userId);
+        }
+    }
     public IDictionary<string, object?> Items
     {
         get
@@ -231,13 +309,99 @@ internal sealed class RpcConnection
     public void Close()
     {
         RpcCall[] running;
+        ServerCall[]? waiting = null;
         lock (_calls)
         {
             _closed = true;
             running = _running.ToArray();
+            if (_serverCalls is { Count: > 0 })
+            {
+                waiting = _serverCalls.Values.ToArray();
+                _serverCalls.Clear();
+            }
         }
         foreach (var call in running) call.Abort();
         Interlocked.Exchange(ref _slotWaiter, null)?.TrySetResult();
+        if (waiting is not null)
+        {
+            foreach (var call in waiting) call.OnFailed(ErrorCode.Unavailable, "the connection closed before answering");
+        }
+    }
+
+    // ---- calls from the server to this client ---------------------------------------------------
+
+    private Dictionary<long, ServerCall>? _serverCalls;
+    private long _nextServerCallId;
+
+    private readonly record struct OutgoingCall(long Id, string Path, byte[]? Input);
+
+    /// <summary>Sends <c>{"id":n,"path":…,"input":…}</c> to the client and keeps the call until its answer, cancel or the close.</summary>
+    internal void StartServerCall(ServerCall call, string path, byte[]? inputJson)
+    {
+        long id;
+        lock (_calls)
+        {
+            if (_closed || Session.CloseSent) throw new RpcException(ErrorCode.Unavailable, "the connection is closing");
+            _serverCalls ??= new Dictionary<long, ServerCall>();
+            if (_serverCalls.Count >= Hub.MaxServerCallsPerConnection)
+                throw new RpcException(ErrorCode.ResourceExhausted, $"the connection already has {_serverCalls.Count} calls from the server waiting (Gateway:Limits:MaxServerCallsPerConnection)");
+            id = ++_nextServerCallId;
+            call.WireId = id;
+            _serverCalls[id] = call;
+        }
+        ReplyWriter.Send(this, new OutgoingCall(id, path, inputJson), static (Utf8JsonWriter w, in OutgoingCall c) =>
+        {
+            w.WriteStartObject();
+            w.WriteNumber("id"u8, c.Id);
+            w.WriteString("path"u8, c.Path);
+            if (c.Input is not null)
+            {
+                w.WritePropertyName("input"u8);
+                w.WriteRawValue(c.Input, skipInputValidation: true);
+            }
+            w.WriteEndObject();
+        }, isTerminal: true);
+    }
+
+    private bool TryTakeServerCall(long id, out ServerCall call)
+    {
+        lock (_calls)
+        {
+            call = null!;
+            return _serverCalls is not null && _serverCalls.Remove(id, out call!);
+        }
+    }
+
+    /// <summary>The server gives up on a call (deadline, cancel): the client is told to stop. False when it had ended already.</summary>
+    internal bool CancelServerCall(ServerCall call)
+    {
+        if (call.WireId == 0 || !TryTakeServerCall(call.WireId, out var taken) || !ReferenceEquals(taken, call)) return false;
+        ReplyWriter.Send(this, call.WireId, static (Utf8JsonWriter w, in long id) =>
+        {
+            w.WriteStartObject();
+            w.WriteNumber("id"u8, id);
+            w.WriteBoolean("cancel"u8, true);
+            w.WriteEndObject();
+        }, isTerminal: true);
+        return true;
+    }
+
+    /// <summary>The client answered a call of ours (a <c>result</c> or an <c>error</c>); runs on the read loop.</summary>
+    internal void CompleteServerCall(ref Envelope envelope)
+    {
+        var raw = envelope.Id;
+        long id = 0;
+        bool parsed = raw.IsSingleSegment
+            ? System.Buffers.Text.Utf8Parser.TryParse(raw.FirstSpan, out id, out int used) && used == raw.Length
+            : long.TryParse(System.Text.EncodingExtensions.GetString(System.Text.Encoding.UTF8, raw), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out id);
+        if (!parsed || !TryTakeServerCall(id, out var call))
+        {
+            // Late (after its deadline or a cancel) or never ours: nothing waits for it.
+            if (_app.Metrics?.AllowClientFaultLog() ?? true) RpcLog.BadEnvelope(Log, Session.Id, "reply to an unknown server call ignored");
+            return;
+        }
+        if (envelope.Kind == EnvelopeKind.Error) call.OnError(envelope.ErrorObject);
+        else call.OnResult(envelope.Result);
     }
 
     // ---- input -------------------------------------------------------------------------------
@@ -411,6 +575,8 @@ internal sealed class RpcConnection
 
     public void GoodMessage() => _badInARow = 0;
 }
+
+internal enum TopicAdd { Added, Already, TooMany, Closed }
 
 internal static partial class RpcLog
 {

@@ -175,6 +175,8 @@ public sealed class RpcGateway : IAsyncDisposable
     {
         var provider = BuildProvider(settings);
         var server = provider.GetRequiredService<GatewayServer>();
+        // What GatewayHostedService does in the host: the hub joins the backplane, then the listener starts.
+        await provider.GetRequiredService<Gateway.Server.Push.PushHub>().StartAsync();
         await server.StartAsync();
         return new RpcGateway(folder, provider, server);
     }
@@ -200,6 +202,7 @@ public sealed class RpcGateway : IAsyncDisposable
         {
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
             await Server.StopAsync(cts.Token);
+            await Provider.GetRequiredService<Gateway.Server.Push.PushHub>().StopAsync(cts.Token);
         }
         finally
         {

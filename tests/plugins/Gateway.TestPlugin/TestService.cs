@@ -210,7 +210,7 @@ public sealed class TestService(TestState state, GreetingOptions greeting)
         context.RequestHeaders.TryGetValue(input.Name, out var value) ? value : null;
 
     [Rpc("connectionId")]
-    public long ConnectionId(RpcContext context) => context.ConnectionId;
+    public string ConnectionId(RpcContext context) => context.ConnectionId;
 
     [Rpc("path")]
     public string PathOf(RpcContext context) => context.Path;
