@@ -4,7 +4,7 @@ CONFIG      ?= Release
 RESULTS     ?= TestResults
 PLUGINS_DIR ?= plugins
 
-.PHONY: all build run test bench bench-compare plugins publish clean
+.PHONY: all build run test bench bench-compare plugins publish clean test-deps
 
 all: build
 
@@ -20,8 +20,17 @@ plugins:
 	@if [ -d src/Gateway.Samples ]; then \
 	  $(DOTNET) publish src/Gateway.Samples -c $(CONFIG) -nologo -o $(PLUGINS_DIR)/Gateway.Samples; fi
 
+# The Redis backplane tests start a real redis-server (Debian's package) on a free port: install it when missing.
+test-deps:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "installing redis-server (the Redis backplane tests start one)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; }
+	@# The package starts a system-wide server on 6379; the tests never use it (each starts its own).
+	@redis-server --version
+
 # Every test project; results as TRX under $(RESULTS) for .ci/run's summary line.
-test:
+test: test-deps
 	rm -rf $(RESULTS)
 	$(DOTNET) test Gateway.sln -c $(CONFIG) -nologo --logger "trx" --logger "console;verbosity=minimal" \
 	  --results-directory $(RESULTS) --blame-hang-timeout 5m

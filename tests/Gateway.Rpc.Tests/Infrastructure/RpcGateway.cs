@@ -137,11 +137,18 @@ public sealed class RpcGateway : IAsyncDisposable
         return settings;
     }
 
-    /// <summary>AddGateway over that configuration, then resolves the server (where plugin problems surface).</summary>
-    public static ServiceProvider BuildProvider(IDictionary<string, string?> settings)
+    /// <summary>
+    /// AddGateway over that configuration, then resolves the server (where plugin problems surface).
+    /// <paramref name="before"/> registers services ahead of AddGateway (an <c>IBackplane</c>, e.g. an InMemoryBackplane on a shared
+    /// InMemoryBus to make several gateways one cluster); <paramref name="after"/> runs after it (e.g. AddRedisBackplane).
+    /// </summary>
+    public static ServiceProvider BuildProvider(IDictionary<string, string?> settings, Action<IServiceCollection>? before = null, Action<IServiceCollection>? after = null)
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
-        var services = new ServiceCollection().AddLogging().AddGateway(configuration);
+        var services = new ServiceCollection().AddLogging();
+        before?.Invoke(services);
+        services.AddGateway(configuration);
+        after?.Invoke(services);
         var provider = services.BuildServiceProvider();
         try
         {
@@ -171,9 +178,10 @@ public sealed class RpcGateway : IAsyncDisposable
         }
     }
 
-    public static async Task<RpcGateway> StartAsync(PluginFolder folder, IDictionary<string, string?> settings)
+    public static async Task<RpcGateway> StartAsync(PluginFolder folder, IDictionary<string, string?> settings,
+        Action<IServiceCollection>? before = null, Action<IServiceCollection>? after = null)
     {
-        var provider = BuildProvider(settings);
+        var provider = BuildProvider(settings, before, after);
         var server = provider.GetRequiredService<GatewayServer>();
         // What GatewayHostedService does in the host: the hub joins the backplane, then the listener starts.
         await provider.GetRequiredService<Gateway.Server.Push.PushHub>().StartAsync();
