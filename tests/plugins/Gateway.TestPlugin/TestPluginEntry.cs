@@ -14,5 +14,6 @@ public sealed class TestPluginEntry : IGatewayPlugin
         var section = configuration.GetSection("TestPlugin");
         services.AddSingleton(new GreetingOptions(section["Greeting"] ?? "(no greeting configured)"));
         services.AddSingleton<TestState>();
+        services.AddSingleton<ITopicPolicy, TestTopicPolicy>();
     }
 }
