@@ -139,7 +139,11 @@ public sealed class PushHub : ITopics, IConnections, IBackplaneReceiver, IAsyncD
     {
         _connections.TryRemove(connection.Session.Id, out _);
         var (topics, user) = connection.Unregister();
-        foreach (var topic in topics) RemoveMember(_topics, _remoteTopics, topic, connection, isTopic: true);
+        foreach (var topic in topics)
+        {
+            _metrics.Unsubscribed();
+            RemoveMember(_topics, _remoteTopics, topic, connection, isTopic: true);
+        }
         if (user is not null) RemoveMember(_users, _remoteUsers, user, connection, isTopic: false);
     }
 
@@ -213,6 +217,8 @@ public sealed class PushHub : ITopics, IConnections, IBackplaneReceiver, IAsyncD
                 }
                 catch (Exception ex)
                 {
+                    // While this node leaves the cluster its connections close and their topics empty: nothing to report then.
+                    if (_stopped) continue;
                     _metrics.BackplaneError();
                     PushLog.BackplaneFailed(_log, (want ? "subscribe " : "unsubscribe ") + (isTopic ? "topic " : "user ") + key, ex.Message);
                 }
@@ -457,7 +463,6 @@ public sealed class PushHub : ITopics, IConnections, IBackplaneReceiver, IAsyncD
             throw new RpcException(ErrorCode.NotFound, $"no connection '{connectionId}'");
         var call = new TypedServerCall<TResult>(TypeInfo<TResult>(), $"client call {path}");
         byte[]? inputJson = input is null ? null : JsonSerializer.SerializeToUtf8Bytes(input, input.GetType(), _json);
-        _metrics.ServerCallStarted();
 
         RpcConnection? connection = null;
         long correlation = 0;
@@ -466,6 +471,7 @@ public sealed class PushHub : ITopics, IConnections, IBackplaneReceiver, IAsyncD
             if (!_connections.TryGetValue(local, out connection))
                 throw new RpcException(ErrorCode.NotFound, $"no connection '{connectionId}' on this node");
             connection.StartServerCall(call, path, inputJson);
+            _metrics.ServerCallStarted();
         }
         else
         {
@@ -486,6 +492,7 @@ public sealed class PushHub : ITopics, IConnections, IBackplaneReceiver, IAsyncD
                 _outgoing.TryRemove(correlation, out _);
                 throw new RpcException(ErrorCode.NotFound, $"no connection '{connectionId}': its node is gone");
             }
+            _metrics.ServerCallStarted();
         }
 
         using var deadline = new CancellationTokenSource(timeout);
@@ -825,7 +832,7 @@ internal static class EventFrames
 
 internal static partial class PushLog
 {
-    [LoggerMessage(200, LogLevel.Information, "Node {NodeId} joined the cluster through the {Backplane} backplane")]
+    [LoggerMessage(200, LogLevel.Information, "Node {NodeId} started; backplane: {Backplane}")]
     public static partial void Started(ILogger logger, string nodeId, string backplane);
 
     [LoggerMessage(201, LogLevel.Warning, "Backplane: {Operation} failed: {Reason}")]
