@@ -37,6 +37,7 @@ public sealed class RedisBackplane : IBackplane
     private Subscription? _nodeChannel, _broadcastChannel;
     private Task _heartbeat = Task.CompletedTask;
     private int _restoring;
+    private volatile bool _announced;
 
     public RedisBackplane(RedisBackplaneOptions options, ILogger logger)
     {
@@ -90,15 +91,19 @@ public sealed class RedisBackplane : IBackplane
         };
         if (!_mux.IsConnected) RedisLog.NotConnectedAtStart(_log, _options.Configuration ?? "");
 
-        _nodeChannel = new Subscription(NodeChannel(nodeId), m => _receiver!.OnNodeMessage((ReadOnlyMemory<byte>)m.Message));
-        _broadcastChannel = new Subscription(BroadcastChannel, m =>
+        _nodeChannel = new Subscription(NodeChannel(nodeId), Guard("node channel", m => _receiver!.OnNodeMessage((ReadOnlyMemory<byte>)m.Message)));
+        _broadcastChannel = new Subscription(BroadcastChannel, Guard("broadcast", m =>
         {
             if (TryStripOrigin(m.Message, out var body)) _receiver!.OnBroadcast(body);
-        });
-        // Not reachable now: the heartbeat and the reconnect handler keep trying.
-        await TrySubscribeAsync(_nodeChannel).ConfigureAwait(false);
-        await TrySubscribeAsync(_broadcastChannel).ConfigureAwait(false);
-        await AnnounceAsync(force: true).ConfigureAwait(false);
+        }));
+        // Redis not reachable now: do not hold the start for timeouts; the reconnect handler and the heartbeat subscribe
+        // and announce as soon as it is.
+        if (_mux.IsConnected)
+        {
+            await TrySubscribeAsync(_nodeChannel).ConfigureAwait(false);
+            await TrySubscribeAsync(_broadcastChannel).ConfigureAwait(false);
+            await AnnounceAsync(force: true).ConfigureAwait(false);
+        }
         _heartbeat = HeartbeatLoopAsync(_stop.Token);
     }
 
@@ -140,10 +145,10 @@ public sealed class RedisBackplane : IBackplane
 
     public async ValueTask SubscribeAsync(string topic, CancellationToken cancellationToken)
     {
-        var subscription = _topics.GetOrAdd(topic, t => new Subscription(TopicChannel(t), m =>
+        var subscription = _topics.GetOrAdd(topic, t => new Subscription(TopicChannel(t), Guard("topic " + t, m =>
         {
             if (TryStripOrigin(m.Message, out var body)) _receiver!.OnTopicMessage(t, body);
-        }));
+        })));
         if (!await TrySubscribeAsync(subscription).ConfigureAwait(false))
             throw new BackplaneUnavailableException($"Redis did not confirm the subscription to topic '{topic}'; it is made when Redis is reachable again");
     }
@@ -229,7 +234,8 @@ public sealed class RedisBackplane : IBackplane
             if (!IsConnected) continue;
             try
             {
-                await AnnounceAsync(force: false).ConfigureAwait(false);
+                // A first announce that never happened (Redis was down at start) is forced, so the nodes set gets this node.
+                await AnnounceAsync(force: !_announced).ConfigureAwait(false);
                 await RetryMissingSubscriptionsAsync().ConfigureAwait(false);
                 await RemoveDeadNodesAsync().ConfigureAwait(false);
             }
@@ -264,6 +270,7 @@ public sealed class RedisBackplane : IBackplane
                 await Task.WhenAll(writes).ConfigureAwait(false);
                 if (fresh && !force) RedisLog.Reannounced(_log, _nodeId, _users.Count);
             }
+            _announced = true;
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
@@ -370,6 +377,13 @@ public sealed class RedisBackplane : IBackplane
             throw new BackplaneUnavailableException($"Redis: {what} failed: {ex.Message}", ex);
         }
     }
+
+    /// <summary>A receiver fault is logged and that message dropped; it must never stop the channel's message loop.</summary>
+    private Action<ChannelMessage> Guard(string what, Action<ChannelMessage> handler) => message =>
+    {
+        try { handler(message); }
+        catch (Exception ex) { RedisLog.OperationFailed(_log, "deliver a message from " + what, ex.Message); }
+    };
 
     private static byte[] Origin(string nodeId)
     {
