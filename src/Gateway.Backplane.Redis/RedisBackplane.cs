@@ -65,6 +65,9 @@ public sealed class RedisBackplane : IBackplane
     public string Name => "Redis";
     public bool IsConnected => _mux?.IsConnected ?? false;
 
+    /// <summary>The connection (null before StartAsync). For tests: disposing it makes this node die without leaving.</summary>
+    internal ConnectionMultiplexer? Multiplexer => _mux;
+
     private ConnectionMultiplexer Mux => _mux ?? throw new BackplaneUnavailableException("the Redis backplane is not started");
     private RedisChannel TopicChannel(string topic) => RedisChannel.Literal($"{_prefix}:topic:{topic}");
     private RedisChannel NodeChannel(string node) => RedisChannel.Literal($"{_prefix}:node:{node}");
