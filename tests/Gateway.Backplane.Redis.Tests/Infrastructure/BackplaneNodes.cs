@@ -23,10 +23,12 @@ public sealed class BackplaneNodes : IAsyncDisposable
     {
         Redis = redis;
         Prefix = "t" + Guid.NewGuid().ToString("N")[..12];
-        _logs = TestLogging.Factory(output);
+        _logs = TestLogging.Factory(output, Clock);
     }
 
     public RedisServer Redis { get; }
+    /// <summary>The time base of the logs, from this object's creation.</summary>
+    public System.Diagnostics.Stopwatch Clock { get; } = System.Diagnostics.Stopwatch.StartNew();
     public string Prefix { get; }
 
     public RedisBackplaneOptions Options() => new()
