@@ -54,6 +54,10 @@ public sealed class ConfigurationTests(ITestOutputHelper output)
     [InlineData("127.0.0.1:6379,connectTimeout=soon")] // not an integer
     [InlineData("127.0.0.1:6379,noSuchOption=1")]      // unknown keyword
     [InlineData("127.0.0.1:6379,ssl=maybe")]           // not a boolean
+    [InlineData("127.0.0.1:99999")]                    // port out of range
+    [InlineData("127.0.0.1:notaport")]                 // StackExchange.Redis drops it silently: no endpoint left
+    [InlineData("password=secret")]                    // options, but no endpoint
+    [InlineData(",,,")]                                // nothing at all
     public void A_malformed_configuration_string_names_the_key(string configuration)
     {
         var ex = BuildFails(Redis(("Gateway:Backplane:Redis:Configuration", configuration)));
