@@ -343,6 +343,11 @@ public sealed class RedisBackplane : IBackplane
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
             RedisLog.OperationFailed(_log, "subscribe to " + subscription.Channel, ex.Message);
+            // StackExchange.Redis registered the queue before the SUBSCRIBE failed and keeps it: nobody would ever read
+            // it (its messages pile up) and it would keep the channel subscribed after our own unsubscribe. This node
+            // holds no other queue on the channel (Queue is null), so drop everything on it; the local part is done
+            // at once, the UNSUBSCRIBE itself is best effort.
+            ObserveFailure(Mux.GetSubscriber().UnsubscribeAsync(subscription.Channel));
             return false;
         }
         finally
@@ -350,6 +355,9 @@ public sealed class RedisBackplane : IBackplane
             subscription.Gate.Release();
         }
     }
+
+    private static void ObserveFailure(Task task) =>
+        task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
     // ---- helpers ---------------------------------------------------------------------------------
 
