@@ -18,6 +18,9 @@ public sealed class RedisRestartTests(ITestOutputHelper output)
     private static readonly CancellationToken None = CancellationToken.None;
     private static ReadOnlyMemory<byte> Bytes(string s) => Encoding.UTF8.GetBytes(s);
 
+    /// <summary>Subscribers Redis counts on a channel (PUBSUB NUMSUB).</summary>
+    private static async Task<long> NumSubAsync(IDatabase db, string channel) => (long)((RedisResult[])(await db.ExecuteAsync("PUBSUB", "NUMSUB", channel))!)[1];
+
     [Fact]
     public async Task Backplane_operations_fail_while_Redis_is_down_and_its_state_is_restored_into_the_restarted_empty_Redis()
     {
@@ -114,6 +117,13 @@ public sealed class RedisRestartTests(ITestOutputHelper output)
             catch (TimeoutException) { }
         }
         Assert.True(uArrived, "the subscription asked for while Redis was down was never made");
+        // And it can be undone: the subscribe that failed while Redis was down left nothing behind in the client that
+        // would keep the channel subscribed (and queue its messages for no reader).
+        Assert.Equal(1, await NumSubAsync(db, $"{nodes.Prefix}:topic:u"));
+        await b.Backplane.UnsubscribeAsync("u", None);
+        Assert.Equal(0, await NumSubAsync(db, $"{nodes.Prefix}:topic:u"));
+        await a.Backplane.UnsubscribeAsync("t", None);
+        Assert.Equal(0, await NumSubAsync(db, $"{nodes.Prefix}:topic:t"));
         Assert.DoesNotContain(a.Receiver.Messages, m => m.Text == "lost");
         Assert.DoesNotContain(b.Receiver.Messages, m => m.Text == "lost");
         Assert.Equal(0, a.Receiver.OverlappingCallbacks);
