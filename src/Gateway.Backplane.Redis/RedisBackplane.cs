@@ -267,6 +267,15 @@ public sealed class RedisBackplane : IBackplane
                     writes.Add(db.SetAddAsync(UserKey(user), _nodeId));
                     writes.Add(db.SetAddAsync(NodeUsersKey(_nodeId), user));
                 }
+                // And the other half of the desired state: users this node no longer holds whose removal could not
+                // reach Redis when it was made (cut off), or other nodes would keep routing them here.
+                foreach (var member in await db.SetMembersAsync(NodeUsersKey(_nodeId)).ConfigureAwait(false))
+                {
+                    string user = member.ToString();
+                    if (_users.ContainsKey(user)) continue;
+                    writes.Add(db.SetRemoveAsync(UserKey(user), _nodeId));
+                    writes.Add(db.SetRemoveAsync(NodeUsersKey(_nodeId), user));
+                }
                 await Task.WhenAll(writes).ConfigureAwait(false);
                 if (fresh && !force) RedisLog.Reannounced(_log, _nodeId, _users.Count);
             }
