@@ -24,6 +24,9 @@ public sealed class GatewayNodes(RedisServer redis, ITestOutputHelper output) : 
     /// <summary>The time base of the nodes' logs, from this object's creation.</summary>
     public System.Diagnostics.Stopwatch Clock { get; } = System.Diagnostics.Stopwatch.StartNew();
 
+    /// <summary>Every node's log lines, to await one.</summary>
+    public LogSink Logs { get; } = new();
+
     /// <summary>Writes a line to the test output stamped with <see cref="Clock"/>, like the nodes' logs.</summary>
     public void Log(string line) => Output.WriteLine($"{Clock.Elapsed.TotalMilliseconds,7:0} ms {line}");
 
@@ -51,7 +54,7 @@ public sealed class GatewayNodes(RedisServer redis, ITestOutputHelper output) : 
                 after: s =>
                 {
                     s.AddRedisBackplane();
-                    s.AddTestOutput(Output, "[" + name + "]", Clock);
+                    s.AddTestOutput(Output, "[" + name + "]", Clock, Logs);
                 });
             _gateways.Add(gateway);
             Log($"node {name} = {NodeId(gateway)} on port {gateway.Port}");
