@@ -11,7 +11,7 @@ namespace Gateway.Backplane.Redis.Tests;
 public sealed class RedisPartitionTests(RedisServerFixture fixture, ITestOutputHelper output) : IClassFixture<RedisServerFixture>
 {
     [Fact]
-    public async Task User_changes_made_while_a_node_was_cut_off_are_in_Redis_once_it_is_back()
+    public async Task Users_and_rooms_changed_while_a_node_was_cut_off_are_right_once_it_is_back()
     {
         await using var partition = new TcpPartition(fixture.Server.Port);
         await using var nodes = new GatewayNodes(fixture.Server, output);
@@ -41,6 +41,8 @@ public sealed class RedisPartitionTests(RedisServerFixture fixture, ITestOutputH
         await b2.CallAsync("chat/login", new { user = "gina" }, timeout: TimeSpan.FromSeconds(15));
         await nodes.Logs.WaitForAsync(l => l.Node == "[B]" && l.Message.Contains("subscribe user gina failed"), "B failing to register gina", TimeSpan.FromSeconds(15));
         Assert.Equal([GatewayNodes.NodeId(gwB)], await backplaneA.GetUserNodesAsync("frank", CancellationToken.None)); // stale, for now
+        // henry joins a room: answered (desired state), made once B is back.
+        await b3.CallAsync("chat/join", new { room = "late" }, timeout: TimeSpan.FromSeconds(15));
 
         await partition.RestoreAsync();
         nodes.Log("B's path to Redis restored");
@@ -62,6 +64,10 @@ public sealed class RedisPartitionTests(RedisServerFixture fixture, ITestOutputH
         Assert.Equal([GatewayNodes.NodeId(gwB)], gina);
         Assert.Empty(frank);
         Assert.Equal([GatewayNodes.NodeId(gwB)], await backplaneA.GetUserNodesAsync("henry", CancellationToken.None));
+
+        // The room joined during the cut gets A's events once B is back (bounded probes: no event says when B resubscribed).
+        var probes = await Probes.UntilDeliveredAsync("A-to-B", a1, b3, "late", nodes.Clock);
+        probes.WriteTo(output, b3);
 
         // What a client sees: nobody is told a direct message to frank was delivered, gina's and henry's arrive.
         Assert.Equal(false, (await a1.ResultAsync("chat/dm", new { user = "frank", text = "2" })).Bool("delivered"));
