@@ -139,7 +139,7 @@ public sealed class CrossNodeTests(RedisServerFixture fixture, ITestOutputHelper
         var call = await b1.NextServerCallAsync();
         Assert.Equal("client/echo", call.Str("path"));
         Assert.Equal(42, call["input"].Long("x"));
-        Assert.Equal(JsonValueKindOf(call["id"]), System.Text.Json.JsonValueKind.Number);
+        Assert.Equal(System.Text.Json.JsonValueKind.Number, JsonValueKindOf(call["id"]));
         await b1.SendJsonAsync(new JsonObject { ["id"] = call["id"]!.DeepClone(), ["result"] = new JsonObject { ["echoed"] = 42 } });
 
         var reply = (await a1.ReadUntilTerminalAsync(key))[^1];
