@@ -52,6 +52,9 @@ public sealed class RedisBackplane : IBackplane
         {
             throw new InvalidOperationException($"{GatewayOptions.SectionName}:Backplane:Redis:Configuration is not a valid StackExchange.Redis configuration ('{options.Configuration}'): {ex.Message}", ex);
         }
+        // Parse drops what it cannot read as an endpoint ("host:notaport") without a word; ConnectAsync would then fail at start.
+        if (_config.EndPoints.Count == 0)
+            throw new InvalidOperationException($"{GatewayOptions.SectionName}:Backplane:Redis:Configuration names no Redis endpoint ('{options.Configuration}'): give host:port, e.g. '127.0.0.1:6379'");
         // Start even if Redis is not up yet (containers start in any order) and keep reconnecting; operations that
         // cannot reach Redis within OperationTimeout fail to their caller instead of waiting for ever.
         _config.AbortOnConnectFail = false;
@@ -65,6 +68,9 @@ public sealed class RedisBackplane : IBackplane
 
     public string Name => "Redis";
     public bool IsConnected => _mux?.IsConnected ?? false;
+
+    /// <summary>The connection (null before StartAsync). For tests: disposing it makes this node die without leaving.</summary>
+    internal ConnectionMultiplexer? Multiplexer => _mux;
 
     private ConnectionMultiplexer Mux => _mux ?? throw new BackplaneUnavailableException("the Redis backplane is not started");
     private RedisChannel TopicChannel(string topic) => RedisChannel.Literal($"{_prefix}:topic:{topic}");
@@ -267,6 +273,15 @@ public sealed class RedisBackplane : IBackplane
                     writes.Add(db.SetAddAsync(UserKey(user), _nodeId));
                     writes.Add(db.SetAddAsync(NodeUsersKey(_nodeId), user));
                 }
+                // And the other half of the desired state: users this node no longer holds whose removal could not
+                // reach Redis when it was made (cut off), or other nodes would keep routing them here.
+                foreach (var member in await db.SetMembersAsync(NodeUsersKey(_nodeId)).ConfigureAwait(false))
+                {
+                    string user = member.ToString();
+                    if (_users.ContainsKey(user)) continue;
+                    writes.Add(db.SetRemoveAsync(UserKey(user), _nodeId));
+                    writes.Add(db.SetRemoveAsync(NodeUsersKey(_nodeId), user));
+                }
                 await Task.WhenAll(writes).ConfigureAwait(false);
                 if (fresh && !force) RedisLog.Reannounced(_log, _nodeId, _users.Count);
             }
@@ -344,6 +359,11 @@ public sealed class RedisBackplane : IBackplane
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
             RedisLog.OperationFailed(_log, "subscribe to " + subscription.Channel, ex.Message);
+            // StackExchange.Redis registered the queue before the SUBSCRIBE failed and keeps it: nobody would ever read
+            // it (its messages pile up) and it would keep the channel subscribed after our own unsubscribe. This node
+            // holds no other queue on the channel (Queue is null), so drop everything on it; the local part is done
+            // at once, the UNSUBSCRIBE itself is best effort.
+            ObserveFailure(Mux.GetSubscriber().UnsubscribeAsync(subscription.Channel));
             return false;
         }
         finally
@@ -351,6 +371,9 @@ public sealed class RedisBackplane : IBackplane
             subscription.Gate.Release();
         }
     }
+
+    private static void ObserveFailure(Task task) =>
+        task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
     // ---- helpers ---------------------------------------------------------------------------------
 

@@ -156,7 +156,9 @@ public sealed class RpcGateway : IAsyncDisposable
         }
         catch
         {
-            provider.Dispose();
+            // DisposeAsync: the singletons created before the failure may be IAsyncDisposable only (the backplane, the
+            // hub), and a synchronous Dispose would throw for them, hiding the error the caller is asking about.
+            provider.DisposeAsync().AsTask().GetAwaiter().GetResult();
             throw;
         }
         return provider;
