@@ -13,7 +13,11 @@ namespace Gateway;
 /// </remarks>
 public interface ITopics
 {
-    /// <summary>Subscribes a connection (on this node or another) to a topic; completes when events from every node reach it.</summary>
+    /// <summary>
+    /// Subscribes a connection (on this node or another) to a topic; completes when events from every node reach it.
+    /// While the backplane's broker is unreachable it completes once the subscription is recorded: events published on
+    /// this node reach it at once, and events from other nodes once the backplane has resubscribed (logged, counted).
+    /// </summary>
     /// <param name="connectionId">The connection, as <see cref="RpcContext.ConnectionId"/> gave it.</param>
     /// <param name="topic">The topic.</param>
     /// <param name="cancellationToken">Stops waiting (the subscription may still happen).</param>

@@ -37,8 +37,9 @@ public abstract class RpcContext
     public abstract string? UserId { get; set; }
 
     /// <summary>
-    /// Sets <see cref="UserId"/> and completes once every node can reach this connection by that user id
-    /// (the backplane has registered it). Null clears it.
+    /// Sets <see cref="UserId"/> and completes once every node can reach this connection by that user id (the backplane
+    /// has registered it). Null clears it. While the backplane's broker is unreachable it completes once the change is
+    /// recorded: this node uses it at once, and the backplane registers it when the broker is back (logged, counted).
     /// </summary>
     public abstract ValueTask SetUserIdAsync(string? userId);
 
@@ -57,7 +58,10 @@ public abstract class RpcContext
     /// <summary>Events to connections and users, broadcasts, and calls to clients, across every node.</summary>
     public abstract IConnections Connections { get; }
 
-    /// <summary>Subscribes this connection to <paramref name="topic"/> (no pattern check: the server decides). Completes when the subscription is in effect on every node.</summary>
+    /// <summary>
+    /// Subscribes this connection to <paramref name="topic"/> (no pattern check: the server decides). Completes when the
+    /// subscription is in effect on every node; see <see cref="ITopics.SubscribeAsync"/> for a broker that is unreachable.
+    /// </summary>
     /// <returns>False when the connection has closed meanwhile.</returns>
     /// <exception cref="RpcException">RESOURCE_EXHAUSTED past <c>Gateway:Topics:MaxSubscriptionsPerConnection</c>; INVALID_ARGUMENT for a malformed topic name.</exception>
     public ValueTask<bool> SubscribeAsync(string topic) => Topics.SubscribeAsync(ConnectionId, topic, CancellationToken);

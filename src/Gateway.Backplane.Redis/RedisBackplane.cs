@@ -29,6 +29,7 @@ public sealed class RedisBackplane : IBackplane
     private readonly string _prefix;
     private readonly ConcurrentDictionary<string, Subscription> _topics = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _users = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _userRetries = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
     private ConnectionMultiplexer? _mux;
     private IBackplaneReceiver? _receiver;
@@ -64,6 +65,9 @@ public sealed class RedisBackplane : IBackplane
         _config.ConnectTimeout = Math.Max(timeout, 1000);
         _config.ReconnectRetryPolicy = new ExponentialRetry(100, 5000);
         _config.KeepAlive = Math.Max(1, (int)options.HeartbeatInterval.TotalSeconds);
+        // StackExchange.Redis checks timeouts and connection health on its own heartbeat (1 s by default): a quarter of
+        // the operation timeout keeps a failing call close to OperationTimeout and notices a returning Redis sooner.
+        _config.HeartbeatInterval = TimeSpan.FromMilliseconds(Math.Clamp(timeout / 4, 100, 1000));
     }
 
     public string Name => "Redis";
@@ -205,15 +209,42 @@ public sealed class RedisBackplane : IBackplane
     public async ValueTask AddUserAsync(string userId, CancellationToken cancellationToken)
     {
         _users[userId] = 0;
-        var db = Mux.GetDatabase();
-        await Run(() => Task.WhenAll(db.SetAddAsync(UserKey(userId), _nodeId), db.SetAddAsync(NodeUsersKey(_nodeId), userId)), "register user " + userId).ConfigureAwait(false);
+        await WriteUserAsync(userId, add: true).ConfigureAwait(false);
     }
 
     public async ValueTask RemoveUserAsync(string userId, CancellationToken cancellationToken)
     {
         _users.TryRemove(userId, out _);
+        await WriteUserAsync(userId, add: false).ConfigureAwait(false);
+    }
+
+    /// <summary>Writes one user's registration as the desired state has it; a failure is retried on the next heartbeat.</summary>
+    private async Task WriteUserAsync(string userId, bool add)
+    {
         var db = Mux.GetDatabase();
-        await Run(() => Task.WhenAll(db.SetRemoveAsync(UserKey(userId), _nodeId), db.SetRemoveAsync(NodeUsersKey(_nodeId), userId)), "unregister user " + userId).ConfigureAwait(false);
+        try
+        {
+            await Run(() => add
+                ? Task.WhenAll(db.SetAddAsync(UserKey(userId), _nodeId), db.SetAddAsync(NodeUsersKey(_nodeId), userId))
+                : Task.WhenAll(db.SetRemoveAsync(UserKey(userId), _nodeId), db.SetRemoveAsync(NodeUsersKey(_nodeId), userId)),
+                (add ? "register user " : "unregister user ") + userId).ConfigureAwait(false);
+            _userRetries.TryRemove(userId, out _);
+        }
+        catch (BackplaneUnavailableException)
+        {
+            _userRetries[userId] = 0;
+            throw;
+        }
+    }
+
+    /// <summary>Users whose last write failed without the connection dropping (a timeout): the heartbeat writes them again.</summary>
+    private async Task RetryUsersAsync()
+    {
+        foreach (var user in _userRetries.Keys)
+        {
+            try { await WriteUserAsync(user, add: _users.ContainsKey(user)).ConfigureAwait(false); }
+            catch (BackplaneUnavailableException) { return; }
+        }
     }
 
     public async ValueTask<IReadOnlyList<string>> GetUserNodesAsync(string userId, CancellationToken cancellationToken)
@@ -243,6 +274,7 @@ public sealed class RedisBackplane : IBackplane
                 // A first announce that never happened (Redis was down at start) is forced, so the nodes set gets this node.
                 await AnnounceAsync(force: !_announced).ConfigureAwait(false);
                 await RetryMissingSubscriptionsAsync().ConfigureAwait(false);
+                await RetryUsersAsync().ConfigureAwait(false);
                 await RemoveDeadNodesAsync().ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
