@@ -16,10 +16,16 @@ public sealed class LatencyRecorder
     private long[] _current;
     private int _count;
     private bool _overBudget;
+    private readonly int _maxChunk;
 
-    public LatencyRecorder(int initialCapacity = 1024)
+    /// <param name="maxChunk">
+    /// The largest chunk growth allocates. Recorders that are many and small (one per fanout subscriber)
+    /// keep it at 8 Ki samples (64 KiB), under the large object heap's threshold, so growing never costs a Gen2 GC.
+    /// </param>
+    public LatencyRecorder(int initialCapacity = 1024, int maxChunk = 1 << 20)
     {
         initialCapacity = Math.Max(16, initialCapacity);
+        _maxChunk = Math.Max(initialCapacity, maxChunk);
         Interlocked.Add(ref s_reserved, initialCapacity);
         _current = new long[initialCapacity];
     }
@@ -45,7 +51,7 @@ public sealed class LatencyRecorder
     private bool Grow()
     {
         if (_overBudget) return false;
-        int next = Math.Min(_current.Length * 2, 1 << 20);
+        int next = Math.Min(_current.Length * 2, _maxChunk);
         if (Interlocked.Add(ref s_reserved, next) > SampleBudget)
         {
             _overBudget = true;

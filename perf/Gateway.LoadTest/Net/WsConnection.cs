@@ -81,6 +81,13 @@ public sealed class WsConnection : IReplySink
     public long InvalidMessages;
     /// <summary>Per-item latency from the subscribe, recorded by the receive loop (stream scenarios).</summary>
     public LatencyRecorder? ItemLatency { get; set; }
+    /// <summary>Fanout: the last publish sequence number stamped into this connection's requests.</summary>
+    public long PublishSequence;
+    /// <summary>
+    /// Server events (<c>{"event":…}</c>) go here, on the receive loop, instead of the protocol's reply
+    /// parser (fanout subscribers). Set before <see cref="Start"/>.
+    /// </summary>
+    public IEventSink? Events { get; set; }
 
     public void AddSlots(RequestTemplate template, int count, bool isStream, int expectedItems)
     {
@@ -554,6 +561,11 @@ public sealed class WsConnection : IReplySink
             if (message.IndexOf("100000000000"u8) >= 0) _probe = message.ToArray();
             return;
         }
+        if (Events is { } events && message.StartsWith("{\"event\":"u8))
+        {
+            events.OnEvent(message);
+            return;
+        }
         if (_awaitingHandshake)
         {
             int used = _protocol.ParseHandshakeResponse(message, out var error);
@@ -655,6 +667,12 @@ public sealed class WsConnection : IReplySink
         }
         await _closedTcs.Task.WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { });
     }
+}
+
+/// <summary>Receives a connection's server events, one call per message, on its receive loop (never concurrently). Must not allocate.</summary>
+public interface IEventSink
+{
+    void OnEvent(ReadOnlySpan<byte> message);
 }
 
 /// <summary>The measured part of a run, in Stopwatch timestamps.</summary>

@@ -18,6 +18,7 @@ public static class ConsoleReport
         foreach (var h in new[] { "count", "min", "mean", "p50", "p75", "p95", "p99", "max" }) lat.AddColumn(new TableColumn(h).RightAligned());
         lat.AddRow([$"OK {r.StepUnit}", .. LatencyCells(r.Latency)]);
         if (r.ItemLatency is { } items) lat.AddRow(["items, from subscribe", .. LatencyCells(items)]);
+        foreach (var (_, name, summary) in r.Latencies) lat.AddRow([Markup.Escape(name), .. LatencyCells(summary)]);
         AnsiConsole.Write(lat);
 
         if (r.Errors.Count > 0)
@@ -60,5 +61,6 @@ public static class ConsoleReport
         foreach (var (_, name, _, display) in r.Extra) yield return (name, display);
     }
 
-    private static string Singular(string unit) => unit.EndsWith('s') ? unit[..^1] : unit;
+    private static string Singular(string unit) =>
+        unit.EndsWith("shes", StringComparison.Ordinal) ? unit[..^2] : unit.EndsWith('s') ? unit[..^1] : unit;
 }

@@ -69,6 +69,7 @@ public static class ReportWriter
         sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         sb.AppendLine(LatencyRow($"OK {r.StepUnit}", r.Latency));
         if (r.ItemLatency is { } items) sb.AppendLine(LatencyRow("items, from subscribe", items));
+        foreach (var (_, name, summary) in r.Latencies) sb.AppendLine(LatencyRow(Md(name), summary));
         if (r.Errors.Count > 0)
         {
             sb.AppendLine();
@@ -112,7 +113,13 @@ public static class ReportWriter
             r.BytesIn.ToString(C), r.BytesOut.ToString(C), D(r.ClientCpuPercent),
             r.ClientGen0.ToString(C), r.ClientGen1.ToString(C), r.ClientGen2.ToString(C), r.ClientAllocatedBytes.ToString(C),
             N(r.ServerCpuPercent), r.ServerRssBeforeKb?.ToString(C) ?? "", r.ServerRssAfterKb?.ToString(C) ?? "", r.ServerRssPeakKb?.ToString(C) ?? "",
-            string.Join(" ", r.Extra.Select(e => $"{e.Key}={D(e.Value)}")),
+            string.Join(" ", r.Extra.Select(e => $"{e.Key}={D(e.Value)}")
+                .Concat(r.Latencies.SelectMany(l => new[]
+                {
+                    $"{l.Key}.count={l.Summary.Count}", $"{l.Key}.min={D(l.Summary.MinUs)}", $"{l.Key}.mean={D(l.Summary.MeanUs)}",
+                    $"{l.Key}.p50={D(l.Summary.P50Us)}", $"{l.Key}.p75={D(l.Summary.P75Us)}", $"{l.Key}.p95={D(l.Summary.P95Us)}",
+                    $"{l.Key}.p99={D(l.Summary.P99Us)}", $"{l.Key}.max={D(l.Summary.MaxUs)}",
+                }))),
         };
         return string.Join(",", CsvColumns) + "\n" + string.Join(",", values.Select(CsvField)) + "\n";
     }
@@ -170,6 +177,7 @@ public static class ReportWriter
             WriteNullable(w, "serverRssAfterKb", r.ServerRssAfterKb);
             WriteNullable(w, "serverRssPeakKb", r.ServerRssPeakKb);
             foreach (var (key, _, value, _) in r.Extra) w.WriteNumber(key, Round(value));
+            foreach (var (key, _, summary) in r.Latencies) WriteLatency(w, key, summary);
             w.WriteStartObject("errors");
             foreach (var (reason, count) in r.Errors) w.WriteNumber(reason, count);
             w.WriteEndObject();
@@ -223,6 +231,7 @@ public static class ReportWriter
             sb.AppendLine($"<tr><th>{E(n)}</th>{string.Concat(new[] { Format.Int(l.Count), Format.Us(l.MinUs), Format.Us(l.MeanUs), Format.Us(l.P50Us), Format.Us(l.P75Us), Format.Us(l.P95Us), Format.Us(l.P99Us), Format.Us(l.MaxUs) }.Select(v => $"<td class=\"n\">{v}</td>"))}</tr>");
         Row($"OK {r.StepUnit}", r.Latency);
         if (r.ItemLatency is { } items) Row("items, from subscribe", items);
+        foreach (var (_, name, summary) in r.Latencies) Row(name, summary);
         sb.AppendLine("</table>");
         if (r.Errors.Count > 0)
         {

@@ -42,6 +42,9 @@ public sealed class ScenarioResult
     public double? ItemsPerSecond => Items is { } n && DurationSeconds > 0 ? n / DurationSeconds : null;
     public LatencySummary? ItemLatency { get; set; }
 
+    /// <summary>Scenario-specific latencies (fanout: publish to receive): JSON key, name in the tables, figures.</summary>
+    public List<(string Key, string Name, LatencySummary Summary)> Latencies { get; } = [];
+
     /// <summary>Scenario-specific figures: name, value (for JSON), display text.</summary>
     public List<(string Key, string Name, double Value, string Display)> Extra { get; } = [];
     public List<(string Reason, long Count)> Errors { get; } = [];
