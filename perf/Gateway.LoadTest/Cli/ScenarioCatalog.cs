@@ -100,6 +100,8 @@ public sealed class ConnectionsScenarioDefinition : IScenarioDefinition
 
 public sealed class FanoutScenarioDefinition : IScenarioDefinition
 {
+    public const string InlineCompletionsVariable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
+
     /// <summary>The chat sample's limit on a message's text.</summary>
     private const int MaxText = 4000;
 
@@ -129,13 +131,20 @@ public sealed class FanoutScenarioDefinition : IScenarioDefinition
         var warmup = Options.Time("--warmup", TimeSpan.FromSeconds(2), "Warm-up before measuring, not recorded");
         var drain = Options.Time("--drain", TimeSpan.FromSeconds(5), "After the window: the longest wait for its events still in flight");
         var perSource = Options.Int("--per-source", 20000, "Connections per source address before moving to the next 127.0.0.k", 100);
+        var completions = new Option<string>("--socket-completions")
+        {
+            Description = "inline: socket completions run on the epoll thread (DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1), which saves the " +
+                          "subscribers a thread-pool hop per read; pool: the runtime's default (thread pool), as the other scenarios run",
+            DefaultValueFactory = _ => "inline",
+        };
+        completions.AcceptOnlyFromAmong("inline", "pool");
         var load = new Option<string>("--load")
         {
             Description = "Load simulation of the publishers: keep[:COPIES][@TIME], ramp[:COPIES][@TIME], inject:RATE[/INTERVAL][@TIME] (RATE publishes per INTERVAL); " +
                           "COPIES defaults to publishers×inflight, TIME to --duration",
             DefaultValueFactory = _ => "keep",
         };
-        foreach (var option in new Option[] { subscribers, publishers, inflight, topic, subscribe, payload, duration.Option, warmup.Option, drain.Option, perSource, load })
+        foreach (var option in new Option[] { subscribers, publishers, inflight, topic, subscribe, payload, duration.Option, warmup.Option, drain.Option, perSource, completions, load })
             command.Add(option);
         command.SetAction((parse, ct) => App.RunAsync(parse, common, settings =>
         {
@@ -157,7 +166,10 @@ public sealed class FanoutScenarioDefinition : IScenarioDefinition
             var w = warmup.Get(parse);
             string spec = parse.GetValue(load) ?? "keep";
             var simulations = LoadSpec.Parse(spec, p * k, d, w);
-            return new FanoutScenario(s, p, k, t, via, size, parse.GetValue(perSource), drain.Get(parse), simulations, spec, d, w, settings);
+            // Read once by the runtime when the first socket is created, which has not happened yet.
+            bool inline = parse.GetValue(completions) != "pool";
+            Environment.SetEnvironmentVariable(InlineCompletionsVariable, inline ? "1" : "0");
+            return new FanoutScenario(s, p, k, t, via, size, parse.GetValue(perSource), drain.Get(parse), inline, simulations, spec, d, w, settings);
         }));
         return command;
     }

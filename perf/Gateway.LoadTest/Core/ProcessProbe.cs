@@ -27,7 +27,10 @@ public static class ProcessProbe
     }
 
     /// <summary>User + system CPU time the process has used, or null.</summary>
-    public static TimeSpan? ReadCpuTime(int pid)
+    public static TimeSpan? ReadCpuTime(int pid) => ReadCpuTimes(pid) is { } t ? t.User + t.System : null;
+
+    /// <summary>User and system (kernel) CPU time the process has used, or null.</summary>
+    public static (TimeSpan User, TimeSpan System)? ReadCpuTimes(int pid)
     {
         try
         {
@@ -37,7 +40,7 @@ public static class ProcessProbe
             // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
             long utime = long.Parse(fields[11], CultureInfo.InvariantCulture);
             long stime = long.Parse(fields[12], CultureInfo.InvariantCulture);
-            return TimeSpan.FromSeconds((utime + stime) / ClockTicksPerSecond);
+            return (TimeSpan.FromSeconds(utime / ClockTicksPerSecond), TimeSpan.FromSeconds(stime / ClockTicksPerSecond));
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException or ArgumentOutOfRangeException) { }
         return null;

@@ -326,15 +326,16 @@ public sealed class ScenarioRunner
 
     // ------------------------------------------------------------------ window
 
-    private sealed record WindowSnapshot(long Timestamp, TimeSpan Cpu, int Gen0, int Gen1, int Gen2, long Allocated,
-        long BytesIn, long BytesOut, TimeSpan? ServerCpu);
+    private sealed record WindowSnapshot(long Timestamp, TimeSpan Cpu, TimeSpan CpuSystem, int Gen0, int Gen1, int Gen2, long Allocated,
+        long BytesIn, long BytesOut, (TimeSpan User, TimeSpan System)? ServerCpu);
 
     private WindowSnapshot Snap()
     {
         var (bytesIn, bytesOut) = _scenario.Bytes();
-        return new WindowSnapshot(Stopwatch.GetTimestamp(), Process.GetCurrentProcess().TotalProcessorTime,
+        var self = Process.GetCurrentProcess();
+        return new WindowSnapshot(Stopwatch.GetTimestamp(), self.TotalProcessorTime, self.PrivilegedProcessorTime,
             GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalAllocatedBytes(precise: true),
-            bytesIn, bytesOut, _context.Settings.ServerPid is { } pid ? ProcessProbe.ReadCpuTime(pid) : null);
+            bytesIn, bytesOut, _context.Settings.ServerPid is { } pid ? ProcessProbe.ReadCpuTimes(pid) : null);
     }
 
     private WindowSnapshot OpenWindow()
@@ -363,12 +364,16 @@ public sealed class ScenarioRunner
         result.BytesIn = end.BytesIn - start.BytesIn;
         result.BytesOut = end.BytesOut - start.BytesOut;
         result.ClientCpuPercent = wall > TimeSpan.Zero ? 100.0 * (end.Cpu - start.Cpu) / wall / Environment.ProcessorCount : 0;
+        result.ClientCpuSystemPercent = wall > TimeSpan.Zero ? 100.0 * (end.CpuSystem - start.CpuSystem) / wall / Environment.ProcessorCount : 0;
         result.ClientGen0 = end.Gen0 - start.Gen0;
         result.ClientGen1 = end.Gen1 - start.Gen1;
         result.ClientGen2 = end.Gen2 - start.Gen2;
         result.ClientAllocatedBytes = end.Allocated - start.Allocated;
         if (start.ServerCpu is { } s0 && end.ServerCpu is { } s1 && wall > TimeSpan.Zero)
-            result.ServerCpuPercent = 100.0 * (s1 - s0) / wall / Environment.ProcessorCount;
+        {
+            result.ServerCpuPercent = 100.0 * (s1.User + s1.System - s0.User - s0.System) / wall / Environment.ProcessorCount;
+            result.ServerCpuSystemPercent = 100.0 * (s1.System - s0.System) / wall / Environment.ProcessorCount;
+        }
         var errors = new Dictionary<int, long>();
         foreach (var u in _users)
             if (u.Errors is { } e)

@@ -75,6 +75,8 @@ public sealed class WsConnection : IReplySink
     // Written by one loop each, read (approximately) by the progress display.
     public long BytesSent;
     public long BytesReceived;
+    /// <summary>Socket reads that returned data (after the upgrade), by the receive loop.</summary>
+    public long Reads;
     public long ItemsTotal;
     public long ItemsInWindow;
     public long UnmatchedReplies;
@@ -252,6 +254,8 @@ public sealed class WsConnection : IReplySink
     }
 
     private byte[]? _probe;
+    /// <summary>Stopwatch timestamp of the socket read whose bytes are being processed (only kept with an <see cref="Events"/> sink).</summary>
+    private long _receivedAt;
 
     /// <summary>Starts the receive and writer loops.</summary>
     public void Start()
@@ -409,7 +413,10 @@ public sealed class WsConnection : IReplySink
                 EnsureReceiveSpace();
                 int n = await _socket.ReceiveAsync(_recv.AsMemory(_recvEnd), SocketFlags.None);
                 if (n == 0) { reason = "server closed the TCP connection"; break; }
+                // One clock read per socket read, not per event: what one read returns arrived together.
+                if (Events is not null) _receivedAt = Stopwatch.GetTimestamp();
                 BytesReceived += n;
+                Reads++;
                 _recvEnd += n;
             }
             if (CloseReason is not null) reason = CloseReason;
@@ -563,7 +570,7 @@ public sealed class WsConnection : IReplySink
         }
         if (Events is { } events && message.StartsWith("{\"event\":"u8))
         {
-            events.OnEvent(message);
+            events.OnEvent(message, _receivedAt != 0 ? _receivedAt : Stopwatch.GetTimestamp());
             return;
         }
         if (_awaitingHandshake)
@@ -672,7 +679,8 @@ public sealed class WsConnection : IReplySink
 /// <summary>Receives a connection's server events, one call per message, on its receive loop (never concurrently). Must not allocate.</summary>
 public interface IEventSink
 {
-    void OnEvent(ReadOnlySpan<byte> message);
+    /// <param name="receivedAt">Stopwatch timestamp of the socket read that returned the message.</param>
+    void OnEvent(ReadOnlySpan<byte> message, long receivedAt);
 }
 
 /// <summary>The measured part of a run, in Stopwatch timestamps.</summary>

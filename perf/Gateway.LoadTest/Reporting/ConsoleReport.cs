@@ -50,12 +50,13 @@ public static class ConsoleReport
             yield return ("items/s", Format.Rate(r.ItemsPerSecond ?? 0));
         }
         yield return ("bytes in / out", $"{Format.Bytes(r.BytesIn)} / {Format.Bytes(r.BytesOut)} ({Format.Bytes((long)(r.BytesIn / Math.Max(r.DurationSeconds, 1e-9)))}/s in)");
-        yield return ("client CPU", $"{Format.Pct(r.ClientCpuPercent)} of {r.Cores} cores");
+        yield return ("client CPU", $"{Format.Pct(r.ClientCpuPercent)} of {r.Cores} cores (kernel {Format.Pct(r.ClientCpuSystemPercent)})");
         yield return ("client GC gen0/1/2", $"{r.ClientGen0}/{r.ClientGen1}/{r.ClientGen2}, allocated {Format.Bytes(r.ClientAllocatedBytes)}" +
             (r.Requests > 0 ? $" ({Format.Num(r.ClientAllocatedBytes / (double)r.Requests, "0.0")} B/{Singular(r.StepUnit)})" : ""));
         if (r.ServerPid is { } pid)
         {
-            yield return ("server CPU", r.ServerCpuPercent is { } c ? $"{Format.Pct(c)} of {r.Cores} cores (pid {pid})" : "n/a");
+            yield return ("server CPU", r.ServerCpuPercent is { } c
+                ? $"{Format.Pct(c)} of {r.Cores} cores (kernel {Format.Pct(r.ServerCpuSystemPercent ?? 0)}; pid {pid})" : "n/a");
             yield return ("server RSS before / after / peak", $"{Format.Kb(r.ServerRssBeforeKb)} / {Format.Kb(r.ServerRssAfterKb)} / {Format.Kb(r.ServerRssPeakKb)}");
         }
         foreach (var (_, name, _, display) in r.Extra) yield return (name, display);

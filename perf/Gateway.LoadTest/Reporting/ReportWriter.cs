@@ -97,6 +97,7 @@ public static class ReportWriter
         "items", "itemsPerSecond", "itemLatencyP50Us", "itemLatencyP99Us",
         "bytesIn", "bytesOut", "clientCpuPercent", "clientGen0", "clientGen1", "clientGen2", "clientAllocatedBytes",
         "serverCpuPercent", "serverRssBeforeKb", "serverRssAfterKb", "serverRssPeakKb", "extra",
+        "clientCpuSystemPercent", "serverCpuSystemPercent",
     ];
 
     public static string Csv(ScenarioResult r)
@@ -120,6 +121,7 @@ public static class ReportWriter
                     $"{l.Key}.p50={D(l.Summary.P50Us)}", $"{l.Key}.p75={D(l.Summary.P75Us)}", $"{l.Key}.p95={D(l.Summary.P95Us)}",
                     $"{l.Key}.p99={D(l.Summary.P99Us)}", $"{l.Key}.max={D(l.Summary.MaxUs)}",
                 }))),
+            D(r.ClientCpuSystemPercent), N(r.ServerCpuSystemPercent),
         };
         return string.Join(",", CsvColumns) + "\n" + string.Join(",", values.Select(CsvField)) + "\n";
     }
@@ -165,6 +167,7 @@ public static class ReportWriter
             w.WriteNumber("bytesOut", r.BytesOut);
             w.WriteNumber("cores", r.Cores);
             w.WriteNumber("clientCpuPercent", Round(r.ClientCpuPercent));
+            w.WriteNumber("clientCpuSystemPercent", Round(r.ClientCpuSystemPercent));
             w.WriteStartObject("clientGc");
             w.WriteNumber("gen0", r.ClientGen0);
             w.WriteNumber("gen1", r.ClientGen1);
@@ -173,6 +176,7 @@ public static class ReportWriter
             w.WriteEndObject();
             if (r.ServerPid is { } pid) w.WriteNumber("serverPid", pid); else w.WriteNull("serverPid");
             WriteNullable(w, "serverCpuPercent", r.ServerCpuPercent is { } c ? Round(c) : null);
+            WriteNullable(w, "serverCpuSystemPercent", r.ServerCpuSystemPercent is { } cs ? Round(cs) : null);
             WriteNullable(w, "serverRssBeforeKb", r.ServerRssBeforeKb);
             WriteNullable(w, "serverRssAfterKb", r.ServerRssAfterKb);
             WriteNullable(w, "serverRssPeakKb", r.ServerRssPeakKb);

@@ -27,12 +27,16 @@ public sealed class ScenarioResult
     public long BytesOut { get; set; }
     public int Cores { get; set; } = Environment.ProcessorCount;
     public double ClientCpuPercent { get; set; }
+    /// <summary>The kernel's part of <see cref="ClientCpuPercent"/> (system calls: socket reads and writes).</summary>
+    public double ClientCpuSystemPercent { get; set; }
     public int ClientGen0 { get; set; }
     public int ClientGen1 { get; set; }
     public int ClientGen2 { get; set; }
     public long ClientAllocatedBytes { get; set; }
     public int? ServerPid { get; set; }
     public double? ServerCpuPercent { get; set; }
+    /// <summary>The kernel's part of <see cref="ServerCpuPercent"/>.</summary>
+    public double? ServerCpuSystemPercent { get; set; }
     public long? ServerRssBeforeKb { get; set; }
     public long? ServerRssAfterKb { get; set; }
     public long? ServerRssPeakKb { get; set; }

@@ -27,7 +27,7 @@ public enum SubscribeVia
 /// </summary>
 public sealed class FanoutScenario(
     int subscribers, int publishers, int inflight, string topic, SubscribeVia via, int payloadBytes, int perSource, TimeSpan drain,
-    IReadOnlyList<LoadSimulation> load, string loadSpec, TimeSpan duration, TimeSpan warmup, RunSettings settings) : Scenario
+    bool inlineCompletions, IReadOnlyList<LoadSimulation> load, string loadSpec, TimeSpan duration, TimeSpan warmup, RunSettings settings) : Scenario
 {
     /// <summary>A drain ends early once nothing arrived for this long and no publish is outstanding.</summary>
     private static readonly TimeSpan QuietEnd = TimeSpan.FromSeconds(1);
@@ -69,6 +69,7 @@ public sealed class FanoutScenario(
         ("load", loadSpec),
         ("drain", Durations.Format(drain)),
         ("timeout", Durations.Format(settings.RequestTimeout)),
+        ("socket completions", inlineCompletions ? "inline" : "pool"),
         ("source addresses", _sources.Length == 0 || _sources[0] is null ? "kernel's choice" : $"{_sources[0]} .. {_sources[^1]}"),
     ];
 
@@ -179,7 +180,7 @@ public sealed class FanoutScenario(
         {
             throw new HandshakeException($"{firstEvent.Remaining} of {subscribers} subscribers got no event within {Durations.Format(settings.RequestTimeout)} of the first chat/send to {topic}");
         }
-        var unreadable = _sinks.FirstOrDefault(s => s.Stamped == 0);
+        var unreadable = _sinks.FirstOrDefault(s => Volatile.Read(ref s.Stamped) == 0);
         if (unreadable is not null)
         {
             string shown = unreadable.ForeignSample is { } f ? System.Text.Encoding.UTF8.GetString(f) : "(none)";
@@ -324,6 +325,9 @@ public sealed class FanoutScenario(
         long outOfOrder = _sinks.Sum(s => s.OutOfOrder), gaps = _sinks.Sum(s => s.Gaps);
         result.Extra.Add(("eventsOutOfOrder", "events out of order (per publisher sequence)", outOfOrder, I(outOfOrder)));
         result.Extra.Add(("sequenceGaps", "sequence numbers skipped (per subscriber)", gaps, I(gaps)));
+        long reads = _subscribers.Sum(c => Volatile.Read(ref c.Reads)), events = _sinks.Sum(x => Volatile.Read(ref x.Events));
+        if (reads > 0)
+            result.Extra.Add(("eventsPerRead", "events per socket read (subscribers, whole run)", events / (double)reads, $"{events / (double)reads:0.00}"));
         result.Extra.Add(("drainSeconds", "drain after the window", _drainSeconds, $"{_drainSeconds:0.00} s"));
         if (delivered > 0)
             result.Extra.Add(("clientAllocatedBytesPerEvent", "client allocated per delivered event (a stored latency sample is 8 B)", result.ClientAllocatedBytes / (double)delivered,
@@ -431,22 +435,19 @@ public sealed class FanoutScenario(
         public long Foreign;
         public byte[]? ForeignSample;
 
-        public void OnEvent(ReadOnlySpan<byte> message)
+        public void OnEvent(ReadOnlySpan<byte> message, long receivedAt)
         {
-            long now = Stopwatch.GetTimestamp();
             Volatile.Write(ref Events, Events + 1);
-            if (!_seen)
-            {
-                _seen = true;
-                firstEvent.Signal();
-            }
             if (!FanoutText.TryRead(message, ref _hint, out long sentAt, out int publisher, out long seq) || (uint)publisher >= (uint)_lastSeq.Length)
             {
-                Foreign++;
                 ForeignSample ??= message[..Math.Min(message.Length, 300)].ToArray();
+                Volatile.Write(ref Foreign, Foreign + 1);
+                SignalFirst();
                 return;
             }
             Volatile.Write(ref Stamped, Stamped + 1);
+            // After the counts: whoever waits for the first event reads them.
+            SignalFirst();
             bool inWindow = window.Contains(sentAt);
             long last = _lastSeq[publisher];
             if (seq > last)
@@ -460,7 +461,14 @@ public sealed class FanoutScenario(
             }
             if (!inWindow) return;
             Volatile.Write(ref InWindow, InWindow + 1);
-            Latency.Record(now - sentAt);
+            Latency.Record(receivedAt - sentAt);
+        }
+
+        private void SignalFirst()
+        {
+            if (_seen) return;
+            _seen = true;
+            firstEvent.Signal();
         }
     }
 }
