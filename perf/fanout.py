@@ -47,14 +47,14 @@ print(f"- **fanout**: {p['subscribers']} subscribers on `{p['topic']}` (via {p['
       f"every event is one delivery.\n")
 
 print("## fanout\n")
-print("| rep | delivered events/s | publishes/s | p50 µs | p99 µs | expected | received | missing | server dropped | client CPU % (kernel) | server CPU % (kernel) | events/read |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| rep | delivered events/s | publishes/s | p50 µs | p99 µs | expected | received | missing | server dropped | client CPU % (kernel) | server CPU % (kernel) | other work, cores | events/read |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for i, f in enumerate(fan, 1):
     lat = f["deliveryLatencyUs"]
     print(f"| {i} | {fmt(f['deliveredEventsPerSecond'])} | {fmt(f['okRps'])} | {fmt(lat['p50'])} | {fmt(lat['p99'])} | "
           f"{fmt(f['expectedDeliveries'])} | {fmt(f['deliveredEvents'])} | {fmt(f['missingDeliveries'])} | {fmt(f.get('serverSlowConsumerDrops'))} | "
           f"{fmt(f['clientCpuPercent'], 1)} ({fmt(f.get('clientCpuSystemPercent'), 1)}) | {fmt(f.get('serverCpuPercent'), 1)} ({fmt(f.get('serverCpuSystemPercent'), 1)}) | "
-          f"{fmt(f.get('eventsPerRead'), 1)} |")
+          f"{fmt(f.get('otherBusyCores'), 2)} | {fmt(f.get('eventsPerRead'), 1)} |")
 fm = {
     "eps": median([f["deliveredEventsPerSecond"] for f in fan]),
     "pps": median([f["okRps"] for f in fan]),
@@ -67,19 +67,21 @@ fm = {
 }
 missing = sum(f["missingDeliveries"] for f in fan)
 print(f"| **median** | **{fmt(fm['eps'])}** | {fmt(fm['pps'])} | **{fmt(fm['p50'])}** | **{fmt(fm['p99'])}** | | | {fmt(missing)} (sum) | | "
-      f"{fmt(fm['client'], 1)} | {fmt(fm['server'], 1)} | |")
+      f"{fmt(fm['client'], 1)} | {fmt(fm['server'], 1)} | | |")
+print("\nOther work = the machine's busy CPU over the window (/proc/stat) less the gateway's and the load tool's.")
 print(f"\nPublish → receive latency is from just before the publish is queued for sending (its stamp) to the subscriber's "
       f"socket read that returned the event. The publisher's own chat/send round trip: p50 {fmt(fm['pubp50'])} µs, p99 {fmt(fm['pubp99'])} µs (median).\n")
 
 print("## rpc (baseline)\n")
-print("| rep | echo requests/s | p50 µs | p99 µs | failed | client CPU % | server CPU % (kernel) |")
-print("|---|---:|---:|---:|---:|---:|---:|")
+print("| rep | echo requests/s | p50 µs | p99 µs | failed | client CPU % | server CPU % (kernel) | other work, cores |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
 for i, r in enumerate(rpc, 1):
     print(f"| {i} | {fmt(r['okRps'])} | {fmt(r['latencyUs']['p50'])} | {fmt(r['latencyUs']['p99'])} | {r['failed']} | "
-          f"{fmt(r['clientCpuPercent'], 1)} | {fmt(r.get('serverCpuPercent'), 1)} ({fmt(r.get('serverCpuSystemPercent'), 1)}) |")
+          f"{fmt(r['clientCpuPercent'], 1)} | {fmt(r.get('serverCpuPercent'), 1)} ({fmt(r.get('serverCpuSystemPercent'), 1)}) | "
+          f"{fmt(r.get('otherBusyCores'), 2)} |")
 rm = median([r["okRps"] for r in rpc])
 print(f"| **median** | **{fmt(rm)}** | {fmt(median([r['latencyUs']['p50'] for r in rpc]))} | {fmt(median([r['latencyUs']['p99'] for r in rpc]))} | "
-      f"{sum(r['failed'] for r in rpc)} (sum) | {fmt(median([r['clientCpuPercent'] for r in rpc]), 1)} | {fmt(median([r.get('serverCpuPercent') for r in rpc]), 1)} |")
+      f"{sum(r['failed'] for r in rpc)} (sum) | {fmt(median([r['clientCpuPercent'] for r in rpc]), 1)} | {fmt(median([r.get('serverCpuPercent') for r in rpc]), 1)} | |")
 
 def cpu_us_per(run, count, key="serverCpuPercent"):
     """CPU time (µs) the process spent per unit of work over the measured window; None without the figures."""
@@ -111,6 +113,10 @@ print("\nThe CPU-cost ratio divides the gateway's CPU time per echo request by i
       "bottleneck in both scenarios, so it is the steadier figure on a shared machine; the throughput ratio is the one measured.")
 
 notes = []
+other = [x.get("otherBusyCores") for x in rpc + fan if x.get("otherBusyCores") is not None]
+if other and max(other) >= 0.2:
+    notes.append(f"the machine was not quiet: processes other than the gateway and the load tool kept up to {max(other):.2f} cores busy "
+                 f"during the measured windows (column \"other work\"); those repetitions' figures are low and noisy.")
 if missing:
     notes.append(f"{missing:,} expected deliveries did not arrive (summed over the repetitions): see the server's slow-consumer drops above and each run's report.")
 if fm["client"] is not None and fm["client"] >= 90:

@@ -46,6 +46,37 @@ public static class ProcessProbe
         return null;
     }
 
+    /// <summary>
+    /// The whole machine's CPU from the first line of /proc/stat, in clock ticks: busy (everything but idle and
+    /// iowait) and total, and how many CPUs the kernel counts (the cpuN lines). Null when it cannot be read.
+    /// </summary>
+    public static (long Busy, long Total, int Cpus)? ReadMachineCpu()
+    {
+        try
+        {
+            long busy = 0, total = 0;
+            int cpus = 0;
+            foreach (var line in File.ReadLines("/proc/stat"))
+            {
+                if (line.StartsWith("cpu ", StringComparison.Ordinal))
+                {
+                    var f = line[4..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    // user nice system idle iowait irq softirq steal (guest time is already inside user).
+                    for (int i = 0; i < Math.Min(f.Length, 8); i++)
+                    {
+                        long v = long.Parse(f[i], CultureInfo.InvariantCulture);
+                        total += v;
+                        if (i != 3 && i != 4) busy += v;
+                    }
+                }
+                else if (line.StartsWith("cpu", StringComparison.Ordinal)) cpus++;
+                else break;
+            }
+            return total > 0 ? (busy, total, Math.Max(1, cpus)) : null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException) { return null; }
+    }
+
     public static bool Exists(int pid) => File.Exists($"/proc/{pid}/status");
 
     public static string? CommandLine(int pid)

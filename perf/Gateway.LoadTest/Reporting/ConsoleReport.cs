@@ -59,6 +59,8 @@ public static class ConsoleReport
                 ? $"{Format.Pct(c)} of {r.Cores} cores (kernel {Format.Pct(r.ServerCpuSystemPercent ?? 0)}; pid {pid})" : "n/a");
             yield return ("server RSS before / after / peak", $"{Format.Kb(r.ServerRssBeforeKb)} / {Format.Kb(r.ServerRssAfterKb)} / {Format.Kb(r.ServerRssPeakKb)}");
         }
+        if (r.MachineBusyCores is { } busy)
+            yield return ("machine CPU busy (all processes)", $"{Format.Num(busy, "0.00")} of {r.MachineCpus} cores, of which other work {Format.Num(r.OtherBusyCores ?? 0, "0.00")}");
         foreach (var (_, name, _, display) in r.Extra) yield return (name, display);
     }
 

@@ -97,7 +97,7 @@ public static class ReportWriter
         "items", "itemsPerSecond", "itemLatencyP50Us", "itemLatencyP99Us",
         "bytesIn", "bytesOut", "clientCpuPercent", "clientGen0", "clientGen1", "clientGen2", "clientAllocatedBytes",
         "serverCpuPercent", "serverRssBeforeKb", "serverRssAfterKb", "serverRssPeakKb", "extra",
-        "clientCpuSystemPercent", "serverCpuSystemPercent",
+        "clientCpuSystemPercent", "serverCpuSystemPercent", "machineBusyCores", "otherBusyCores",
     ];
 
     public static string Csv(ScenarioResult r)
@@ -121,7 +121,7 @@ public static class ReportWriter
                     $"{l.Key}.p50={D(l.Summary.P50Us)}", $"{l.Key}.p75={D(l.Summary.P75Us)}", $"{l.Key}.p95={D(l.Summary.P95Us)}",
                     $"{l.Key}.p99={D(l.Summary.P99Us)}", $"{l.Key}.max={D(l.Summary.MaxUs)}",
                 }))),
-            D(r.ClientCpuSystemPercent), N(r.ServerCpuSystemPercent),
+            D(r.ClientCpuSystemPercent), N(r.ServerCpuSystemPercent), N(r.MachineBusyCores), N(r.OtherBusyCores),
         };
         return string.Join(",", CsvColumns) + "\n" + string.Join(",", values.Select(CsvField)) + "\n";
     }
@@ -180,6 +180,9 @@ public static class ReportWriter
             WriteNullable(w, "serverRssBeforeKb", r.ServerRssBeforeKb);
             WriteNullable(w, "serverRssAfterKb", r.ServerRssAfterKb);
             WriteNullable(w, "serverRssPeakKb", r.ServerRssPeakKb);
+            WriteNullable(w, "machineCpus", r.MachineCpus);
+            WriteNullable(w, "machineBusyCores", r.MachineBusyCores is { } mb ? Round(mb) : null);
+            WriteNullable(w, "otherBusyCores", r.OtherBusyCores is { } ob ? Round(ob) : null);
             foreach (var (key, _, value, _) in r.Extra) w.WriteNumber(key, Round(value));
             foreach (var (key, _, summary) in r.Latencies) WriteLatency(w, key, summary);
             w.WriteStartObject("errors");

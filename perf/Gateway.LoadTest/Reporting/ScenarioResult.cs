@@ -33,6 +33,12 @@ public sealed class ScenarioResult
     public int ClientGen1 { get; set; }
     public int ClientGen2 { get; set; }
     public long ClientAllocatedBytes { get; set; }
+    /// <summary>CPUs of the machine (/proc/stat), which may be more than <see cref="Cores"/> when the tool is pinned.</summary>
+    public int? MachineCpus { get; set; }
+    /// <summary>Cores' worth of CPU the whole machine was busy over the window (/proc/stat).</summary>
+    public double? MachineBusyCores { get; set; }
+    /// <summary>Of that, what neither this tool nor the server used: other work sharing the machine.</summary>
+    public double? OtherBusyCores { get; set; }
     public int? ServerPid { get; set; }
     public double? ServerCpuPercent { get; set; }
     /// <summary>The kernel's part of <see cref="ServerCpuPercent"/>.</summary>
