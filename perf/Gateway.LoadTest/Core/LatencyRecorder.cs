@@ -11,6 +11,10 @@ public sealed class LatencyRecorder
     /// <summary>At most this many samples are stored over the whole run (8 bytes each: 512 MiB).</summary>
     public static long SampleBudget = 64L * 1024 * 1024;
     private static long s_reserved;
+    private static long s_allocatedBytes;
+
+    /// <summary>Bytes of sample arrays allocated so far, process-wide (so reports can tell sample storage from garbage).</summary>
+    public static long AllocatedBytes => Interlocked.Read(ref s_allocatedBytes);
 
     private readonly List<long[]> _full = [];
     private long[] _current;
@@ -27,6 +31,7 @@ public sealed class LatencyRecorder
         initialCapacity = Math.Max(16, initialCapacity);
         _maxChunk = Math.Max(initialCapacity, maxChunk);
         Interlocked.Add(ref s_reserved, initialCapacity);
+        Interlocked.Add(ref s_allocatedBytes, initialCapacity * 8L);
         _current = new long[initialCapacity];
     }
 
@@ -58,6 +63,7 @@ public sealed class LatencyRecorder
             return false;
         }
         _full.Add(_current);
+        Interlocked.Add(ref s_allocatedBytes, next * 8L);
         _current = new long[next];
         _count = 0;
         return true;

@@ -326,7 +326,7 @@ public sealed class ScenarioRunner
 
     // ------------------------------------------------------------------ window
 
-    private sealed record WindowSnapshot(long Timestamp, TimeSpan Cpu, TimeSpan CpuSystem, int Gen0, int Gen1, int Gen2, long Allocated,
+    private sealed record WindowSnapshot(long Timestamp, TimeSpan Cpu, TimeSpan CpuSystem, int Gen0, int Gen1, int Gen2, long Allocated, long SampleBytes,
         long BytesIn, long BytesOut, (TimeSpan User, TimeSpan System)? ServerCpu, (long Busy, long Total, int Cpus)? Machine);
 
     private WindowSnapshot Snap()
@@ -334,7 +334,7 @@ public sealed class ScenarioRunner
         var (bytesIn, bytesOut) = _scenario.Bytes();
         var self = Process.GetCurrentProcess();
         return new WindowSnapshot(Stopwatch.GetTimestamp(), self.TotalProcessorTime, self.PrivilegedProcessorTime,
-            GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalAllocatedBytes(precise: true),
+            GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalAllocatedBytes(precise: true), LatencyRecorder.AllocatedBytes,
             bytesIn, bytesOut, _context.Settings.ServerPid is { } pid ? ProcessProbe.ReadCpuTimes(pid) : null, ProcessProbe.ReadMachineCpu());
     }
 
@@ -369,6 +369,7 @@ public sealed class ScenarioRunner
         result.ClientGen1 = end.Gen1 - start.Gen1;
         result.ClientGen2 = end.Gen2 - start.Gen2;
         result.ClientAllocatedBytes = end.Allocated - start.Allocated;
+        result.ClientSampleBytes = end.SampleBytes - start.SampleBytes;
         if (start.ServerCpu is { } s0 && end.ServerCpu is { } s1 && wall > TimeSpan.Zero)
         {
             result.ServerCpuPercent = 100.0 * (s1.User + s1.System - s0.User - s0.System) / wall / Environment.ProcessorCount;

@@ -52,7 +52,8 @@ public static class ConsoleReport
         yield return ("bytes in / out", $"{Format.Bytes(r.BytesIn)} / {Format.Bytes(r.BytesOut)} ({Format.Bytes((long)(r.BytesIn / Math.Max(r.DurationSeconds, 1e-9)))}/s in)");
         yield return ("client CPU", $"{Format.Pct(r.ClientCpuPercent)} of {r.Cores} cores (kernel {Format.Pct(r.ClientCpuSystemPercent)})");
         yield return ("client GC gen0/1/2", $"{r.ClientGen0}/{r.ClientGen1}/{r.ClientGen2}, allocated {Format.Bytes(r.ClientAllocatedBytes)}" +
-            (r.Requests > 0 ? $" ({Format.Num(r.ClientAllocatedBytes / (double)r.Requests, "0.0")} B/{Singular(r.StepUnit)})" : ""));
+            (r.Requests > 0 ? $" ({Format.Num(r.ClientAllocatedBytes / (double)r.Requests, "0.0")} B/{Singular(r.StepUnit)})" : "") +
+            (r.ClientSampleBytes > 0 ? $", of which latency sample storage {Format.Bytes(r.ClientSampleBytes)}" : ""));
         if (r.ServerPid is { } pid)
         {
             yield return ("server CPU", r.ServerCpuPercent is { } c

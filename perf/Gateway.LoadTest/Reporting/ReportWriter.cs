@@ -173,6 +173,7 @@ public static class ReportWriter
             w.WriteNumber("gen1", r.ClientGen1);
             w.WriteNumber("gen2", r.ClientGen2);
             w.WriteNumber("allocatedBytes", r.ClientAllocatedBytes);
+            w.WriteNumber("sampleStorageBytes", r.ClientSampleBytes);
             w.WriteEndObject();
             if (r.ServerPid is { } pid) w.WriteNumber("serverPid", pid); else w.WriteNull("serverPid");
             WriteNullable(w, "serverCpuPercent", r.ServerCpuPercent is { } c ? Round(c) : null);

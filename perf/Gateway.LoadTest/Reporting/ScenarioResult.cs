@@ -33,6 +33,8 @@ public sealed class ScenarioResult
     public int ClientGen1 { get; set; }
     public int ClientGen2 { get; set; }
     public long ClientAllocatedBytes { get; set; }
+    /// <summary>Of <see cref="ClientAllocatedBytes"/>, the latency recorders' sample arrays (storage kept to the end, not garbage).</summary>
+    public long ClientSampleBytes { get; set; }
     /// <summary>CPUs of the machine (/proc/stat), which may be more than <see cref="Cores"/> when the tool is pinned.</summary>
     public int? MachineCpus { get; set; }
     /// <summary>Cores' worth of CPU the whole machine was busy over the window (/proc/stat).</summary>
