@@ -47,7 +47,8 @@ bench-compare:
 
 # Topic fan-out (1 publisher × 16 in flight, 1000 subscribers) against the rpc baseline (echo/echo 50 × 16, 64 B) in one run,
 # gateway on core 0 and the load tool on core 1, 3 repetitions, medians: writes perf/results/fanout.md with delivered
-# events/s, publish-to-receive p50/p99 and their ratio to echo requests/s. Knobs: REPS, DURATION, SUBSCRIBERS, PUBLISHERS, PUB_INFLIGHT.
+# events/s, publish-to-receive p50/p99 and their ratio to echo requests/s (15 s warm-up, 10 s measured; about 4 minutes).
+# Knobs: REPS, DURATION, WARMUP, SUBSCRIBERS, PUBLISHERS, PUB_INFLIGHT.
 bench-fanout:
 	perf/bench-fanout.sh
 

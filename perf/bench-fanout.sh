@@ -10,7 +10,10 @@ cd "$(dirname "$0")/.."
 
 REPS=${REPS:-3}
 DURATION=${DURATION:-10s}
-WARMUP=${WARMUP:-2s}
+# Longer than bench-compare's 2 s: on a busy 2-core machine the JIT's tiering (TieredPGO) of the gateway and the
+# tool takes several seconds under load; a profile 8 s into a run still showed the gateway's delivery path at the
+# instrumented tier, and a 12-15 s warm-up gave 1.5-3x the figures of a 2 s one, for rpc and fanout alike.
+WARMUP=${WARMUP:-15s}
 CONNECTIONS=${CONNECTIONS:-50}
 INFLIGHT=${INFLIGHT:-16}
 PAYLOAD=${PAYLOAD:-64}
