@@ -4,7 +4,7 @@ CONFIG      ?= Release
 RESULTS     ?= TestResults
 PLUGINS_DIR ?= plugins
 
-.PHONY: all build run test bench bench-compare plugins publish clean test-deps
+.PHONY: all build run test bench bench-compare bench-fanout plugins publish clean test-deps
 
 all: build
 
@@ -44,6 +44,13 @@ bench:
 # 3 repetitions, medians: writes perf/results/compare.md. Knobs: REPS, DURATION, CONNECTIONS, INFLIGHT, PAYLOAD, IDLE.
 bench-compare:
 	perf/bench-compare.sh
+
+# Topic fan-out (1 publisher × 16 in flight, 1000 subscribers) against the rpc baseline (echo/echo 50 × 16, 64 B) in one run,
+# gateway on core 0 and the load tool on core 1, 3 repetitions, medians: writes perf/results/fanout.md with delivered
+# events/s, publish-to-receive p50/p99 and their ratio to echo requests/s (15 s warm-up, 10 s measured; about 4 minutes).
+# Knobs: REPS, DURATION, WARMUP, SUBSCRIBERS, PUBLISHERS, PUB_INFLIGHT.
+bench-fanout:
+	perf/bench-fanout.sh
 
 publish:
 	$(DOTNET) publish src/Gateway.Host -c Release -o publish/gateway

@@ -22,6 +22,7 @@ public static class App
             "  Gateway.LoadTest stream --connections 10 --items 1000\n" +
             "  Gateway.LoadTest connections --count 10000 --hold 10s --server-pid 1234\n" +
             "  Gateway.LoadTest large --payload 1048576\n" +
+            "  Gateway.LoadTest fanout --subscribers 1000 --publishers 1 --inflight 16 --topic room:bench\n" +
             "  Gateway.LoadTest rpc --protocol signalr --url ws://127.0.0.1:5000/hub --label signalr");
         foreach (var option in common.All) root.Add(option);
         foreach (var scenario in ScenarioCatalog.All) root.Add(scenario.CreateCommand(common));

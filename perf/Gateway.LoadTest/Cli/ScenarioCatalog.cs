@@ -12,8 +12,7 @@ public interface IScenarioDefinition
 }
 
 /// <summary>
-/// Every scenario of the tool. A new one (fanout, once topics exist) is a <see cref="Scenario"/> subclass
-/// plus one definition here.
+/// Every scenario of the tool. A new one is a <see cref="Scenario"/> subclass plus one definition here.
 /// </summary>
 public static class ScenarioCatalog
 {
@@ -29,6 +28,7 @@ public static class ScenarioCatalog
         new RequestScenarioDefinition("large", RequestKind.Echo,
             "Large messages: echo of 1 MiB texts on a few connections, one in flight each",
             connections: 4, inflight: 1, payload: 1024 * 1024),
+        new FanoutScenarioDefinition(),
     ];
 }
 
@@ -94,6 +94,83 @@ public sealed class ConnectionsScenarioDefinition : IScenarioDefinition
         command.Add(perSource);
         command.SetAction((parse, ct) => App.RunAsync(parse, common, settings =>
             new ConnectionsScenario(parse.GetValue(count), hold.Get(parse), settle.Get(parse), parse.GetValue(concurrency), parse.GetValue(perSource), settings)));
+        return command;
+    }
+}
+
+public sealed class FanoutScenarioDefinition : IScenarioDefinition
+{
+    public const string InlineCompletionsVariable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
+
+    /// <summary>The chat sample's limit on a message's text.</summary>
+    private const int MaxText = 4000;
+
+    public string Name => "fanout";
+
+    public Command CreateCommand(CommonOptions common)
+    {
+        var command = new Command(Name,
+            "Topic fan-out: S subscribers on one topic, P publishers each keeping K chat/send publishes in flight; " +
+            "delivered events/s, expected vs received deliveries, publish-to-receive latency (gateway protocol, sample plugin)");
+        var subscribers = Options.Int("--subscribers", 1000, "Subscriber connections, all on --topic", 1, "-n");
+        var publishers = Options.Int("--publishers", 1, $"Publisher connections (at most {Protocols.FanoutText.MaxPublishers})", 1, "-c");
+        var inflight = Options.Int("--inflight", 16, "Publishes in flight per publisher connection", 1, "-k");
+        var topic = new Option<string>("--topic")
+        {
+            Description = "The topic, room:NAME (chat/send publishes to room:NAME; NAME is 1 to 64 letters, digits, '-', '_' or '.')",
+            DefaultValueFactory = _ => "room:bench",
+        };
+        var subscribe = new Option<string>("--subscribe")
+        {
+            Description = "How subscribers join: subscribe ($subscribe {topic}, needs the topic in Gateway:Topics:ClientSubscribe) or join (chat/join {room})",
+            DefaultValueFactory = _ => "subscribe",
+        };
+        subscribe.AcceptOnlyFromAmong("subscribe", "join");
+        var payload = Options.Int("--payload", 64, $"Bytes of text in each publish: the {Protocols.FanoutText.HeaderLength}-byte stamp (send time, publisher, sequence) plus padding", Protocols.FanoutText.HeaderLength, "-s");
+        var duration = Options.Time("--duration", TimeSpan.FromSeconds(10), "Measured time");
+        var warmup = Options.Time("--warmup", TimeSpan.FromSeconds(2), "Warm-up before measuring, not recorded");
+        var drain = Options.Time("--drain", TimeSpan.FromSeconds(5), "After the window: the longest wait for its events still in flight");
+        var perSource = Options.Int("--per-source", 20000, "Connections per source address before moving to the next 127.0.0.k", 100);
+        var completions = new Option<string>("--socket-completions")
+        {
+            Description = "inline: socket completions run on the epoll thread (DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1), which saves the " +
+                          "subscribers a thread-pool hop per read; pool: the runtime's default (thread pool), as the other scenarios run",
+            DefaultValueFactory = _ => "inline",
+        };
+        completions.AcceptOnlyFromAmong("inline", "pool");
+        var load = new Option<string>("--load")
+        {
+            Description = "Load simulation of the publishers: keep[:COPIES][@TIME], ramp[:COPIES][@TIME], inject:RATE[/INTERVAL][@TIME] (RATE publishes per INTERVAL); " +
+                          "COPIES defaults to publishers×inflight, TIME to --duration",
+            DefaultValueFactory = _ => "keep",
+        };
+        foreach (var option in new Option[] { subscribers, publishers, inflight, topic, subscribe, payload, duration.Option, warmup.Option, drain.Option, perSource, completions, load })
+            command.Add(option);
+        command.SetAction((parse, ct) => App.RunAsync(parse, common, settings =>
+        {
+            if (settings.Target.Protocol is not Protocols.GatewayProtocol)
+                throw new ArgumentException("fanout speaks the gateway protocol only (topics, chat/send): drop --protocol signalr");
+            int s = parse.GetValue(subscribers), p = parse.GetValue(publishers), k = parse.GetValue(inflight), size = parse.GetValue(payload);
+            if (p > Protocols.FanoutText.MaxPublishers) throw new ArgumentException($"--publishers must be at most {Protocols.FanoutText.MaxPublishers}");
+            if (k >= Protocols.WireProtocol.MaxSlots) throw new ArgumentException($"--inflight must be below {Protocols.WireProtocol.MaxSlots}");
+            if ((long)p * k > 100_000) throw new ArgumentException("--publishers × --inflight must be at most 100,000");
+            if (s > 1_000_000) throw new ArgumentException("--subscribers must be at most 1,000,000");
+            if (size > MaxText) throw new ArgumentException($"--payload must be at most {MaxText} (the chat sample's limit on a text)");
+            string t = parse.GetValue(topic) ?? "room:bench";
+            string room = t.StartsWith("room:", StringComparison.Ordinal) ? FanoutScenario.RoomOf(t) : "";
+            if (room.Length is 0 or > 64 || !room.All(ch => char.IsAsciiLetterOrDigit(ch) || ch is '-' or '_' or '.'))
+                throw new ArgumentException($"--topic '{t}': must be room:NAME, NAME 1 to 64 letters, digits, '-', '_' or '.' (chat/send publishes to room:NAME)");
+            var via = parse.GetValue(subscribe) == "join" ? SubscribeVia.Join : SubscribeVia.Subscribe;
+            var d = duration.Get(parse);
+            if (d <= TimeSpan.Zero) throw new ArgumentException("--duration must be positive");
+            var w = warmup.Get(parse);
+            string spec = parse.GetValue(load) ?? "keep";
+            var simulations = LoadSpec.Parse(spec, p * k, d, w);
+            // Read once by the runtime when the first socket is created, which has not happened yet.
+            bool inline = parse.GetValue(completions) != "pool";
+            Environment.SetEnvironmentVariable(InlineCompletionsVariable, inline ? "1" : "0");
+            return new FanoutScenario(s, p, k, t, via, size, parse.GetValue(perSource), drain.Get(parse), inline, simulations, spec, d, w, settings);
+        }));
         return command;
     }
 }

@@ -11,16 +11,27 @@ public sealed class LatencyRecorder
     /// <summary>At most this many samples are stored over the whole run (8 bytes each: 512 MiB).</summary>
     public static long SampleBudget = 64L * 1024 * 1024;
     private static long s_reserved;
+    private static long s_allocatedBytes;
+
+    /// <summary>Bytes of sample arrays allocated so far, process-wide (so reports can tell sample storage from garbage).</summary>
+    public static long AllocatedBytes => Interlocked.Read(ref s_allocatedBytes);
 
     private readonly List<long[]> _full = [];
     private long[] _current;
     private int _count;
     private bool _overBudget;
+    private readonly int _maxChunk;
 
-    public LatencyRecorder(int initialCapacity = 1024)
+    /// <param name="maxChunk">
+    /// The largest chunk growth allocates. Recorders that are many and small (one per fanout subscriber)
+    /// keep it at 8 Ki samples (64 KiB), under the large object heap's threshold, so growing never costs a Gen2 GC.
+    /// </param>
+    public LatencyRecorder(int initialCapacity = 1024, int maxChunk = 1 << 20)
     {
         initialCapacity = Math.Max(16, initialCapacity);
+        _maxChunk = Math.Max(initialCapacity, maxChunk);
         Interlocked.Add(ref s_reserved, initialCapacity);
+        Interlocked.Add(ref s_allocatedBytes, initialCapacity * 8L);
         _current = new long[initialCapacity];
     }
 
@@ -45,13 +56,14 @@ public sealed class LatencyRecorder
     private bool Grow()
     {
         if (_overBudget) return false;
-        int next = Math.Min(_current.Length * 2, 1 << 20);
+        int next = Math.Min(_current.Length * 2, _maxChunk);
         if (Interlocked.Add(ref s_reserved, next) > SampleBudget)
         {
             _overBudget = true;
             return false;
         }
         _full.Add(_current);
+        Interlocked.Add(ref s_allocatedBytes, next * 8L);
         _current = new long[next];
         _count = 0;
         return true;

@@ -27,7 +27,10 @@ public static class ProcessProbe
     }
 
     /// <summary>User + system CPU time the process has used, or null.</summary>
-    public static TimeSpan? ReadCpuTime(int pid)
+    public static TimeSpan? ReadCpuTime(int pid) => ReadCpuTimes(pid) is { } t ? t.User + t.System : null;
+
+    /// <summary>User and system (kernel) CPU time the process has used, or null.</summary>
+    public static (TimeSpan User, TimeSpan System)? ReadCpuTimes(int pid)
     {
         try
         {
@@ -37,10 +40,41 @@ public static class ProcessProbe
             // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
             long utime = long.Parse(fields[11], CultureInfo.InvariantCulture);
             long stime = long.Parse(fields[12], CultureInfo.InvariantCulture);
-            return TimeSpan.FromSeconds((utime + stime) / ClockTicksPerSecond);
+            return (TimeSpan.FromSeconds(utime / ClockTicksPerSecond), TimeSpan.FromSeconds(stime / ClockTicksPerSecond));
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException or ArgumentOutOfRangeException) { }
         return null;
+    }
+
+    /// <summary>
+    /// The whole machine's CPU from the first line of /proc/stat, in clock ticks: busy (everything but idle and
+    /// iowait) and total, and how many CPUs the kernel counts (the cpuN lines). Null when it cannot be read.
+    /// </summary>
+    public static (long Busy, long Total, int Cpus)? ReadMachineCpu()
+    {
+        try
+        {
+            long busy = 0, total = 0;
+            int cpus = 0;
+            foreach (var line in File.ReadLines("/proc/stat"))
+            {
+                if (line.StartsWith("cpu ", StringComparison.Ordinal))
+                {
+                    var f = line[4..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    // user nice system idle iowait irq softirq steal (guest time is already inside user).
+                    for (int i = 0; i < Math.Min(f.Length, 8); i++)
+                    {
+                        long v = long.Parse(f[i], CultureInfo.InvariantCulture);
+                        total += v;
+                        if (i != 3 && i != 4) busy += v;
+                    }
+                }
+                else if (line.StartsWith("cpu", StringComparison.Ordinal)) cpus++;
+                else break;
+            }
+            return total > 0 ? (busy, total, Math.Max(1, cpus)) : null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException) { return null; }
     }
 
     public static bool Exists(int pid) => File.Exists($"/proc/{pid}/status");

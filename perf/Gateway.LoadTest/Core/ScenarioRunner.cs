@@ -326,15 +326,16 @@ public sealed class ScenarioRunner
 
     // ------------------------------------------------------------------ window
 
-    private sealed record WindowSnapshot(long Timestamp, TimeSpan Cpu, int Gen0, int Gen1, int Gen2, long Allocated,
-        long BytesIn, long BytesOut, TimeSpan? ServerCpu);
+    private sealed record WindowSnapshot(long Timestamp, TimeSpan Cpu, TimeSpan CpuSystem, int Gen0, int Gen1, int Gen2, long Allocated, long SampleBytes,
+        long BytesIn, long BytesOut, (TimeSpan User, TimeSpan System)? ServerCpu, (long Busy, long Total, int Cpus)? Machine);
 
     private WindowSnapshot Snap()
     {
         var (bytesIn, bytesOut) = _scenario.Bytes();
-        return new WindowSnapshot(Stopwatch.GetTimestamp(), Process.GetCurrentProcess().TotalProcessorTime,
-            GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalAllocatedBytes(precise: true),
-            bytesIn, bytesOut, _context.Settings.ServerPid is { } pid ? ProcessProbe.ReadCpuTime(pid) : null);
+        var self = Process.GetCurrentProcess();
+        return new WindowSnapshot(Stopwatch.GetTimestamp(), self.TotalProcessorTime, self.PrivilegedProcessorTime,
+            GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalAllocatedBytes(precise: true), LatencyRecorder.AllocatedBytes,
+            bytesIn, bytesOut, _context.Settings.ServerPid is { } pid ? ProcessProbe.ReadCpuTimes(pid) : null, ProcessProbe.ReadMachineCpu());
     }
 
     private WindowSnapshot OpenWindow()
@@ -363,12 +364,27 @@ public sealed class ScenarioRunner
         result.BytesIn = end.BytesIn - start.BytesIn;
         result.BytesOut = end.BytesOut - start.BytesOut;
         result.ClientCpuPercent = wall > TimeSpan.Zero ? 100.0 * (end.Cpu - start.Cpu) / wall / Environment.ProcessorCount : 0;
+        result.ClientCpuSystemPercent = wall > TimeSpan.Zero ? 100.0 * (end.CpuSystem - start.CpuSystem) / wall / Environment.ProcessorCount : 0;
         result.ClientGen0 = end.Gen0 - start.Gen0;
         result.ClientGen1 = end.Gen1 - start.Gen1;
         result.ClientGen2 = end.Gen2 - start.Gen2;
         result.ClientAllocatedBytes = end.Allocated - start.Allocated;
+        result.ClientSampleBytes = end.SampleBytes - start.SampleBytes;
         if (start.ServerCpu is { } s0 && end.ServerCpu is { } s1 && wall > TimeSpan.Zero)
-            result.ServerCpuPercent = 100.0 * (s1 - s0) / wall / Environment.ProcessorCount;
+        {
+            result.ServerCpuPercent = 100.0 * (s1.User + s1.System - s0.User - s0.System) / wall / Environment.ProcessorCount;
+            result.ServerCpuSystemPercent = 100.0 * (s1.System - s0.System) / wall / Environment.ProcessorCount;
+        }
+        if (start.Machine is { } m0 && end.Machine is { } m1 && m1.Total > m0.Total)
+        {
+            // In cores: this process and the server are measured per process; the rest is everything else on the machine.
+            double busy = (m1.Busy - m0.Busy) / (double)(m1.Total - m0.Total) * m1.Cpus;
+            double self = result.ClientCpuPercent / 100 * Environment.ProcessorCount;
+            double server = (result.ServerCpuPercent ?? 0) / 100 * Environment.ProcessorCount;
+            result.MachineCpus = m1.Cpus;
+            result.MachineBusyCores = busy;
+            result.OtherBusyCores = Math.Max(0, busy - self - server);
+        }
         var errors = new Dictionary<int, long>();
         foreach (var u in _users)
             if (u.Errors is { } e)

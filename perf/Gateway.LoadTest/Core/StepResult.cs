@@ -14,6 +14,8 @@ public readonly struct StepResult
     public bool StopUser { get; }
 
     public static StepResult Ok => default;
+    /// <summary>Not a step: the scenario has no more work for this virtual user (e.g. fanout publishers once the measured window closed).</summary>
+    public static StepResult OkAndStop => new(0, true);
     public static StepResult Fail(int errorId) => new(errorId == 0 ? ErrorTable.Intern("unknown error") : errorId, false);
     public static StepResult Fail(string reason) => new(ErrorTable.Intern(reason), false);
     public static StepResult FailAndStop(int errorId) => new(errorId == 0 ? ErrorTable.Intern("unknown error") : errorId, true);

@@ -14,6 +14,7 @@ public sealed class RequestSlot : IValueTaskSource<StepResult>
     private ManualResetValueTaskSourceCore<StepResult> _core;
     private readonly int _payloadOffset;
     private readonly int _idOffset;
+    private readonly int _stampOffset, _seqOffset;
     private readonly byte[] _idDigits = new byte[WireProtocol.IdWidth];
     private int _seq;
 
@@ -26,6 +27,8 @@ public sealed class RequestSlot : IValueTaskSource<StepResult>
         ExpectedItems = expectedItems;
         Frame = Frames.BuildMasked(template.IsText ? Frames.OpText : Frames.OpBinary, template.Payload, out _payloadOffset);
         _idOffset = template.IdOffset;
+        _stampOffset = template.StampOffset;
+        _seqOffset = template.SeqOffset;
         // Completions run the awaiting virtual user inline on the receive loop: it records its latency and
         // queues its next request without a thread hop.
         _core.RunContinuationsAsynchronously = false;
@@ -44,7 +47,11 @@ public sealed class RequestSlot : IValueTaskSource<StepResult>
     /// <summary>1 while the frame sits in the send queue (it must not be patched then).</summary>
     public int Queued;
 
-    /// <summary>Prepares the next request: new sequence number patched into the frame, completion reset.</summary>
+    /// <summary>
+    /// Prepares the next request: new sequence number patched into the frame, completion reset. A publish
+    /// template also gets its send timestamp (the same value as <see cref="StartTimestamp"/>) and the
+    /// connection's next publish sequence number patched in.
+    /// </summary>
     public void Begin()
     {
         int seq = _seq + 1;
@@ -54,7 +61,20 @@ public sealed class RequestSlot : IValueTaskSource<StepResult>
         Volatile.Write(ref _seq, seq);
         ItemsReceived = 0;
         _core.Reset();
-        StartTimestamp = Stopwatch.GetTimestamp();
+        long now = Stopwatch.GetTimestamp();
+        if (_stampOffset >= 0)
+        {
+            Span<byte> digits = stackalloc byte[FanoutText.StampWidth];
+            WireProtocol.WriteDigits(digits, now);
+            Frames.PatchMasked(Frame, _payloadOffset, _stampOffset, digits);
+            if (_seqOffset >= 0)
+            {
+                var seqDigits = digits[..FanoutText.SeqWidth];
+                WireProtocol.WriteDigits(seqDigits, Interlocked.Increment(ref Connection.PublishSequence));
+                Frames.PatchMasked(Frame, _payloadOffset, _seqOffset, seqDigits);
+            }
+        }
+        StartTimestamp = now;
         Volatile.Write(ref Queued, 1);
         Interlocked.Exchange(ref Pending, 1);
     }

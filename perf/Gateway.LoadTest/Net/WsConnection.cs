@@ -75,12 +75,21 @@ public sealed class WsConnection : IReplySink
     // Written by one loop each, read (approximately) by the progress display.
     public long BytesSent;
     public long BytesReceived;
+    /// <summary>Socket reads that returned data (after the upgrade), by the receive loop.</summary>
+    public long Reads;
     public long ItemsTotal;
     public long ItemsInWindow;
     public long UnmatchedReplies;
     public long InvalidMessages;
     /// <summary>Per-item latency from the subscribe, recorded by the receive loop (stream scenarios).</summary>
     public LatencyRecorder? ItemLatency { get; set; }
+    /// <summary>Fanout: the last publish sequence number stamped into this connection's requests.</summary>
+    public long PublishSequence;
+    /// <summary>
+    /// Server events (<c>{"event":…}</c>) go here, on the receive loop, instead of the protocol's reply
+    /// parser (fanout subscribers). Set before <see cref="Start"/>.
+    /// </summary>
+    public IEventSink? Events { get; set; }
 
     public void AddSlots(RequestTemplate template, int count, bool isStream, int expectedItems)
     {
@@ -245,6 +254,8 @@ public sealed class WsConnection : IReplySink
     }
 
     private byte[]? _probe;
+    /// <summary>Stopwatch timestamp of the socket read whose bytes are being processed (only kept with an <see cref="Events"/> sink).</summary>
+    private long _receivedAt;
 
     /// <summary>Starts the receive and writer loops.</summary>
     public void Start()
@@ -402,7 +413,10 @@ public sealed class WsConnection : IReplySink
                 EnsureReceiveSpace();
                 int n = await _socket.ReceiveAsync(_recv.AsMemory(_recvEnd), SocketFlags.None);
                 if (n == 0) { reason = "server closed the TCP connection"; break; }
+                // One clock read per socket read, not per event: what one read returns arrived together.
+                if (Events is not null) _receivedAt = Stopwatch.GetTimestamp();
                 BytesReceived += n;
+                Reads++;
                 _recvEnd += n;
             }
             if (CloseReason is not null) reason = CloseReason;
@@ -554,6 +568,11 @@ public sealed class WsConnection : IReplySink
             if (message.IndexOf("100000000000"u8) >= 0) _probe = message.ToArray();
             return;
         }
+        if (Events is { } events && message.StartsWith("{\"event\":"u8))
+        {
+            events.OnEvent(message, _receivedAt != 0 ? _receivedAt : Stopwatch.GetTimestamp());
+            return;
+        }
         if (_awaitingHandshake)
         {
             int used = _protocol.ParseHandshakeResponse(message, out var error);
@@ -655,6 +674,13 @@ public sealed class WsConnection : IReplySink
         }
         await _closedTcs.Task.WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { });
     }
+}
+
+/// <summary>Receives a connection's server events, one call per message, on its receive loop (never concurrently). Must not allocate.</summary>
+public interface IEventSink
+{
+    /// <param name="receivedAt">Stopwatch timestamp of the socket read that returned the message.</param>
+    void OnEvent(ReadOnlySpan<byte> message, long receivedAt);
 }
 
 /// <summary>The measured part of a run, in Stopwatch timestamps.</summary>

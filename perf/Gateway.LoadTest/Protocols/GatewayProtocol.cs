@@ -17,6 +17,19 @@ public sealed class GatewayProtocol : WireProtocol
     public override RequestTemplate Count(int items) =>
         Template($"{{\"id\":{IdPlaceholder},\"path\":\"echo/count\",\"input\":{{\"n\":{items},\"delayMs\":0}}}}");
 
+    public override RequestTemplate Subscribe(string topic) =>
+        Template($"{{\"id\":{IdPlaceholder},\"path\":\"$subscribe\",\"input\":{{\"topic\":\"{topic}\"}}}}");
+
+    public override RequestTemplate Join(string room) =>
+        Template($"{{\"id\":{IdPlaceholder},\"path\":\"chat/join\",\"input\":{{\"room\":\"{room}\"}}}}");
+
+    public override RequestTemplate Publish(string room, string text)
+    {
+        var template = Template($"{{\"id\":{IdPlaceholder},\"path\":\"chat/send\",\"input\":{{\"room\":\"{room}\",\"text\":\"{text}\"}}}}");
+        int textAt = template.Payload.AsSpan().IndexOf("\"text\":\""u8) + 8;
+        return template with { StampOffset = textAt + FanoutText.StampAt, SeqOffset = textAt + FanoutText.SeqAt };
+    }
+
     public override void Parse(ReadOnlySpan<byte> message, IReplySink sink)
     {
         try

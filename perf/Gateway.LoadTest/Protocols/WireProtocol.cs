@@ -27,9 +27,15 @@ public interface IReplySink
 
 /// <summary>
 /// A request payload built once: <see cref="IdWidth"/> ASCII digits at <see cref="IdOffset"/> are the
-/// only bytes that change between sends, patched in place.
+/// only bytes that change between sends, patched in place. A publish (fanout) also has a send timestamp
+/// (<see cref="FanoutText.StampWidth"/> digits at <see cref="StampOffset"/>) and a sequence number
+/// (<see cref="FanoutText.SeqWidth"/> digits at <see cref="SeqOffset"/>) patched at each send; -1 when absent.
 /// </summary>
-public sealed record RequestTemplate(byte[] Payload, int IdOffset, bool IsText = true);
+public sealed record RequestTemplate(byte[] Payload, int IdOffset, bool IsText = true)
+{
+    public int StampOffset { get; init; } = -1;
+    public int SeqOffset { get; init; } = -1;
+}
 
 /// <summary>One RPC dialect spoken over the WebSocket: builds the requests, parses the replies.</summary>
 public abstract class WireProtocol
@@ -53,12 +59,15 @@ public abstract class WireProtocol
     }
 
     /// <summary>Writes the 12 digits of <paramref name="id"/>.</summary>
-    public static void WriteId(Span<byte> destination, long id)
+    public static void WriteId(Span<byte> destination, long id) => WriteDigits(destination[..IdWidth], id);
+
+    /// <summary>Writes <paramref name="value"/> (≥ 0) as exactly destination.Length decimal digits, zero-padded (higher digits cut).</summary>
+    public static void WriteDigits(Span<byte> destination, long value)
     {
-        for (int i = IdWidth - 1; i >= 0; i--)
+        for (int i = destination.Length - 1; i >= 0; i--)
         {
-            destination[i] = (byte)('0' + (int)(id % 10));
-            id /= 10;
+            destination[i] = (byte)('0' + (int)(value % 10));
+            value /= 10;
         }
     }
 
@@ -83,6 +92,12 @@ public abstract class WireProtocol
     public abstract RequestTemplate Echo(string text);
     /// <summary>A subscription to a stream of <paramref name="items"/> items.</summary>
     public abstract RequestTemplate Count(int items);
+    /// <summary>Fanout: subscribes the connection to <paramref name="topic"/> (the gateway's <c>$subscribe</c>).</summary>
+    public virtual RequestTemplate Subscribe(string topic) => throw new NotSupportedException($"the {Name} protocol has no topics");
+    /// <summary>Fanout: joins a chat room (the sample's <c>chat/join</c>, which subscribes to <c>room:NAME</c>).</summary>
+    public virtual RequestTemplate Join(string room) => throw new NotSupportedException($"the {Name} protocol has no topics");
+    /// <summary>Fanout: publishes <paramref name="text"/> (a <see cref="FanoutText"/>) to a chat room (<c>chat/send</c>).</summary>
+    public virtual RequestTemplate Publish(string room, string text) => throw new NotSupportedException($"the {Name} protocol has no topics");
     public abstract void Parse(ReadOnlySpan<byte> message, IReplySink sink);
 
     public static WireProtocol Create(string name) => name switch

@@ -18,6 +18,7 @@ public static class ConsoleReport
         foreach (var h in new[] { "count", "min", "mean", "p50", "p75", "p95", "p99", "max" }) lat.AddColumn(new TableColumn(h).RightAligned());
         lat.AddRow([$"OK {r.StepUnit}", .. LatencyCells(r.Latency)]);
         if (r.ItemLatency is { } items) lat.AddRow(["items, from subscribe", .. LatencyCells(items)]);
+        foreach (var (_, name, summary) in r.Latencies) lat.AddRow([Markup.Escape(name), .. LatencyCells(summary)]);
         AnsiConsole.Write(lat);
 
         if (r.Errors.Count > 0)
@@ -49,16 +50,21 @@ public static class ConsoleReport
             yield return ("items/s", Format.Rate(r.ItemsPerSecond ?? 0));
         }
         yield return ("bytes in / out", $"{Format.Bytes(r.BytesIn)} / {Format.Bytes(r.BytesOut)} ({Format.Bytes((long)(r.BytesIn / Math.Max(r.DurationSeconds, 1e-9)))}/s in)");
-        yield return ("client CPU", $"{Format.Pct(r.ClientCpuPercent)} of {r.Cores} cores");
+        yield return ("client CPU", $"{Format.Pct(r.ClientCpuPercent)} of {r.Cores} cores (kernel {Format.Pct(r.ClientCpuSystemPercent)})");
         yield return ("client GC gen0/1/2", $"{r.ClientGen0}/{r.ClientGen1}/{r.ClientGen2}, allocated {Format.Bytes(r.ClientAllocatedBytes)}" +
-            (r.Requests > 0 ? $" ({Format.Num(r.ClientAllocatedBytes / (double)r.Requests, "0.0")} B/{Singular(r.StepUnit)})" : ""));
+            (r.Requests > 0 ? $" ({Format.Num(r.ClientAllocatedBytes / (double)r.Requests, "0.0")} B/{Singular(r.StepUnit)})" : "") +
+            (r.ClientSampleBytes > 0 ? $", of which latency sample storage {Format.Bytes(r.ClientSampleBytes)}" : ""));
         if (r.ServerPid is { } pid)
         {
-            yield return ("server CPU", r.ServerCpuPercent is { } c ? $"{Format.Pct(c)} of {r.Cores} cores (pid {pid})" : "n/a");
+            yield return ("server CPU", r.ServerCpuPercent is { } c
+                ? $"{Format.Pct(c)} of {r.Cores} cores (kernel {Format.Pct(r.ServerCpuSystemPercent ?? 0)}; pid {pid})" : "n/a");
             yield return ("server RSS before / after / peak", $"{Format.Kb(r.ServerRssBeforeKb)} / {Format.Kb(r.ServerRssAfterKb)} / {Format.Kb(r.ServerRssPeakKb)}");
         }
+        if (r.MachineBusyCores is { } busy)
+            yield return ("machine CPU busy (all processes)", $"{Format.Num(busy, "0.00")} of {r.MachineCpus} cores, of which other work {Format.Num(r.OtherBusyCores ?? 0, "0.00")}");
         foreach (var (_, name, _, display) in r.Extra) yield return (name, display);
     }
 
-    private static string Singular(string unit) => unit.EndsWith('s') ? unit[..^1] : unit;
+    private static string Singular(string unit) =>
+        unit.EndsWith("shes", StringComparison.Ordinal) ? unit[..^2] : unit.EndsWith('s') ? unit[..^1] : unit;
 }

@@ -69,6 +69,7 @@ public static class ReportWriter
         sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         sb.AppendLine(LatencyRow($"OK {r.StepUnit}", r.Latency));
         if (r.ItemLatency is { } items) sb.AppendLine(LatencyRow("items, from subscribe", items));
+        foreach (var (_, name, summary) in r.Latencies) sb.AppendLine(LatencyRow(Md(name), summary));
         if (r.Errors.Count > 0)
         {
             sb.AppendLine();
@@ -96,6 +97,7 @@ public static class ReportWriter
         "items", "itemsPerSecond", "itemLatencyP50Us", "itemLatencyP99Us",
         "bytesIn", "bytesOut", "clientCpuPercent", "clientGen0", "clientGen1", "clientGen2", "clientAllocatedBytes",
         "serverCpuPercent", "serverRssBeforeKb", "serverRssAfterKb", "serverRssPeakKb", "extra",
+        "clientCpuSystemPercent", "serverCpuSystemPercent", "machineBusyCores", "otherBusyCores",
     ];
 
     public static string Csv(ScenarioResult r)
@@ -112,7 +114,14 @@ public static class ReportWriter
             r.BytesIn.ToString(C), r.BytesOut.ToString(C), D(r.ClientCpuPercent),
             r.ClientGen0.ToString(C), r.ClientGen1.ToString(C), r.ClientGen2.ToString(C), r.ClientAllocatedBytes.ToString(C),
             N(r.ServerCpuPercent), r.ServerRssBeforeKb?.ToString(C) ?? "", r.ServerRssAfterKb?.ToString(C) ?? "", r.ServerRssPeakKb?.ToString(C) ?? "",
-            string.Join(" ", r.Extra.Select(e => $"{e.Key}={D(e.Value)}")),
+            string.Join(" ", r.Extra.Select(e => $"{e.Key}={D(e.Value)}")
+                .Concat(r.Latencies.SelectMany(l => new[]
+                {
+                    $"{l.Key}.count={l.Summary.Count}", $"{l.Key}.min={D(l.Summary.MinUs)}", $"{l.Key}.mean={D(l.Summary.MeanUs)}",
+                    $"{l.Key}.p50={D(l.Summary.P50Us)}", $"{l.Key}.p75={D(l.Summary.P75Us)}", $"{l.Key}.p95={D(l.Summary.P95Us)}",
+                    $"{l.Key}.p99={D(l.Summary.P99Us)}", $"{l.Key}.max={D(l.Summary.MaxUs)}",
+                }))),
+            D(r.ClientCpuSystemPercent), N(r.ServerCpuSystemPercent), N(r.MachineBusyCores), N(r.OtherBusyCores),
         };
         return string.Join(",", CsvColumns) + "\n" + string.Join(",", values.Select(CsvField)) + "\n";
     }
@@ -158,18 +167,25 @@ public static class ReportWriter
             w.WriteNumber("bytesOut", r.BytesOut);
             w.WriteNumber("cores", r.Cores);
             w.WriteNumber("clientCpuPercent", Round(r.ClientCpuPercent));
+            w.WriteNumber("clientCpuSystemPercent", Round(r.ClientCpuSystemPercent));
             w.WriteStartObject("clientGc");
             w.WriteNumber("gen0", r.ClientGen0);
             w.WriteNumber("gen1", r.ClientGen1);
             w.WriteNumber("gen2", r.ClientGen2);
             w.WriteNumber("allocatedBytes", r.ClientAllocatedBytes);
+            w.WriteNumber("sampleStorageBytes", r.ClientSampleBytes);
             w.WriteEndObject();
             if (r.ServerPid is { } pid) w.WriteNumber("serverPid", pid); else w.WriteNull("serverPid");
             WriteNullable(w, "serverCpuPercent", r.ServerCpuPercent is { } c ? Round(c) : null);
+            WriteNullable(w, "serverCpuSystemPercent", r.ServerCpuSystemPercent is { } cs ? Round(cs) : null);
             WriteNullable(w, "serverRssBeforeKb", r.ServerRssBeforeKb);
             WriteNullable(w, "serverRssAfterKb", r.ServerRssAfterKb);
             WriteNullable(w, "serverRssPeakKb", r.ServerRssPeakKb);
+            WriteNullable(w, "machineCpus", r.MachineCpus);
+            WriteNullable(w, "machineBusyCores", r.MachineBusyCores is { } mb ? Round(mb) : null);
+            WriteNullable(w, "otherBusyCores", r.OtherBusyCores is { } ob ? Round(ob) : null);
             foreach (var (key, _, value, _) in r.Extra) w.WriteNumber(key, Round(value));
+            foreach (var (key, _, summary) in r.Latencies) WriteLatency(w, key, summary);
             w.WriteStartObject("errors");
             foreach (var (reason, count) in r.Errors) w.WriteNumber(reason, count);
             w.WriteEndObject();
@@ -223,6 +239,7 @@ public static class ReportWriter
             sb.AppendLine($"<tr><th>{E(n)}</th>{string.Concat(new[] { Format.Int(l.Count), Format.Us(l.MinUs), Format.Us(l.MeanUs), Format.Us(l.P50Us), Format.Us(l.P75Us), Format.Us(l.P95Us), Format.Us(l.P99Us), Format.Us(l.MaxUs) }.Select(v => $"<td class=\"n\">{v}</td>"))}</tr>");
         Row($"OK {r.StepUnit}", r.Latency);
         if (r.ItemLatency is { } items) Row("items, from subscribe", items);
+        foreach (var (_, name, summary) in r.Latencies) Row(name, summary);
         sb.AppendLine("</table>");
         if (r.Errors.Count > 0)
         {

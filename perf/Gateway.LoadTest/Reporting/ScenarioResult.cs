@@ -27,12 +27,24 @@ public sealed class ScenarioResult
     public long BytesOut { get; set; }
     public int Cores { get; set; } = Environment.ProcessorCount;
     public double ClientCpuPercent { get; set; }
+    /// <summary>The kernel's part of <see cref="ClientCpuPercent"/> (system calls: socket reads and writes).</summary>
+    public double ClientCpuSystemPercent { get; set; }
     public int ClientGen0 { get; set; }
     public int ClientGen1 { get; set; }
     public int ClientGen2 { get; set; }
     public long ClientAllocatedBytes { get; set; }
+    /// <summary>Of <see cref="ClientAllocatedBytes"/>, the latency recorders' sample arrays (storage kept to the end, not garbage).</summary>
+    public long ClientSampleBytes { get; set; }
+    /// <summary>CPUs of the machine (/proc/stat), which may be more than <see cref="Cores"/> when the tool is pinned.</summary>
+    public int? MachineCpus { get; set; }
+    /// <summary>Cores' worth of CPU the whole machine was busy over the window (/proc/stat).</summary>
+    public double? MachineBusyCores { get; set; }
+    /// <summary>Of that, what neither this tool nor the server used: other work sharing the machine.</summary>
+    public double? OtherBusyCores { get; set; }
     public int? ServerPid { get; set; }
     public double? ServerCpuPercent { get; set; }
+    /// <summary>The kernel's part of <see cref="ServerCpuPercent"/>.</summary>
+    public double? ServerCpuSystemPercent { get; set; }
     public long? ServerRssBeforeKb { get; set; }
     public long? ServerRssAfterKb { get; set; }
     public long? ServerRssPeakKb { get; set; }
@@ -41,6 +53,9 @@ public sealed class ScenarioResult
     public long? Items { get; set; }
     public double? ItemsPerSecond => Items is { } n && DurationSeconds > 0 ? n / DurationSeconds : null;
     public LatencySummary? ItemLatency { get; set; }
+
+    /// <summary>Scenario-specific latencies (fanout: publish to receive): JSON key, name in the tables, figures.</summary>
+    public List<(string Key, string Name, LatencySummary Summary)> Latencies { get; } = [];
 
     /// <summary>Scenario-specific figures: name, value (for JSON), display text.</summary>
     public List<(string Key, string Name, double Value, string Display)> Extra { get; } = [];

@@ -9,7 +9,9 @@ public static class Connector
     public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>Opens <paramref name="count"/> connections, at most <paramref name="parallel"/> at a time; throws on the first failure.</summary>
-    public static async Task<WsConnection[]> ConnectManyAsync(ConnectTarget target, int count, int parallel, int receiveBufferBytes, CancellationToken ct)
+    /// <param name="source">The source address of connection i (see <see cref="ConnectionsScenario.Plan"/>), or null for the kernel's choice.</param>
+    public static async Task<WsConnection[]> ConnectManyAsync(ConnectTarget target, int count, int parallel, int receiveBufferBytes, CancellationToken ct,
+        Func<int, IPAddress?>? source = null)
     {
         var result = new WsConnection[count];
         int next = -1;
@@ -17,7 +19,7 @@ public static class Connector
         {
             int i;
             while ((i = Interlocked.Increment(ref next)) < count)
-                result[i] = await ConnectOneAsync(target, null, receiveBufferBytes, ct);
+                result[i] = await ConnectOneAsync(target, source?.Invoke(i), receiveBufferBytes, ct);
         }
         try
         {
