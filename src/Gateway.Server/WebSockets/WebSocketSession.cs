@@ -159,9 +159,10 @@ public sealed class WebSocketSession
             return false;
         }
         _metrics.MessageSent(frame.Length);
-        // Enqueue before reading the flag: either the read loop still owes a flush, or we drain ourselves.
+        // Enqueue before reading the flag: either the read loop still owes a flush, or we drain ourselves
+        // (at the end of the read batch we are called from, when there is one).
         if (!_outbox.Enqueue(frame, deferDrain: true)) return false;
-        if (!_inReadLoop) _outbox.Schedule();
+        if (!_inReadLoop && !DrainBatch.TryDefer(_outbox)) _outbox.Schedule();
         return true;
     }
 
@@ -198,6 +199,9 @@ public sealed class WebSocketSession
                 var result = await input.ReadAsync().ConfigureAwait(false);
                 var buffer = result.Buffer;
                 _inReadLoop = true;
+                DrainBatch.Begin();
+                // Thread-static: ended exactly once, on the thread that began it, before anything awaits.
+                bool batchOpen = true;
                 try
                 {
                     while (!stop)
@@ -216,8 +220,12 @@ public sealed class WebSocketSession
                                     {
                                         // The application is holding the read loop (backpressure): let other senders drain themselves meanwhile.
                                         _inReadLoop = false;
+                                        batchOpen = false;
+                                        DrainBatch.End();
                                         await _outbox.FlushAsync().ConfigureAwait(false);
                                         await pending.ConfigureAwait(false);
+                                        DrainBatch.Begin();
+                                        batchOpen = true;
                                         _inReadLoop = true;
                                     }
                                 }
@@ -255,6 +263,7 @@ public sealed class WebSocketSession
                 finally
                 {
                     _inReadLoop = false;
+                    if (batchOpen) DrainBatch.End();
                 }
                 input.AdvanceTo(buffer.Start, buffer.End);
                 // One flush for everything this read produced; awaiting it stops us reading from a client that does not read.
