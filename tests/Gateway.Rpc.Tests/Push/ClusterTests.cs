@@ -9,6 +9,7 @@ namespace Gateway.Rpc.Tests.Push;
 public sealed class TwoNodeFixture : IAsyncLifetime
 {
     public const int MaxSubscriptions = 4;
+    public const int MaxServerCalls = 2;
     private RpcGateway? _a, _b;
     public InMemoryBus Bus { get; } = new();
     public RpcGateway A => _a ?? throw new InvalidOperationException("not started");
@@ -17,6 +18,7 @@ public sealed class TwoNodeFixture : IAsyncLifetime
     public static Dictionary<string, string?> NodeSettings => new()
     {
         ["Gateway:Topics:MaxSubscriptionsPerConnection"] = MaxSubscriptions.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["Gateway:Limits:MaxServerCallsPerConnection"] = MaxServerCalls.ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
 
     public async Task InitializeAsync()
@@ -149,6 +151,17 @@ public sealed class ClusterTests(TwoNodeFixture cluster) : IClassFixture<TwoNode
         await watcher.ExpectEventAsync("test.event", topic, 2);
         await TopicBarrierAsync(pubB, topic, watcher);
         await leaving.AssertNothingPushedAsync("unsubscribed");
+
+        // The last subscriber on A leaves (A stops listening to the topic), then one comes back (A listens again).
+        await watcher.ResultAsync("$unsubscribe", new { topic });
+        Assert.Equal(0, A.Hub().SubscriberCount(topic));
+        await pubB.PublishAsync(topic, 3);
+        await leaving.SubscribeAsync(topic);
+        await pubB.PublishAsync(topic, 4);
+        await leaving.ExpectEventAsync("test.event", topic, 4);
+        await TopicBarrierAsync(pubB, topic, leaving);
+        await leaving.AssertNothingPushedAsync("event 3 was published while nobody on A was subscribed");
+        await watcher.AssertNothingPushedAsync();
     }
 
     [Fact]
@@ -298,6 +311,51 @@ public sealed class ClusterTests(TwoNodeFixture cluster) : IClassFixture<TwoNode
         Assert.Equal(true, (await callee.NextAsync(RpcClient.Key(call["id"]))).Bool("cancel"));
         await caller.AssertNothingPushedAsync();
         Assert.Empty(caller.ReceivedFor(key));
+    }
+
+    [Fact]
+    public async Task AServerCallAcrossNodes_IsCancelledOnTheClient_WhenTheCallerDisconnects()
+    {
+        var caller = await A.ConnectAsync();
+        await using var callee = await B.ConnectAsync();
+        await caller.SendRequestAsync("push/call", new { connectionId = await callee.IdAsync(), timeoutMs = 30_000 });
+        var call = await callee.NextServerCallAsync();
+        caller.Abort();
+        await caller.DisposeAsync();
+        Assert.Equal(true, (await callee.NextAsync(RpcClient.Key(call["id"]))).Bool("cancel"));
+        await callee.AssertNothingPushedAsync();
+    }
+
+    [Fact]
+    public async Task AServerCallAcrossNodes_PastTheCalledConnectionsLimit_IsResourceExhausted()
+    {
+        await using var caller = await A.ConnectAsync();
+        await using var callee = await B.ConnectAsync();
+        string calleeId = await callee.IdAsync();
+        var keys = new List<string>();
+        for (int i = 0; i < TwoNodeFixture.MaxServerCalls; i++) keys.Add(await caller.SendRequestAsync("push/call", new { connectionId = calleeId, input = i, timeoutMs = 30_000 }));
+        var calls = new List<JsonObject>();
+        for (int i = 0; i < TwoNodeFixture.MaxServerCalls; i++) calls.Add(await callee.NextServerCallAsync());
+
+        var error = (await caller.CallAsync("push/call", new { connectionId = calleeId })).AssertError("RESOURCE_EXHAUSTED", 429);
+        Assert.Contains("MaxServerCallsPerConnection", error.Str("message"));
+
+        foreach (var c in calls) await callee.AnswerAsync(c["id"], c["input"]!.DeepClone());
+        for (int i = 0; i < keys.Count; i++) Assert.Equal(i, (await caller.NextAsync(keys[i])).Long("result"));
+    }
+
+    [Fact]
+    public async Task AServerCallAcrossNodes_ReadsTheResultOnTheCallersNode()
+    {
+        await using var caller = await A.ConnectAsync();
+        await using var callee = await B.ConnectAsync();
+        string calleeId = await callee.IdAsync();
+        string ok = await caller.SendRequestAsync("push/callInt", new { connectionId = calleeId });
+        await callee.AnswerAsync((await callee.NextServerCallAsync())["id"], 7);
+        Assert.Equal(7, (await caller.NextAsync(ok)).Long("result"));
+        string bad = await caller.SendRequestAsync("push/callInt", new { connectionId = calleeId });
+        await callee.AnswerAsync((await callee.NextServerCallAsync())["id"], "seven");
+        (await caller.NextAsync(bad)).AssertError("INVALID_ARGUMENT", 400);
     }
 
     [Fact]

@@ -183,6 +183,19 @@ public sealed class ServerCallTests(PushGatewayFixture fixture) : IClassFixture<
     }
 
     [Fact]
+    public async Task TheCallerDisconnecting_SendsTheCalledClientACancel()
+    {
+        var caller = await Gateway.ConnectAsync();
+        await using var callee = await Gateway.ConnectAsync();
+        await caller.SendRequestAsync("push/call", new { connectionId = await callee.IdAsync(), timeoutMs = 30_000 });
+        var call = await callee.NextServerCallAsync();
+        await caller.DisposeAsync();
+        Assert.Equal(true, (await callee.NextAsync(RpcClient.Key(call["id"]))).Bool("cancel"));
+        await callee.AnswerAsync(call["id"], "nobody waits");
+        await callee.AssertNothingPushedAsync();
+    }
+
+    [Fact]
     public async Task MaxServerCallsPerConnection_IsResourceExhausted_ForThatConnectionOnly()
     {
         await using var gateway = await PushKit.StartAsync(new Dictionary<string, string?> { ["Gateway:Limits:MaxServerCallsPerConnection"] = "2" });
