@@ -139,7 +139,11 @@ public sealed class PushHub : ITopics, IConnections, IBackplaneReceiver, IAsyncD
     {
         _connections.TryRemove(connection.Session.Id, out _);
         var (topics, user) = connection.Unregister();
-        foreach (var topic in topics) RemoveMember(_topics, _remoteTopics, topic, connection, isTopic: true);
+        foreach (var topic in topics)
+        {
+            _metrics.Unsubscribed();
+            RemoveMember(_topics, _remoteTopics, topic, connection, isTopic: true);
+        }
         if (user is not null) RemoveMember(_users, _remoteUsers, user, connection, isTopic: false);
     }
 
