@@ -219,6 +219,35 @@ public sealed class TopicDeliveryTests(PushGatewayFixture fixture) : IClassFixtu
     }
 
     [Fact]
+    public async Task TheSubscriptionsGauge_CountsSubscribesUnsubscribesAndDisconnects()
+    {
+        // Regression test for a bug the suite found (fixed in the server): a disconnect did not take its subscriptions off the gauge.
+        await using var gateway = await PushKit.StartAsync();
+        var metrics = gateway.Metrics();
+        string t1 = PushKit.Room(), t2 = PushKit.Room();
+        var a = await gateway.ConnectAsync();
+        var b = await gateway.ConnectAsync();
+        Assert.Equal(0, metrics.Subscriptions);
+        foreach (var c in new[] { a, b })
+        {
+            await c.SubscribeAsync(t1);
+            await c.SubscribeAsync(t2);
+            await c.SubscribeAsync(t2); // already: not counted twice
+        }
+        Assert.Equal(4, metrics.Subscriptions);
+        await a.ResultAsync("$unsubscribe", new { topic = t1 });
+        await a.ResultAsync("$unsubscribe", new { topic = t1 }); // not subscribed: not counted
+        Assert.Equal(3, metrics.Subscriptions);
+        Assert.Contains("gateway_topic_subscriptions 3", metrics.ToPrometheus());
+
+        a.Abort();
+        await a.DisposeAsync();
+        await b.DisposeAsync();
+        Assert.True(await PushKit.WaitUntilAsync(() => gateway.Hub().ConnectionCount == 0 && gateway.Hub().TopicCount == 0), "the connections are still registered");
+        Assert.Equal(0, metrics.Subscriptions);
+    }
+
+    [Fact]
     public async Task AThousandPublishes_ArriveInOrder_AtEverySubscriber()
     {
         const int N = 1000;
