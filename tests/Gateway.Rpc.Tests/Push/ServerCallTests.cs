@@ -280,6 +280,25 @@ public sealed class ServerCallTests(PushGatewayFixture fixture) : IClassFixture<
     }
 
     [Fact]
+    public async Task TheServersCallIdsAndTheClientsRequestIds_AreSeparate()
+    {
+        // A fresh connection: the server's first call to it has id 1, and the client's own request has id 1 too.
+        await using var client = await Gateway.ConnectAsync();
+        string key = await client.SendRequestAsync("push/call", new { input = "same id" }, id: 1);
+        var call = await ExpectCallAsync(client, input: "same id");
+        Assert.Equal(1, call["id"]!.GetValue<long>());
+        // An answer with the id as a string is another id: ignored.
+        await client.SendTextAsync("""{"id":"1","result":"string id"}""");
+        await client.AssertNothingPushedAsync();
+        Assert.Empty(client.ReceivedFor(key).Where(m => !m.ContainsKey("path"))); // only the server's call has id 1 so far
+        // The result for the server's call 1 answers it; the client's request 1 then gets its own result.
+        await client.AnswerAsync(1, "answer to the server");
+        var reply = await client.NextAsync(key);
+        Assert.Equal("answer to the server", reply.Str("result"));
+        Assert.Equal(1, reply.Long("id"));
+    }
+
+    [Fact]
     public async Task ProgressFromTheClient_IsAccepted_AndTheResultStillCounts()
     {
         await using var client = await Gateway.ConnectAsync();
