@@ -37,7 +37,9 @@ public sealed class SlowConsumerTests(ITestOutputHelper output)
     /// A raw WebSocket client on /ws subscribed to <paramref name="topic"/>. Its receive buffer is left alone: a tiny one
     /// (smaller than the loopback MSS) makes the kernel trickle data through zero-window probes once it reads again.
     /// </summary>
-    private static async Task<RawClient> SlowSubscriberAsync(RpcGateway gateway, string topic)
+    private static async Task<RawClient> SlowSubscriberAsync(RpcGateway gateway, string topic) => (await SlowSubscriberWithIdAsync(gateway, topic)).Client;
+
+    private static async Task<(RawClient Client, string Id)> SlowSubscriberWithIdAsync(RpcGateway gateway, string topic)
     {
         var raw = await RawClient.ConnectAsync(new IPEndPoint(IPAddress.Loopback, gateway.Port));
         var (status, head) = await raw.HandshakeAsync("/ws", RpcClient.Subprotocol);
@@ -45,7 +47,9 @@ public sealed class SlowConsumerTests(ITestOutputHelper output)
         await raw.SendTextAsync($$$"""{"id":"s","path":"$subscribe","input":{"topic":"{{{topic}}}"}}""");
         var reply = await NextTextAsync(raw);
         Assert.True(reply?["result"].Bool("subscribed") == true, reply?.ToJsonString());
-        return raw;
+        await raw.SendTextAsync("""{"id":"w","path":"push/whoami"}""");
+        var who = await NextTextAsync(raw);
+        return (raw, who.Str("result")!);
     }
 
     /// <summary>The next text message (pings and pongs skipped), or null for a close frame (its code goes to <paramref name="onClose"/>).</summary>
@@ -148,7 +152,8 @@ public sealed class SlowConsumerTests(ITestOutputHelper output)
         await using var fast2 = await gateway.ConnectAsync();
         await fast1.SubscribeAsync(topic);
         await fast2.SubscribeAsync(topic);
-        await using var slow = await SlowSubscriberAsync(gateway, topic);
+        var (slowClient, slowId) = await SlowSubscriberWithIdAsync(gateway, topic);
+        await using var slow = slowClient;
         await using var publisher = await gateway.ConnectAsync();
         Assert.Equal(3, gateway.Hub().SubscriberCount(topic));
         long closesBefore = metrics.SlowConsumerCloses;
@@ -158,6 +163,9 @@ public sealed class SlowConsumerTests(ITestOutputHelper output)
         Assert.Equal(1, metrics.SlowConsumerCloses - closesBefore);
         Assert.Equal(System.Net.WebSockets.WebSocketState.Open, fast1.Socket.State);
         Assert.Equal(System.Net.WebSockets.WebSocketState.Open, fast2.Socket.State);
+        // Closing (the close frame is queued, the handshake not done): nothing more can be sent to it, nor asked of it.
+        Assert.False(await publisher.BoolAsync("push/toConnection", new { connectionId = slowId, @event = "test.direct", data = 1 }));
+        (await publisher.CallAsync("push/call", new { connectionId = slowId })).AssertError("UNAVAILABLE", 503);
 
         // The slow one reads what was queued before the close: events 0..k without a gap, then the close 1008.
         var seqs = new List<long>();
