@@ -6,7 +6,7 @@ namespace Gateway.Rpc.Tests.Push;
 /// <summary>
 /// An <see cref="InMemoryBackplane"/> whose topic subscriptions and user registrations can be held open for chosen
 /// keys, as a broker that answers slowly (Redis) would: the test sees when the gateway entered the call and decides
-/// when it completes. Everything else passes straight through.
+/// when it completes. It can also be "down" (<see cref="Down"/>). Everything else passes straight through.
 /// </summary>
 public sealed class GatedBackplane(InMemoryBackplane inner) : IBackplane
 {
@@ -37,6 +37,14 @@ public sealed class GatedBackplane(InMemoryBackplane inner) : IBackplane
     /// <summary>The next AddUserAsync of <paramref name="userId"/> waits until the gate opens.</summary>
     public Gate HoldAddUser(string userId) => _users[userId] = new Gate();
 
+    /// <summary>While true, publishes, broadcasts, node messages and user lookups throw, as with a broker that is down.</summary>
+    public bool Down { get; set; }
+
+    private void ThrowIfDown()
+    {
+        if (Down) throw new BackplaneUnavailableException("the test backplane is down");
+    }
+
     public string Name => "Gated" + inner.Name;
     public bool IsConnected => inner.IsConnected;
 
@@ -50,9 +58,23 @@ public sealed class GatedBackplane(InMemoryBackplane inner) : IBackplane
     }
 
     public ValueTask UnsubscribeAsync(string topic, CancellationToken cancellationToken) => inner.UnsubscribeAsync(topic, cancellationToken);
-    public ValueTask PublishAsync(string topic, ReadOnlyMemory<byte> message, CancellationToken cancellationToken) => inner.PublishAsync(topic, message, cancellationToken);
-    public ValueTask BroadcastAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken) => inner.BroadcastAsync(message, cancellationToken);
-    public ValueTask<bool> SendToNodeAsync(string nodeId, ReadOnlyMemory<byte> message, CancellationToken cancellationToken) => inner.SendToNodeAsync(nodeId, message, cancellationToken);
+    public ValueTask PublishAsync(string topic, ReadOnlyMemory<byte> message, CancellationToken cancellationToken)
+    {
+        ThrowIfDown();
+        return inner.PublishAsync(topic, message, cancellationToken);
+    }
+
+    public ValueTask BroadcastAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken)
+    {
+        ThrowIfDown();
+        return inner.BroadcastAsync(message, cancellationToken);
+    }
+
+    public ValueTask<bool> SendToNodeAsync(string nodeId, ReadOnlyMemory<byte> message, CancellationToken cancellationToken)
+    {
+        ThrowIfDown();
+        return inner.SendToNodeAsync(nodeId, message, cancellationToken);
+    }
 
     public async ValueTask AddUserAsync(string userId, CancellationToken cancellationToken)
     {
@@ -61,7 +83,11 @@ public sealed class GatedBackplane(InMemoryBackplane inner) : IBackplane
     }
 
     public ValueTask RemoveUserAsync(string userId, CancellationToken cancellationToken) => inner.RemoveUserAsync(userId, cancellationToken);
-    public ValueTask<IReadOnlyList<string>> GetUserNodesAsync(string userId, CancellationToken cancellationToken) => inner.GetUserNodesAsync(userId, cancellationToken);
+    public ValueTask<IReadOnlyList<string>> GetUserNodesAsync(string userId, CancellationToken cancellationToken)
+    {
+        ThrowIfDown();
+        return inner.GetUserNodesAsync(userId, cancellationToken);
+    }
     public ValueTask ForgetUserNodeAsync(string userId, string nodeId, CancellationToken cancellationToken) => inner.ForgetUserNodeAsync(userId, nodeId, cancellationToken);
     public ValueTask DisposeAsync() => inner.DisposeAsync();
 }
