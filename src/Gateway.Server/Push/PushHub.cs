@@ -261,8 +261,10 @@ public sealed class PushHub : ITopics, IConnections, IBackplaneReceiver, IAsyncD
                 }
                 break;
         }
-        // Subscribed already or not: the caller is told only once events from every node reach this topic.
-        if (!_remoteTopics.ContainsKey(topic)) await ReconcileAsync(_topics, _remoteTopics, topic, isTopic: true, cancellationToken).ConfigureAwait(false);
+        // Subscribed already or not: the caller is told only once events from every node reach this topic. The desired
+        // state (_remoteTopics) is set before the backplane call completes, so it cannot tell; the reconcile, under the
+        // key's lock, waits for a call in flight and returns at once when there is none.
+        await ReconcileAsync(_topics, _remoteTopics, topic, isTopic: true, cancellationToken).ConfigureAwait(false);
         return true;
     }
 
@@ -436,7 +438,13 @@ public sealed class PushHub : ITopics, IConnections, IBackplaneReceiver, IAsyncD
     internal async ValueTask SetUserAsync(RpcConnection connection, string? userId, CancellationToken cancellationToken = default)
     {
         if (userId is { Length: 0 or > 256 }) throw new ArgumentException("a user id is 1 to 256 characters, or null", nameof(userId));
-        if (!connection.TrySwapUser(userId, out var previous)) return;
+        if (!connection.TrySwapUser(userId, out var previous))
+        {
+            // That user already (the setter may have started its registration a moment ago): still complete only once
+            // the backplane has it.
+            if (userId is not null && !connection.IsUnregistered) await ReconcileAsync(_users, _remoteUsers, userId, isTopic: false, cancellationToken).ConfigureAwait(false);
+            return;
+        }
         if (previous is not null) RemoveMember(_users, _remoteUsers, previous, connection, isTopic: false);
         if (userId is null) return;
         AddMember(_users, userId, connection);
@@ -445,7 +453,8 @@ public sealed class PushHub : ITopics, IConnections, IBackplaneReceiver, IAsyncD
             RemoveMember(_users, _remoteUsers, userId, connection, isTopic: false);
             return;
         }
-        if (!_remoteUsers.ContainsKey(userId)) await ReconcileAsync(_users, _remoteUsers, userId, isTopic: false, cancellationToken).ConfigureAwait(false);
+        // As for topics: the desired state is set before the backplane call completes, so wait through the reconcile.
+        await ReconcileAsync(_users, _remoteUsers, userId, isTopic: false, cancellationToken).ConfigureAwait(false);
     }
 
     // ---- server-to-client calls --------------------------------------------------------------------

@@ -23,6 +23,9 @@ public sealed class RpcClient : IAsyncDisposable
     private readonly object _routeLock = new();
     private readonly Dictionary<string, Channel<JsonObject>> _byId = new(StringComparer.Ordinal);
     private readonly Channel<JsonObject> _all = Channel.CreateUnbounded<JsonObject>();
+    // Server push: events ({"event":…}) and calls from the server ({"id":n,"path":…}); neither goes to an id channel.
+    private readonly Channel<JsonObject> _events = Channel.CreateUnbounded<JsonObject>();
+    private readonly Channel<JsonObject> _serverCalls = Channel.CreateUnbounded<JsonObject>();
     private readonly ConcurrentQueue<JsonObject> _received = new();
     private readonly TaskCompletionSource<WebSocketCloseStatus?> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _receiveLoop = Task.CompletedTask;
@@ -202,6 +205,46 @@ public sealed class RpcClient : IAsyncDisposable
         Assert.Equal("pong", reply["result"]?.GetValue<string>());
     }
 
+    // ---- server push -------------------------------------------------------------------------------
+
+    /// <summary>The next event (<c>{"event":…,"topic":…,"data":…}</c>) received; throws TimeoutException or IOException.</summary>
+    public Task<JsonObject> NextEventAsync(TimeSpan? timeout = null) => ReadAsync(_events, "event", timeout);
+
+    /// <summary>The next call from the server (<c>{"id":n,"path":…,"input":…}</c>); its cancel, if any, comes on the id's channel.</summary>
+    public Task<JsonObject> NextServerCallAsync(TimeSpan? timeout = null) => ReadAsync(_serverCalls, "call from the server", timeout);
+
+    /// <summary>Events received and not yet taken with <see cref="NextEventAsync"/>.</summary>
+    public int PendingEvents => _events.Reader.Count;
+
+    /// <summary>Calls from the server received and not yet taken with <see cref="NextServerCallAsync"/>.</summary>
+    public int PendingServerCalls => _serverCalls.Reader.Count;
+
+    /// <summary>Answers a call from the server with <c>{"id":…,"result":…}</c>.</summary>
+    public Task AnswerAsync(JsonNode? id, JsonNode? result) =>
+        SendJsonAsync(new JsonObject { ["id"] = id?.DeepClone(), ["result"] = result?.DeepClone() });
+
+    /// <summary>Answers a call from the server with <c>{"id":…,"error":…}</c>.</summary>
+    public Task AnswerErrorAsync(JsonNode? id, JsonObject error) =>
+        SendJsonAsync(new JsonObject { ["id"] = id?.DeepClone(), ["error"] = error.DeepClone() });
+
+    /// <summary>
+    /// Asserts that nothing was pushed to this client: every event and server call received so far was taken, and a
+    /// <c>$ping</c> sent now is answered with the pong as the very next message. A connection's frames keep their
+    /// order, so whatever the server queued for it before this call arrives before the pong.
+    /// </summary>
+    public async Task AssertNothingPushedAsync(string? because = null)
+    {
+        int mark = _received.Count;
+        string key = await SendRequestAsync("$ping");
+        var pong = await NextAsync(key);
+        Assert.Equal("pong", pong["result"]?.GetValue<string>());
+        var before = Received.Skip(mark).TakeWhile(m => !ReferenceEquals(m, pong)).ToList();
+        string suffix = because is null ? "" : " (" + because + ")";
+        Assert.True(before.Count == 0, $"expected the pong next{suffix}, got first: {string.Join(", ", before.Select(m => m.ToJsonString()))}");
+        Assert.True(_events.Reader.Count == 0, $"{_events.Reader.Count} unexpected event(s){suffix}" + (_events.Reader.TryPeek(out var e) ? ": " + e.ToJsonString() : ""));
+        Assert.True(_serverCalls.Reader.Count == 0, $"{_serverCalls.Reader.Count} unexpected call(s) from the server{suffix}" + (_serverCalls.Reader.TryPeek(out var c) ? ": " + c.ToJsonString() : ""));
+    }
+
     private async Task ReceiveLoopAsync()
     {
         var buffer = new byte[64 * 1024];
@@ -242,6 +285,8 @@ public sealed class RpcClient : IAsyncDisposable
                 foreach (var channel in _byId.Values) channel.Writer.TryComplete();
             }
             _all.Writer.TryComplete();
+            _events.Writer.TryComplete();
+            _serverCalls.Writer.TryComplete();
             _ended.TrySetResult(status);
         }
     }
@@ -266,7 +311,9 @@ public sealed class RpcClient : IAsyncDisposable
         }
         _received.Enqueue(node);
         _all.Writer.TryWrite(node);
-        if (node.TryGetPropertyValue("id", out var id)) ChannelFor(Key(id)).Writer.TryWrite(node);
+        if (node.ContainsKey("event")) _events.Writer.TryWrite(node);
+        else if (node.ContainsKey("path")) _serverCalls.Writer.TryWrite(node);
+        else if (node.TryGetPropertyValue("id", out var id)) ChannelFor(Key(id)).Writer.TryWrite(node);
     }
 
     /// <summary>Waits (bounded) for the connection to end; returns the close status (null: ended without a close frame).</summary>
