@@ -121,21 +121,6 @@ public static class ClientWaits
     public static Task<JsonObject> NextEventAsync(this RpcClient client, string eventName, TimeSpan? timeout = null) =>
         client.NextEventAsync(m => m.Str("event") == eventName, "event " + eventName, timeout);
 
-    /// <summary>The next call from the server (a message with "path" and "id"), skipping everything else; bounded.</summary>
-    public static async Task<JsonObject> NextServerCallAsync(this RpcClient client, TimeSpan? timeout = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? RpcClient.DefaultTimeout);
-        for (int i = 0; i < 100_000; i++)
-        {
-            var left = deadline - DateTime.UtcNow;
-            if (left <= TimeSpan.Zero) break;
-            var message = await client.NextAnyAsync(left);
-            if (message.ContainsKey("path") && message.ContainsKey("id")) return message;
-        }
-        throw new TimeoutException("no call from the server");
-    }
-
-    /// <summary>The events received so far with that name.</summary>
     public static List<JsonObject> EventsNamed(this RpcClient client, string eventName) =>
         client.Received.Where(m => m.Str("event") == eventName).ToList();
 }
