@@ -154,6 +154,12 @@ public sealed class GatewayMetrics : IDisposable
     internal void Upgraded() => Interlocked.Increment(ref _upgraded);
     internal void MessageReceived(long bytes) { Interlocked.Increment(ref _messagesIn); Interlocked.Add(ref _bytesIn, bytes); }
     internal void MessageSent(long bytes) { Interlocked.Increment(ref _messagesOut); Interlocked.Add(ref _bytesOut, bytes); }
+    internal void MessagesSent(int count, long bytesEach)
+    {
+        if (count == 0) return;
+        Interlocked.Add(ref _messagesOut, count);
+        Interlocked.Add(ref _bytesOut, count * bytesEach);
+    }
     internal void ProtocolError(ushort closeCode)
     {
         if (closeCode is >= 1000 and < 1016) Interlocked.Increment(ref _protocolErrors[closeCode - 1000]);

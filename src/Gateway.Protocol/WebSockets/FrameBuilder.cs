@@ -111,6 +111,15 @@ public sealed class SharedFrame
         return new PooledFrame(this, _buffer, _offset, _length, _opcode);
     }
 
+    /// <summary>
+    /// Takes <paramref name="count"/> references at once for a loop that then calls <see cref="ShareReserved"/> that many times:
+    /// one atomic operation per fan-out instead of one per subscriber. Every reserved frame must be queued or returned.
+    /// </summary>
+    public void Reserve(int count) => Interlocked.Add(ref _references, count);
+
+    /// <summary>A frame for one of the references taken with <see cref="Reserve"/>.</summary>
+    public PooledFrame ShareReserved() => new(this, _buffer, _offset, _length, _opcode);
+
     /// <summary>Ends one reference; the last returns the buffer to the pool.</summary>
     public void Release()
     {

@@ -7,6 +7,7 @@ using Gateway.Protocol.WebSockets;
 using Gateway.Server.Backplane;
 using Gateway.Server.Options;
 using Gateway.Server.Rpc;
+using Gateway.Server.WebSockets;
 using Microsoft.Extensions.Logging;
 
 namespace Gateway.Server.Push;
@@ -311,14 +312,23 @@ public sealed class PushHub : ITopics, IConnections, IBackplaneReceiver, IAsyncD
         return remote.IsCompletedSuccessfully ? default : AwaitBackplane(remote, "publish to " + topic);
     }
 
-    private int DeliverToTopic(string topic, SharedFrame frame)
+    private int DeliverToTopic(string topic, SharedFrame frame) =>
+        _topics.TryGetValue(topic, out var interest) ? Deliver(interest.Snapshot(), frame) : 0;
+
+    /// <summary>
+    /// The fan-out loop: the same frame to every session, each under its own slow-consumer policy. References and
+    /// counters are taken once for the whole loop; per subscriber it touches only the session and its outbox.
+    /// </summary>
+    private int Deliver(WebSocketSession[] sessions, SharedFrame frame)
     {
-        if (!_topics.TryGetValue(topic, out var interest)) return 0;
+        if (sessions.Length == 0) return 0;
+        frame.Reserve(sessions.Length);
         int delivered = 0;
-        foreach (var connection in interest.Snapshot())
+        foreach (var session in sessions)
         {
-            if (connection.Session.SendDroppable(frame.Share())) delivered++;
+            if (session.SendDroppable(frame.ShareReserved(), countSent: false)) delivered++;
         }
+        _metrics.MessagesSent(delivered, frame.Length);
         _metrics.EventsDelivered(delivered);
         return delivered;
     }
@@ -389,17 +399,8 @@ public sealed class PushHub : ITopics, IConnections, IBackplaneReceiver, IAsyncD
         return found;
     }
 
-    private int DeliverToUser(string userId, SharedFrame frame)
-    {
-        if (!_users.TryGetValue(userId, out var interest)) return 0;
-        int delivered = 0;
-        foreach (var connection in interest.Snapshot())
-        {
-            if (connection.Session.SendDroppable(frame.Share())) delivered++;
-        }
-        _metrics.EventsDelivered(delivered);
-        return delivered;
-    }
+    private int DeliverToUser(string userId, SharedFrame frame) =>
+        _users.TryGetValue(userId, out var interest) ? Deliver(interest.Snapshot(), frame) : 0;
 
     /// <inheritdoc />
     public ValueTask BroadcastAsync<T>(string eventName, T data, CancellationToken cancellationToken = default)
@@ -750,7 +751,7 @@ public sealed class PushHub : ITopics, IConnections, IBackplaneReceiver, IAsyncD
 internal sealed class Interest(string key)
 {
     private readonly HashSet<RpcConnection> _members = new(ReferenceEqualityComparer.Instance);
-    private RpcConnection[]? _snapshot = [];
+    private WebSocketSession[]? _snapshot = [];
     private bool _retired;
 
     public string Key { get; } = key;
@@ -792,13 +793,18 @@ internal sealed class Interest(string key)
         }
     }
 
-    public RpcConnection[] Snapshot()
+    /// <summary>The members' sessions, as the fan-out loop wants them (no hop through the connection object).</summary>
+    public WebSocketSession[] Snapshot()
     {
         var snapshot = Volatile.Read(ref _snapshot);
         if (snapshot is not null) return snapshot;
         lock (_members)
         {
-            return _snapshot ??= _members.ToArray();
+            if (_snapshot is { } built) return built;
+            var sessions = new WebSocketSession[_members.Count];
+            int i = 0;
+            foreach (var member in _members) sessions[i++] = member.Session;
+            return _snapshot = sessions;
         }
     }
 }

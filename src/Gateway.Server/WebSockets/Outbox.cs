@@ -19,8 +19,10 @@ internal sealed class Outbox : IThreadPoolWorkItem
     private readonly PipeWriter _writer;
     private readonly ConcurrentQueue<PooledFrame> _queue = new();
     private int _busy;
-    private long _pendingBytes;
+    // Producers add to _enqueuedTotal (one atomic add per frame); only the drainer, one at a time under _busy,
+    // writes _drainedTotal and _discardedTotal, so those need no atomic operation.
     private long _enqueuedTotal;
+    private long _drainedTotal;
     private long _discardedTotal;
     private volatile bool _closeWritten;
     private volatile bool _completeRequested;
@@ -29,7 +31,7 @@ internal sealed class Outbox : IThreadPoolWorkItem
     public Outbox(PipeWriter writer) => _writer = writer;
 
     /// <summary>Bytes queued but not yet handed to the pipe.</summary>
-    public long PendingBytes => Volatile.Read(ref _pendingBytes);
+    public long PendingBytes => Volatile.Read(ref _enqueuedTotal) - Volatile.Read(ref _drainedTotal);
     public bool CloseWritten => _closeWritten;
     /// <summary>Bytes ever accepted, less those discarded after close: compare with what the transport sent.</summary>
     public long AcceptedBytes => Volatile.Read(ref _enqueuedTotal) - Volatile.Read(ref _discardedTotal);
@@ -42,7 +44,6 @@ internal sealed class Outbox : IThreadPoolWorkItem
             frame.Return();
             return false;
         }
-        Interlocked.Add(ref _pendingBytes, frame.Length);
         Interlocked.Add(ref _enqueuedTotal, frame.Length);
         _queue.Enqueue(frame);
         if (!deferDrain && Interlocked.CompareExchange(ref _busy, 1, 0) == 0)
@@ -98,7 +99,7 @@ internal sealed class Outbox : IThreadPoolWorkItem
                 bool wrote = false;
                 while (_queue.TryDequeue(out var frame))
                 {
-                    Interlocked.Add(ref _pendingBytes, -frame.Length);
+                    Volatile.Write(ref _drainedTotal, _drainedTotal + frame.Length);
                     if (!_closeWritten)
                     {
                         _writer.Write(frame.Span);
@@ -107,7 +108,7 @@ internal sealed class Outbox : IThreadPoolWorkItem
                     }
                     else
                     {
-                        Interlocked.Add(ref _discardedTotal, frame.Length);
+                        Volatile.Write(ref _discardedTotal, _discardedTotal + frame.Length);
                     }
                     frame.Return();
                 }

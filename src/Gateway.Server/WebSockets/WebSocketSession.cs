@@ -22,6 +22,9 @@ public sealed class WebSocketSession
     private int _closeSent;
     private volatile bool _inReadLoop;
     private readonly long _sentBaseline;
+    // Read for every frame a publish fans out: kept here so the check touches this object and the outbox, nothing else.
+    private readonly Transport.SocketConnection _transport;
+    private readonly long _sendLimit;
     private TaskCompletionSource? _roomWaiter;
     private long _droppedFrames;
 
@@ -29,6 +32,8 @@ public sealed class WebSocketSession
     {
         _connection = connection;
         _outbox = new Outbox(connection.Transport.Output);
+        _transport = connection.Transport;
+        _sendLimit = options.Limits.SendBufferLimitBytes;
         _sentBaseline = Volatile.Read(ref connection.Transport.BytesSent);
         connection.Transport.Sent = OnTransportSent;
         // The peer may vanish while the read loop is not reading (parked at a limit): end the session's work then too.
@@ -70,9 +75,9 @@ public sealed class WebSocketSession
     public bool CloseSent => Volatile.Read(ref _closeSent) != 0;
 
     /// <summary>Bytes handed to the session and not yet written to the socket (outbox plus transport pipe).</summary>
-    public long UnsentBytes => Math.Max(0, _outbox.AcceptedBytes - (Volatile.Read(ref _connection.Transport.BytesSent) - _sentBaseline));
+    public long UnsentBytes => Math.Max(0, _outbox.AcceptedBytes - (Volatile.Read(ref _transport.BytesSent) - _sentBaseline));
     /// <summary>True while the unsent bytes are at or over Limits:SendBufferLimitBytes.</summary>
-    public bool IsOverSendLimit => UnsentBytes >= _options.Limits.SendBufferLimitBytes;
+    public bool IsOverSendLimit => UnsentBytes >= _sendLimit;
     /// <summary>Stream items, progress and events dropped for this slow consumer (DropNewest policy).</summary>
     public long DroppedFrames => Volatile.Read(ref _droppedFrames);
 
@@ -115,7 +120,10 @@ public sealed class WebSocketSession
     /// limit it is dropped and counted (DropNewest) or the connection is closed with 1008 (Close).
     /// Returns false when the frame was not queued.
     /// </summary>
-    public bool SendDroppable(PooledFrame frame)
+    public bool SendDroppable(PooledFrame frame) => SendDroppable(frame, countSent: true);
+
+    /// <summary>As <see cref="SendDroppable(PooledFrame)"/>; <paramref name="countSent"/> false when the caller counts sent frames in bulk (fan-out).</summary>
+    internal bool SendDroppable(PooledFrame frame, bool countSent)
     {
         if (IsOverSendLimit && !CloseSent)
         {
@@ -133,7 +141,7 @@ public sealed class WebSocketSession
             }
             return false;
         }
-        return Send(frame);
+        return Send(frame, countSent);
     }
     /// <summary>Fires when the session ends, however it ends.</summary>
     public CancellationToken Closed
@@ -151,14 +159,16 @@ public sealed class WebSocketSession
     }
 
     /// <summary>Queues a frame (ownership passes to the session). False when the session is closing and the frame was dropped.</summary>
-    public bool Send(PooledFrame frame)
+    public bool Send(PooledFrame frame) => Send(frame, countSent: true);
+
+    internal bool Send(PooledFrame frame, bool countSent)
     {
         if (CloseSent)
         {
             frame.Return();
             return false;
         }
-        _metrics.MessageSent(frame.Length);
+        if (countSent) _metrics.MessageSent(frame.Length);
         // Enqueue before reading the flag: either the read loop still owes a flush, or we drain ourselves
         // (at the end of the read batch we are called from, when there is one).
         if (!_outbox.Enqueue(frame, deferDrain: true)) return false;
