@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 REPS=${REPS:-3}
 DURATION=${DURATION:-10s}
-WARMUP=${WARMUP:-2s}
+WARMUP=${WARMUP:-15s}  # the JIT needs it on one pinned core (perf/README.md, "Warm-up")
 CONNECTIONS=${CONNECTIONS:-50}
 INFLIGHT=${INFLIGHT:-16}
 PAYLOAD=${PAYLOAD:-64}
