@@ -32,6 +32,10 @@ public sealed class BenchService
     /// <summary>Struct in, int out: what the dispatcher itself costs when the handler's types allocate nothing.</summary>
     [Rpc("add")]
     public int Add(Pair input, RpcContext context) => input.A + input.B;
+
+    /// <summary>One event to every subscriber of topic "bench" (FanoutBenchmarks).</summary>
+    [Rpc("publish")]
+    public ValueTask Publish(RpcContext context) => context.Topics.PublishAsync("bench", "tick", 42);
 }
 
 /// <summary>
@@ -93,53 +97,11 @@ public class RpcRoundTripBenchmarks
     [Benchmark(Description = "bench/add, struct in/int out")]
     public int RpcAdd() => RoundTrip(_rpc, _rpcAddFrame);
 
-    private int RoundTrip(Socket socket, byte[] frame)
-    {
-        socket.Send(frame);
-        int got = 0;
-        while (true)
-        {
-            got += socket.Receive(_receive, got, _receive.Length - got, SocketFlags.None);
-            if (got >= 2)
-            {
-                int len = _receive[1] & 0x7F, header = 2;
-                if (len == 126) { if (got < 4) continue; len = BinaryPrimitives.ReadUInt16BigEndian(_receive.AsSpan(2)); header = 4; }
-                if (got >= header + len) return len;
-            }
-        }
-    }
+    private int RoundTrip(Socket socket, byte[] frame) => Loopback.RoundTrip(socket, frame, _receive);
 
-    private void Check(Socket socket, byte[] frame, string expected)
-    {
-        int len = RoundTrip(socket, frame);
-        int header = len > 125 ? 4 : 2;
-        string reply = Encoding.UTF8.GetString(_receive, header, len);
-        if (reply != expected) throw new InvalidOperationException($"unexpected reply {reply}, expected {expected}");
-    }
+    private void Check(Socket socket, byte[] frame, string expected) => Loopback.Check(socket, frame, expected, _receive);
 
-    private static Socket Open(IPEndPoint ep, string path)
-    {
-        var s = new Socket(ep.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        s.Connect(ep);
-        s.Send(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"));
-        var head = new byte[1024];
-        int n = 0;
-        while (n < 4 || !head.AsSpan(0, n).EndsWith("\r\n\r\n"u8)) n += s.Receive(head, n, 1, SocketFlags.None);
-        if (!Encoding.ASCII.GetString(head, 0, n).StartsWith("HTTP/1.1 101")) throw new InvalidOperationException("upgrade failed");
-        return s;
-    }
+    private static Socket Open(IPEndPoint ep, string path) => Loopback.Open(ep, path);
 
-    private static byte[] Masked(string text)
-    {
-        var payload = Encoding.UTF8.GetBytes(text);
-        var key = new byte[] { 0x12, 0x34, 0x56, 0x78 };
-        int header = payload.Length <= 125 ? 2 : 4;
-        var frame = new byte[header + 4 + payload.Length];
-        frame[0] = 0x81;
-        if (header == 2) frame[1] = (byte)(0x80 | payload.Length);
-        else { frame[1] = 0x80 | 126; BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(2), (ushort)payload.Length); }
-        key.CopyTo(frame, header);
-        for (int i = 0; i < payload.Length; i++) frame[header + 4 + i] = (byte)(payload[i] ^ key[i & 3]);
-        return frame;
-    }
+    private static byte[] Masked(string text) => Loopback.Masked(text);
 }
