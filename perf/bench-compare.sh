@@ -32,16 +32,7 @@ SIGNALR_DLL=perf/baselines/Gateway.Baseline.SignalR/bin/Release/net10.0/Gateway.
 LOAD_DLL=perf/Gateway.LoadTest/bin/Release/net10.0/Gateway.LoadTest.dll
 rm -rf "$OUT"; mkdir -p "$OUT"
 
-SERVER_PID=
-stop_server() {
-  if [ -n "${SERVER_PID}" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-  fi
-  SERVER_PID=
-}
-trap stop_server EXIT
+. perf/bench-lib.sh
 
 start_server() { # name
   case "$1" in
@@ -50,14 +41,7 @@ start_server() { # name
     kestrel) taskset -c "$SERVER_CPU" dotnet "$KESTREL_DLL" --urls "http://127.0.0.1:$PORT" >"$OUT/$1.server.log" 2>&1 & ;;
     signalr) taskset -c "$SERVER_CPU" dotnet "$SIGNALR_DLL" --urls "http://127.0.0.1:$PORT" >"$OUT/$1.server.log" 2>&1 & ;;
   esac
-  SERVER_PID=$!
-  # Ready when the port accepts connections (bounded: 30 s).
-  for _ in $(seq 1 300); do
-    if (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null; then return 0; fi
-    kill -0 "$SERVER_PID" 2>/dev/null || { echo "$1 exited at startup:"; cat "$OUT/$1.server.log"; exit 1; }
-    sleep 0.1
-  done
-  echo "$1 did not open port $PORT"; exit 1
+  wait_for_server "$1"
 }
 
 url_for() { case "$1" in signalr) echo "ws://127.0.0.1:$PORT/hub" ;; *) echo "ws://127.0.0.1:$PORT/ws" ;; esac; }

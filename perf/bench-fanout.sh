@@ -31,7 +31,7 @@ command -v taskset >/dev/null || { echo "taskset (util-linux) is required"; exit
 command -v python3 >/dev/null || { echo "python3 is required for the summary"; exit 1; }
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
+. perf/bench-lib.sh
 if port_open; then echo "port $PORT is already in use: set PORT=... to a free one"; exit 1; fi
 
 echo "== building (Release)"
@@ -41,30 +41,11 @@ HOST_DLL=src/Gateway.Host/bin/Release/net10.0/Gateway.Host.dll
 LOAD_DLL=perf/Gateway.LoadTest/bin/Release/net10.0/Gateway.LoadTest.dll
 rm -rf "$OUT"; mkdir -p "$OUT"
 
-SERVER_PID=
-stop_server() {
-  if [ -n "${SERVER_PID}" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  SERVER_PID=
-}
-trap stop_server EXIT
-
 start_server() { # log name
   # The sample plugin brings echo/echo and chat/send; its ticker is off so that nothing else publishes.
   taskset -c "$SERVER_CPU" dotnet "$HOST_DLL" --Gateway:Listen:0=127.0.0.1:$PORT --Serilog:MinimumLevel:Default=Warning \
     --Samples:Ticker:Enabled=false >"$OUT/$1.server.log" 2>&1 &
-  SERVER_PID=$!
-  # Ready when the port accepts connections (bounded: 30 s).
-  for _ in $(seq 1 300); do
-    if port_open; then return 0; fi
-    kill -0 "$SERVER_PID" 2>/dev/null || { echo "the gateway exited at startup:"; cat "$OUT/$1.server.log"; exit 1; }
-    sleep 0.1
-  done
-  echo "the gateway did not open port $PORT within 30 s"; exit 1
+  wait_for_server "$1"
 }
 
 load_tool() { # log, then the tool's arguments

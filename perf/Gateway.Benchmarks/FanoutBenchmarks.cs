@@ -36,13 +36,8 @@ public class FanoutBenchmarks
     public void Setup()
     {
         var json = new JsonOptions().ToSerializerOptions();
-        var procedures = typeof(BenchService).GetMethods()
-            .Where(m => m.GetCustomAttributes(typeof(ProcedureAttribute), false).Length > 0)
-            .Select(m => ProcedureDescriptor.Analyze("bench", typeof(BenchService), "bench", m,
-                (ProcedureAttribute)m.GetCustomAttributes(typeof(ProcedureAttribute), false)[0], json).Bind(new BenchService(), json))
-            .ToList();
         var topics = new TopicsOptions { ClientSubscribe = ["bench"], MaxSubscriptionsPerConnection = 10 };
-        var rpc = new RpcApplication(procedures, json, maxInflight: 256, maxBadMessages: 10, NullLogger.Instance, topics: topics);
+        var rpc = new RpcApplication(BenchService.Procedures(json), json, maxInflight: 256, maxBadMessages: 10, NullLogger.Instance, topics: topics);
         var options = new GatewayOptions { Listen = ["127.0.0.1:0"] };
         _server = new GatewayServer(options, new Dictionary<string, IWebSocketApplication> { ["/ws"] = rpc });
         _server.StartAsync().GetAwaiter().GetResult();

@@ -33,6 +33,13 @@ public sealed class BenchService
     [Rpc("add")]
     public int Add(Pair input, RpcContext context) => input.A + input.B;
 
+    /// <summary>The service's procedures, bound as the plugin loader binds a plugin's.</summary>
+    internal static List<Procedure> Procedures(System.Text.Json.JsonSerializerOptions json) => typeof(BenchService).GetMethods()
+        .Where(m => m.GetCustomAttributes(typeof(ProcedureAttribute), false).Length > 0)
+        .Select(m => ProcedureDescriptor.Analyze("bench", typeof(BenchService), "bench", m,
+            (ProcedureAttribute)m.GetCustomAttributes(typeof(ProcedureAttribute), false)[0], json).Bind(new BenchService(), json))
+        .ToList();
+
     /// <summary>One event to every subscriber of topic "bench" (FanoutBenchmarks).</summary>
     [Rpc("publish")]
     public ValueTask Publish(RpcContext context) => context.Topics.PublishAsync("bench", "tick", 42);
@@ -56,12 +63,7 @@ public class RpcRoundTripBenchmarks
     public void Setup()
     {
         var json = new JsonOptions().ToSerializerOptions();
-        var procedures = typeof(BenchService).GetMethods()
-            .Where(m => m.GetCustomAttributes(typeof(ProcedureAttribute), false).Length > 0)
-            .Select(m => ProcedureDescriptor.Analyze("bench", typeof(BenchService), "bench", m,
-                (ProcedureAttribute)m.GetCustomAttributes(typeof(ProcedureAttribute), false)[0], json).Bind(new BenchService(), json))
-            .ToList();
-        var rpc = new RpcApplication(procedures, json, maxInflight: 256, maxBadMessages: 10, NullLogger.Instance);
+        var rpc = new RpcApplication(BenchService.Procedures(json), json, maxInflight: 256, maxBadMessages: 10, NullLogger.Instance);
         var options = new GatewayOptions { Listen = ["127.0.0.1:0"], EchoPath = "/echo" };
         _server = new GatewayServer(options, new Dictionary<string, IWebSocketApplication> { ["/ws"] = rpc, ["/echo"] = new EchoApplication() });
         _server.StartAsync().GetAwaiter().GetResult();
