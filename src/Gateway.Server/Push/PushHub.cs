@@ -148,12 +148,6 @@ public sealed class PushHub : ITopics, IConnections, IBackplaneReceiver, IAsyncD
         if (user is not null) RemoveMember(_users, _remoteUsers, user, connection, isTopic: false);
     }
 
-    internal bool TryGetLocal(string connectionId, out RpcConnection connection)
-    {
-        connection = null!;
-        return TryParseConnectionId(connectionId, out var node, out long local) && node == NodeId && _connections.TryGetValue(local, out connection!);
-    }
-
     // ---- interest (topics and users), reconciled with the backplane -------------------------------
 
     private void AddMember(ConcurrentDictionary<string, Interest> map, string key, RpcConnection connection)

@@ -216,8 +216,6 @@ public sealed class RpcClient : IAsyncDisposable
     /// <summary>Events received and not yet taken with <see cref="NextEventAsync"/>.</summary>
     public int PendingEvents => _events.Reader.Count;
 
-    /// <summary>Calls from the server received and not yet taken with <see cref="NextServerCallAsync"/>.</summary>
-    public int PendingServerCalls => _serverCalls.Reader.Count;
 
     /// <summary>Answers a call from the server with <c>{"id":…,"result":…}</c>.</summary>
     public Task AnswerAsync(JsonNode? id, JsonNode? result) =>
