@@ -360,37 +360,35 @@ public sealed class PushHub : ITopics, IConnections, IBackplaneReceiver, IAsyncD
         ArgumentException.ThrowIfNullOrEmpty(userId);
         TopicNames.ValidateEvent(eventName);
         EnsureStarted();
+        // The frame is held until the other nodes have their copy: its payload is the message body, copied once per node.
         var frame = EventFrames.Build(eventName, null, data, TypeInfo<T>());
-        bool found;
-        byte[] json;
         try
         {
-            found = DeliverToUser(userId, frame) > 0 || UserConnectionCount(userId) > 0;
-            json = frame.Payload.ToArray();
+            bool found = DeliverToUser(userId, frame) > 0 || UserConnectionCount(userId) > 0;
+            IReadOnlyList<string> nodes;
+            try { nodes = await _backplane.GetUserNodesAsync(userId, cancellationToken).ConfigureAwait(false); }
+            catch (Exception ex) when (ex is not OperationCanceledException) { throw Unavailable("find the nodes of user " + userId, ex); }
+            foreach (var node in nodes)
+            {
+                if (node == NodeId) continue;
+                var message = new ClusterMessageWriter(ClusterMessageType.UserEvent, frame.Payload.Length).String(userId).Bytes(frame.Payload.Span);
+                if (await SendToNodeAsync(node, message.Written, "event to user " + userId, cancellationToken).ConfigureAwait(false))
+                {
+                    found = true;
+                }
+                else
+                {
+                    // Nobody listens on that node's channel: it died without leaving. Clean its registration up.
+                    try { await _backplane.ForgetUserNodeAsync(userId, node, cancellationToken).ConfigureAwait(false); }
+                    catch (Exception ex) when (ex is not OperationCanceledException) { PushLog.BackplaneFailed(_log, "forget node " + node, ex.Message); }
+                }
+            }
+            return found;
         }
         finally
         {
             frame.Release();
         }
-        IReadOnlyList<string> nodes;
-        try { nodes = await _backplane.GetUserNodesAsync(userId, cancellationToken).ConfigureAwait(false); }
-        catch (Exception ex) when (ex is not OperationCanceledException) { throw Unavailable("find the nodes of user " + userId, ex); }
-        foreach (var node in nodes)
-        {
-            if (node == NodeId) continue;
-            var message = new ClusterMessageWriter(ClusterMessageType.UserEvent, json.Length).String(userId).Bytes(json);
-            if (await SendToNodeAsync(node, message.Written, "event to user " + userId, cancellationToken).ConfigureAwait(false))
-            {
-                found = true;
-            }
-            else
-            {
-                // Nobody listens on that node's channel: it died without leaving. Clean its registration up.
-                try { await _backplane.ForgetUserNodeAsync(userId, node, cancellationToken).ConfigureAwait(false); }
-                catch (Exception ex) when (ex is not OperationCanceledException) { PushLog.BackplaneFailed(_log, "forget node " + node, ex.Message); }
-            }
-        }
-        return found;
     }
 
     private int DeliverToUser(string userId, SharedFrame frame) =>
@@ -824,7 +822,7 @@ internal static class EventFrames
 
     public static void Write<T>(IBufferWriter<byte> output, string eventName, string? topic, T data, JsonTypeInfo<T> info)
     {
-        using var writer = new Utf8JsonWriter(output, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true });
+        using var writer = new Utf8JsonWriter(output, ReplyWriter.WriterOptions);
         WriteEnvelope(writer, eventName, topic, data, info);
     }
 

@@ -13,7 +13,7 @@ namespace Gateway.Server.Rpc;
 internal static class ReplyWriter
 {
     [ThreadStatic] private static Utf8JsonWriter? t_writer;
-    private static readonly JsonWriterOptions WriterOptions = new()
+    internal static readonly JsonWriterOptions WriterOptions = new()
     {
         SkipValidation = true,
         Indented = false,
