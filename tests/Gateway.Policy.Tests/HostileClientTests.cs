@@ -109,11 +109,14 @@ public class HostileClientTests
             long pings = await Wire.WaitForWriterToStallAsync(writer, () => Interlocked.Read(ref sent));
             await during();
             long growth = Wire.HeapAfterGc() - heapBefore;
+            // The server's own account too: what it owes this client stays near Limits:SendBufferLimitBytes.
+            long unsent = await MetricsScrape.ReadAsync(gw.EndPoint, "gateway_unsent_bytes");
+            long bound = gw.Options.Limits.SendBufferLimitBytes + 256 * 1024;
             bool pushedBack = !writer.IsCompleted;
             await flood.DisposeAsync();
             await writer.WaitAsync(TimeSpan.FromSeconds(15));
-            return pushedBack && growth < 40_000_000 ? "pushed back, memory bounded"
-                : $"{(pushedBack ? "pushed back" : "never pushed back")} after {pings} pings, heap grew {growth / 1_000_000} MB";
+            return pushedBack && growth < 40_000_000 && unsent < bound ? "pushed back, memory bounded"
+                : $"{(pushedBack ? "pushed back" : "never pushed back")} after {pings} pings, heap grew {growth / 1_000_000} MB, {unsent} bytes unsent (bound {bound})";
         }),
 
         // Issue 10, finding 2: eight streams keep another drainer busy on the full pipe, so the read loop's own flush
