@@ -23,9 +23,14 @@ public class FrameParseBenchmarks
         Binary64KiB,
         /// <summary>The same 64 KiB frame split across two segments (inside the payload, off a 4-byte boundary).</summary>
         Binary64KiB2Segs,
+        /// <summary>
+        /// The same 64 KiB frame arriving 4 KiB at a time (the transport's block size), one Read per arrival: the
+        /// streaming path that copies into the pooled reassembly buffer.
+        /// </summary>
+        Binary64KiBStreamed,
     }
 
-    [Params(FrameCase.Text64B, FrameCase.Binary64KiB, FrameCase.Binary64KiB2Segs)]
+    [Params(FrameCase.Text64B, FrameCase.Binary64KiB, FrameCase.Binary64KiB2Segs, FrameCase.Binary64KiBStreamed)]
     public FrameCase Case { get; set; }
 
     private byte[] _masked = [];       // the frame as a client sends it, never modified
@@ -87,9 +92,24 @@ public class FrameParseBenchmarks
     public long Parse()
     {
         CopyIn();
+        if (Case == FrameCase.Binary64KiBStreamed) return ParseStreamed();
         var buffer = Buffer();
         var ev = _reader.Read(ref buffer);
         long length = ev == FrameEvent.Message ? _reader.Payload.Length : -1;
+        _reader.ReleaseMessage();
+        return length;
+    }
+
+    private long ParseStreamed()
+    {
+        const int Block = 4096;
+        long length = -1;
+        for (int offset = 0; offset < _work1.Length; offset += Block)
+        {
+            var buffer = new ReadOnlySequence<byte>(_work1, offset, Math.Min(Block, _work1.Length - offset));
+            if (_reader.Read(ref buffer) == FrameEvent.Message) length = _reader.Payload.Length;
+            if (!buffer.IsEmpty) return -1;
+        }
         _reader.ReleaseMessage();
         return length;
     }

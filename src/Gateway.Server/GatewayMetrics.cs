@@ -21,6 +21,9 @@ public sealed class GatewayMetrics : IDisposable
     private long _subscriptions, _eventsPublished, _eventsDelivered;
     private long _backplaneSent, _backplaneReceived, _backplaneErrors;
     private long _serverCallsStarted, _serverCallsCompleted, _serverCallsFailed, _serverCallsTimedOut;
+    private long _partialMessageCloses, _readPauses, _readsPaused, _pingsCoalesced;
+    private Func<long> _partialMessageBytes = static () => 0;
+    private Func<long> _unsentBytes = static () => 0;
     private Func<int> _topicCount = static () => 0;
     private Func<bool> _backplaneConnected = static () => true;
 
@@ -60,7 +63,32 @@ public sealed class GatewayMetrics : IDisposable
         _meter.CreateObservableCounter("gateway.server_calls.completed", () => Volatile.Read(ref _serverCallsCompleted));
         _meter.CreateObservableCounter("gateway.server_calls.failed", () => Volatile.Read(ref _serverCallsFailed));
         _meter.CreateObservableCounter("gateway.server_calls.timed_out", () => Volatile.Read(ref _serverCallsTimedOut));
+        _meter.CreateObservableUpDownCounter("gateway.partial_messages.bytes", () => _partialMessageBytes());
+        _meter.CreateObservableCounter("gateway.partial_messages.closes", () => Volatile.Read(ref _partialMessageCloses));
+        _meter.CreateObservableUpDownCounter("gateway.send.unsent_bytes", () => _unsentBytes());
+        _meter.CreateObservableCounter("gateway.reads.pauses", () => Volatile.Read(ref _readPauses));
+        _meter.CreateObservableUpDownCounter("gateway.reads.paused", () => Volatile.Read(ref _readsPaused));
+        _meter.CreateObservableCounter("gateway.pings.coalesced", () => Volatile.Read(ref _pingsCoalesced));
     }
+
+    internal void ObserveSessionMemory(Func<long> partialMessageBytes, Func<long> unsentBytes)
+    {
+        _partialMessageBytes = partialMessageBytes;
+        _unsentBytes = unsentBytes;
+    }
+
+    /// <summary>Bytes held right now in incomplete messages, all connections together.</summary>
+    public long PartialMessageBytes => _partialMessageBytes();
+    /// <summary>Bytes handed to sessions and not yet written to their sockets, all connections together.</summary>
+    public long UnsentBytes => _unsentBytes();
+    public long PartialMessageCloses => Volatile.Read(ref _partialMessageCloses);
+    public long ReadPauses => Volatile.Read(ref _readPauses);
+    public long ReadsPaused => Volatile.Read(ref _readsPaused);
+    public long PingsCoalesced => Volatile.Read(ref _pingsCoalesced);
+    internal void PartialMessageClosed() => Interlocked.Increment(ref _partialMessageCloses);
+    internal void ReadPaused() { Interlocked.Increment(ref _readPauses); Interlocked.Increment(ref _readsPaused); }
+    internal void ReadResumed() => Interlocked.Decrement(ref _readsPaused);
+    internal void CoalescedPings(long count) { if (count > 0) Interlocked.Add(ref _pingsCoalesced, count); }
 
     internal void ObserveTopics(Func<int> topicCount, Func<bool> backplaneConnected)
     {
@@ -201,6 +229,12 @@ public sealed class GatewayMetrics : IDisposable
         Counter(sb, "gateway_server_calls_completed_total", "Server-to-client calls answered with a result.", _serverCallsCompleted);
         Counter(sb, "gateway_server_calls_failed_total", "Server-to-client calls that ended in an error (the client's, a timeout, a close).", _serverCallsFailed);
         Counter(sb, "gateway_server_calls_timed_out_total", "Server-to-client calls the client did not answer in time.", _serverCallsTimedOut);
+        Gauge(sb, "gateway_partial_message_bytes", "Bytes held in incomplete messages (fragments, frames still arriving), all connections together.", _partialMessageBytes());
+        Counter(sb, "gateway_partial_message_closes_total", "Connections closed with 1009 for holding the most incomplete-message bytes while the total was over Limits:MaxPartialMessageBytesTotal.", _partialMessageCloses);
+        Gauge(sb, "gateway_unsent_bytes", "Bytes queued for connections and not yet written to their sockets, all connections together.", _unsentBytes());
+        Counter(sb, "gateway_read_pauses_total", "Times a connection stopped being read because its unsent bytes were over Limits:SendBufferLimitBytes.", _readPauses);
+        Gauge(sb, "gateway_reads_paused", "Connections not being read right now because their unsent bytes are over Limits:SendBufferLimitBytes.", _readsPaused);
+        Counter(sb, "gateway_pings_coalesced_total", "Client pings answered only by the pong of a later ping (RFC 6455 5.5.3).", _pingsCoalesced);
         // Runtime figures, so a load run can read the server's own GC activity and memory from outside.
         sb.Append("# HELP dotnet_gc_collections_total Garbage collections since start, by generation.\n# TYPE dotnet_gc_collections_total counter\n");
         for (int gen = 0; gen <= GC.MaxGeneration; gen++)

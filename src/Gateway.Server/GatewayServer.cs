@@ -22,6 +22,7 @@ public sealed class GatewayServer : IAsyncDisposable
     private readonly IReadOnlyDictionary<string, IWebSocketApplication> _routes;
     private readonly ILogger _log;
     private readonly ConnectionRegistry _registry = new();
+    private readonly PartialMessageGuard _partialGuard;
     private readonly List<Socket> _listeners = new();
     private readonly List<Task> _acceptLoops = new();
     private readonly List<IPEndPoint> _bound = new();
@@ -44,6 +45,7 @@ public sealed class GatewayServer : IAsyncDisposable
         Metrics = metrics ?? new GatewayMetrics();
         Metrics.ClientFaultLogsPerSecond = options.Limits.ClientFaultLogsPerSecond;
         _log = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Gateway.Server");
+        _partialGuard = new PartialMessageGuard(options.Limits, _registry, Metrics, _log);
         var pool = new BlockMemoryPool();
         // Input: bounded so a fast sender cannot make us buffer without limit; the message reader always
         // consumes what it has parsed, so the threshold never has to hold a whole message.
@@ -291,7 +293,7 @@ public sealed class GatewayServer : IAsyncDisposable
         Metrics.Upgraded();
         Log.Upgraded(_log, connection.Id, path, decision.Subprotocol ?? "(none)");
 
-        var session = new WebSocketSession(connection, request, decision.Subprotocol, _options, Metrics, _log);
+        var session = new WebSocketSession(connection, request, decision.Subprotocol, _options, Metrics, _log, _partialGuard);
         connection.Session = session;
         await session.RunAsync(app).ConfigureAwait(false);
     }

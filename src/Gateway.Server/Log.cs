@@ -49,4 +49,10 @@ internal static partial class Log
 
     [LoggerMessage(12, LogLevel.Information, "Stopping: closing {Count} connections")]
     public static partial void Stopping(ILogger logger, int count);
+
+    [LoggerMessage(40, LogLevel.Warning, "[{ConnectionId}] closing with 1009: holds {HeldBytes} bytes of incomplete messages while all connections together are over Limits:MaxPartialMessageBytesTotal ({LimitBytes})")]
+    public static partial void PartialMessageCapClose(ILogger logger, long connectionId, long heldBytes, long limitBytes);
+
+    [LoggerMessage(41, LogLevel.Information, "Incomplete messages may hold at most {LimitBytes} bytes across all connections (Limits:MaxPartialMessageBytesTotal{Source})")]
+    public static partial void PartialMessageCap(ILogger logger, long limitBytes, string source);
 }

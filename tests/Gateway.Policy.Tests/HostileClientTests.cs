@@ -26,12 +26,17 @@ public class HostileClientTests
         { "slowloris", "dropped without a response" },
         { "ping flood of 10000 pings", "open, 10000 pongs" },
         { "ping flood, never reading the pongs", "pushed back, memory bounded" },
+        { "ping flood with 8 streams running, never reading", "reading paused, unsent bytes bounded" },
+        { "1 MiB frame heads from 50 connections, stalled", "held only what was sent" },
+        { "incomplete messages over the global cap", "largest closed 1009, the smaller completes" },
         { "bad-envelope flood", "close 1008" },
         { "rate-limit flood", "close 1008" },
         { "never reading replies", "open, every reply delivered" },
         { "half-open TCP", "close 1001" },
         { "abrupt RST mid-frame", "dropped" },
     };
+
+    private const int FloodSendLimit = 64 * 1024;
 
     private static readonly Dictionary<string, Scenario> Scenarios = new()
     {
@@ -104,11 +109,116 @@ public class HostileClientTests
             long pings = await Wire.WaitForWriterToStallAsync(writer, () => Interlocked.Read(ref sent));
             await during();
             long growth = Wire.HeapAfterGc() - heapBefore;
+            // The server's own account too: what it owes this client stays near Limits:SendBufferLimitBytes.
+            long unsent = await MetricsScrape.ReadAsync(gw.EndPoint, "gateway_unsent_bytes");
+            long bound = gw.Options.Limits.SendBufferLimitBytes + 256 * 1024;
             bool pushedBack = !writer.IsCompleted;
             await flood.DisposeAsync();
             await writer.WaitAsync(TimeSpan.FromSeconds(15));
-            return pushedBack && growth < 40_000_000 ? "pushed back, memory bounded"
-                : $"{(pushedBack ? "pushed back" : "never pushed back")} after {pings} pings, heap grew {growth / 1_000_000} MB";
+            return pushedBack && growth < 40_000_000 && unsent < bound ? "pushed back, memory bounded"
+                : $"{(pushedBack ? "pushed back" : "never pushed back")} after {pings} pings, heap grew {growth / 1_000_000} MB, {unsent} bytes unsent (bound {bound})";
+        }),
+
+        // Issue 10, finding 2: eight streams keep another drainer busy on the full pipe, so the read loop's own flush
+        // was no brake and the server kept reading pings, queueing a pong for each. The server's own accounting must
+        // show the connection stopped being read and its unsent bytes stayed near Limits:SendBufferLimitBytes.
+        ["ping flood with 8 streams running, never reading"] = new(o => o.Limits.SendBufferLimitBytes = FloodSendLimit, async (gw, during) =>
+        {
+            var flood = await gw.OpenRawAsync();
+            for (int i = 0; i < 8; i++) await flood.SendRequestAsync("s" + i, "t/fast", "{\"size\":1024}");
+            var batch = Wire.Concat(Enumerable.Repeat(RawClient.Frame(9, new byte[125]), 10_000));
+            long sent = 0, maxUnsent = 0;
+            using var stop = new CancellationTokenSource();
+            var sampler = Task.Run(async () =>
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    maxUnsent = Math.Max(maxUnsent, gw.Metrics.UnsentBytes);
+                    await Task.Delay(5);
+                }
+            });
+            // At most 2,000,000 pings of 125 bytes (262 MB), as in the finding; TCP should stop the writer long before.
+            var writer = Task.Run(async () =>
+            {
+                try
+                {
+                    for (int i = 0; i < 200 && !stop.IsCancellationRequested; i++) { await flood.SendAsync(batch); Interlocked.Add(ref sent, 10_000); }
+                }
+                catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException or IOException) { }
+            });
+            long pings = await Wire.WaitForWriterToStallAsync(writer, () => Interlocked.Read(ref sent));
+            bool paused = await Wire.WaitUntilAsync(() => gw.Metrics.ReadsPaused >= 1, TimeSpan.FromSeconds(5));
+            await during();
+            long scraped = await MetricsScrape.ReadAsync(gw.EndPoint, "gateway_unsent_bytes");
+            long pausedGauge = await MetricsScrape.ReadAsync(gw.EndPoint, "gateway_reads_paused");
+            bool pushedBack = !writer.IsCompleted;
+            stop.Cancel();
+            await sampler;
+            maxUnsent = Math.Max(maxUnsent, scraped);
+            await flood.DisposeAsync();
+            await writer.WaitAsync(TimeSpan.FromSeconds(15));
+            // The limit, plus one item per stream and one pong that may each have passed the check just before it tripped.
+            const long Bound = FloodSendLimit + 128 * 1024;
+            return pushedBack && paused && pausedGauge >= 1 && maxUnsent < Bound && gw.Metrics.PingsCoalesced > 0
+                ? "reading paused, unsent bytes bounded"
+                : $"after {pings} pings: pushed back {pushedBack}, paused {paused}/{pausedGauge}, max unsent {maxUnsent} (bound {Bound}), {gw.Metrics.PingsCoalesced} pings coalesced";
+        }),
+
+        // Issue 10, finding 3: headers declaring 1 MiB followed by 100 bytes, then nothing. The server holds what arrived
+        // (its 256-byte floor each), not the declared megabyte: 50 MiB before the fix.
+        ["1 MiB frame heads from 50 connections, stalled"] = new(_ => { }, async (gw, during) =>
+        {
+            const int N = 50, Sent = 100;
+            var head = RawClient.Frame(2, new byte[1 << 20]).AsMemory(0, 14 + Sent);
+            var stalled = new List<RawClient>();
+            long held;
+            bool seen;
+            try
+            {
+                for (int i = 0; i < N; i++)
+                {
+                    var c = await gw.OpenRawAsync();
+                    stalled.Add(c);
+                    await c.SendAsync(head);
+                }
+                seen = await Wire.WaitUntilAsync(() => gw.Metrics.PartialMessageBytes >= N * Sent, TimeSpan.FromSeconds(10));
+                await during();
+                held = await MetricsScrape.ReadAsync(gw.EndPoint, "gateway_partial_message_bytes");
+            }
+            finally
+            {
+                foreach (var c in stalled) await c.DisposeAsync();
+            }
+            bool released = await Wire.WaitUntilAsync(() => gw.Metrics.PartialMessageBytes == 0, TimeSpan.FromSeconds(10));
+            return seen && held >= N * Sent && held <= N * 256 && released
+                ? "held only what was sent"
+                : $"seen {seen}, held {held} bytes for {N * Sent} sent, released {released} ({gw.Metrics.PartialMessageBytes} left)";
+        }),
+
+        // Issue 10, finding 3: over Limits:MaxPartialMessageBytesTotal the connection holding the most is closed with 1009;
+        // one holding less goes on and completes its message.
+        ["incomplete messages over the global cap"] = new(o => o.Limits.MaxPartialMessageBytesTotal = 1 << 20, async (gw, during) =>
+        {
+            await using var big = await RawClient.OpenAsync(gw.EndPoint, gw.Options.EchoPath!);
+            await using var small = await RawClient.OpenAsync(gw.EndPoint, gw.Options.EchoPath!);
+            var bigFrame = RawClient.Frame(2, new byte[1 << 20]);
+            await big.SendAsync(bigFrame.AsMemory(0, 14 + 600_000));
+            // Past 512 KiB arrived its buffer is the whole declared megabyte: exactly the cap, not over it.
+            if (!await Wire.WaitUntilAsync(() => gw.Metrics.PartialMessageBytes >= 600_000, TimeSpan.FromSeconds(10)))
+                return $"big never held 600000 bytes ({gw.Metrics.PartialMessageBytes})";
+            var smallPayload = new byte[200_000];
+            new Random(10).NextBytes(smallPayload);
+            var smallFrame = RawClient.Frame(2, smallPayload);
+            await small.SendAsync(smallFrame.AsMemory(0, 14 + 100_000));
+            await during();
+            int code = await big.ReadCloseAsync(TimeSpan.FromSeconds(10));
+            await small.SendAsync(smallFrame.AsMemory(14 + 100_000));
+            var echo = await small.ReadFrameAsync(TimeSpan.FromSeconds(10));
+            long closes = await MetricsScrape.ReadAsync(gw.EndPoint, "gateway_partial_message_closes_total");
+            bool echoed = echo.Opcode == 2 && echo.Payload.AsSpan().SequenceEqual(smallPayload);
+            return code == 1009 && closes == 1 && echoed
+                ? "largest closed 1009, the smaller completes"
+                : $"big got close {code}, {closes} cap closes, small echoed {echoed} (opcode {echo.Opcode}, {echo.Payload.Length} bytes)";
         }),
 
         ["bad-envelope flood"] = new(_ => { }, async (gw, during) =>

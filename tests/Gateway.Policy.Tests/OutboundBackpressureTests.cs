@@ -141,4 +141,44 @@ public class OutboundBackpressureTests(ITestOutputHelper output)
         var last = await client.CallAsync("last", "t/echo");
         Assert.True(last.TryGetProperty("result", out _));
     }
+
+    // Issue 10, finding 2: pongs count toward the send budget; under the Close policy a peer that floods pings and
+    // never reads the pongs is closed with 1008, like one that does not read its stream items.
+    [Fact(Timeout = 60_000)]
+    public async Task Close_policy_closes_a_ping_flooder_that_never_reads_its_pongs_with_1008()
+    {
+        await using var gw = await PolicyGateway.StartAsync(o =>
+        {
+            o.Limits.SendBufferLimitBytes = SendLimit;
+            o.Limits.SlowConsumerPolicy = SlowConsumerPolicy.Close;
+            o.Timeouts.Close = TimeSpan.FromSeconds(10); // time for us to read the pongs before the server gives up on us
+        });
+        await using var bystander = await gw.OpenRpcAsync();
+        await using var flood = await gw.OpenRawAsync();
+        var batch = Wire.Concat(Enumerable.Repeat(RawClient.Frame(9, new byte[125]), 10_000));
+        using var stop = new CancellationTokenSource();
+        long sent = 0;
+        var writer = Task.Run(async () =>
+        {
+            try
+            {
+                for (int i = 0; i < 200 && !stop.IsCancellationRequested; i++) { await flood.SendAsync(batch); Interlocked.Add(ref sent, 10_000); }
+            }
+            catch (Exception ex) when (ex is System.Net.Sockets.SocketException or ObjectDisposedException or OperationCanceledException or IOException) { }
+        });
+        bool closed = await Wire.WaitUntilAsync(() => gw.Metrics.SlowConsumerCloses >= 1, TimeSpan.FromSeconds(20));
+        stop.Cancel();
+        output.WriteLine($"sent {Interlocked.Read(ref sent)} pings; slow-consumer closes {gw.Metrics.SlowConsumerCloses}, max unsent now {gw.Metrics.UnsentBytes}");
+        Assert.True(closed, $"not closed after {Interlocked.Read(ref sent)} pings");
+        Assert.Equal("during", await bystander.EchoAsync("during"));
+
+        // Reading now: pongs, then the close (the writer may still be blocked in a send until the server lets go).
+        var (_, code, reason, after) = await flood.ReadUntilCloseAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(1008, code);
+        Assert.Equal("slow consumer", reason);
+        Assert.Equal(0, after);
+        await writer.WaitAsync(TimeSpan.FromSeconds(15));
+        Assert.Equal(1, gw.Metrics.SlowConsumerCloses);
+        Assert.Equal("after", await bystander.EchoAsync("after"));
+    }
 }

@@ -515,4 +515,138 @@ public class MessageReaderTests
         Assert.Equal(8, buffer.Length); // left in the pipe until the whole frame is there
         Assert.Equal(ping[..8], buffer.ToArray()); // and not unmasked in place
     }
+
+    // ---------------------------------------------------------------- reassembly memory follows the bytes that arrived
+
+    /// <summary>Counts rents and the bytes rented, so a test sees what the reader reserved.</summary>
+    private sealed class CountingPool : ArrayPool<byte>
+    {
+        public int Rents;
+        public long Outstanding;
+        public override byte[] Rent(int minimumLength)
+        {
+            Rents++;
+            var array = Shared.Rent(minimumLength);
+            Outstanding += array.Length;
+            return array;
+        }
+        public override void Return(byte[] array, bool clearArray = false)
+        {
+            Outstanding -= array.Length;
+            Shared.Return(array, clearArray);
+        }
+    }
+
+    [Fact]
+    public void A_header_declaring_1_MiB_reserves_nothing_for_bytes_that_have_not_arrived()
+    {
+        var pool = new CountingPool();
+        var budget = new ReassemblyBudget();
+        using var reader = new MessageReader(2 << 20, pool: pool, budget: budget);
+        var frame = Frames.Masked(true, Opcode.Binary, Frames.RandomBytes(1 << 20, 5));
+        var buffer = new ReadOnlySequence<byte>(frame[..(14 + 10)]);
+        Assert.Equal(FrameEvent.NeedMoreData, reader.Read(ref buffer));
+        Assert.True(reader.HasPartialMessage);
+        // 10 payload bytes arrived: the reader holds its small floor, not the declared megabyte.
+        Assert.InRange(reader.HeldBytes, 10, 256);
+        Assert.Equal(pool.Outstanding, reader.HeldBytes);
+        Assert.Equal(reader.HeldBytes, budget.HeldBytes);
+    }
+
+    [Fact]
+    public void The_buffer_grows_with_arrived_bytes_at_most_doubling_them_and_gives_everything_back()
+    {
+        const int Length = 1 << 20;
+        var pool = new CountingPool();
+        var budget = new ReassemblyBudget();
+        var payload = Frames.RandomBytes(Length, 6);
+        var frame = Frames.Masked(true, Opcode.Binary, payload);
+        using var reader = new MessageReader(Length, pool: pool, budget: budget);
+        int offset = 0;
+        const int Block = 4096;
+        while (true)
+        {
+            int n = Math.Min(Block, frame.Length - offset);
+            var buffer = new ReadOnlySequence<byte>(frame, offset, n);
+            var ev = reader.Read(ref buffer);
+            Assert.Equal(0, buffer.Length);
+            offset += n;
+            long arrived = Math.Max(0, offset - 14);
+            // An attacker pays at least one byte sent for every two held (plus the floor).
+            Assert.InRange(reader.HeldBytes, 0, Math.Max(256, 2 * arrived));
+            Assert.Equal(reader.HeldBytes, budget.HeldBytes);
+            if (ev == FrameEvent.Message)
+            {
+                Assert.Equal(frame.Length, offset);
+                Assert.Equal(payload, reader.Payload.ToArray());
+                break;
+            }
+            Assert.Equal(FrameEvent.NeedMoreData, ev);
+        }
+        // Doubling: a handful of rents (so the copying is linear), not one per arrival.
+        Assert.InRange(pool.Rents, 1, 14);
+        reader.ReleaseMessage();
+        Assert.Equal(0, reader.HeldBytes);
+        Assert.Equal(0, budget.HeldBytes);
+        Assert.Equal(0, pool.Outstanding);
+    }
+
+    [Fact]
+    public void Growth_never_rents_past_the_declared_length_of_a_fragmented_message()
+    {
+        var pool = new CountingPool();
+        using var reader = new MessageReader(1 << 20, pool: pool);
+        var first = Frames.RandomBytes(300, 7);
+        var second = Frames.RandomBytes(700, 8);
+        var buffer = new ReadOnlySequence<byte>(Frames.Concat(
+            Frames.Masked(false, Opcode.Binary, first),
+            Frames.Masked(true, Opcode.Continuation, second)));
+        Assert.Equal(FrameEvent.Message, reader.Read(ref buffer));
+        Assert.Equal(first.Concat(second).ToArray(), reader.Payload.ToArray());
+        // 300 bytes fit 512; the continuation needs 1000: one more rent, sized for what the message can hold.
+        Assert.Equal(2, pool.Rents);
+        Assert.InRange(reader.HeldBytes, 1000, 1024);
+        reader.ReleaseMessage();
+        Assert.Equal(0, pool.Outstanding);
+    }
+
+    [Fact]
+    public void A_partial_message_gives_its_buffer_back_to_the_budget_when_the_reader_is_disposed()
+    {
+        var budget = new ReassemblyBudget();
+        var a = new MessageReader(1 << 20, budget: budget);
+        var b = new MessageReader(1 << 20, budget: budget);
+        var frame = Frames.Masked(true, Opcode.Binary, Frames.RandomBytes(100_000, 9));
+        var partA = new ReadOnlySequence<byte>(frame[..50_000]);
+        var partB = new ReadOnlySequence<byte>(frame[..20_000]);
+        Assert.Equal(FrameEvent.NeedMoreData, a.Read(ref partA));
+        Assert.Equal(FrameEvent.NeedMoreData, b.Read(ref partB));
+        Assert.Equal(a.HeldBytes + b.HeldBytes, budget.HeldBytes);
+        Assert.InRange(budget.HeldBytes, 70_000, 2 * 70_000);
+        a.Dispose();
+        Assert.Equal(b.HeldBytes, budget.HeldBytes);
+        b.Dispose();
+        Assert.Equal(0, budget.HeldBytes);
+    }
+
+    [Fact]
+    public void A_whole_frame_in_the_buffer_is_parsed_without_renting_or_allocating()
+    {
+        var pool = new CountingPool();
+        using var reader = new MessageReader(1 << 20, pool: pool);
+        var frame = Frames.Masked(true, Opcode.Binary, Frames.RandomBytes(64 * 1024, 10));
+        var work = new byte[frame.Length];
+        void ParseOnce()
+        {
+            frame.CopyTo(work, 0);
+            var buffer = new ReadOnlySequence<byte>(work);
+            if (reader.Read(ref buffer) != FrameEvent.Message) throw new InvalidOperationException("not one message");
+            reader.ReleaseMessage();
+        }
+        ParseOnce();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++) ParseOnce();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, pool.Rents);
+    }
 }

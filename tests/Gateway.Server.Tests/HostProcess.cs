@@ -47,7 +47,10 @@ internal sealed class HostProcess : IDisposable
         return dll;
     }
 
-    public static HostProcess Start(params string[] args)
+    public static HostProcess Start(params string[] args) => Start(new Dictionary<string, string>(), args);
+
+    /// <summary>As <see cref="Start(string[])"/>, with extra environment variables (e.g. DOTNET_GCHeapHardLimit).</summary>
+    public static HostProcess Start(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         string workDir = Path.Combine(Path.GetTempPath(), "gateway-host-test-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(workDir);
@@ -67,6 +70,7 @@ internal sealed class HostProcess : IDisposable
         foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("Gateway__", StringComparison.OrdinalIgnoreCase)).ToList())
             psi.Environment.Remove(key);
         psi.Environment["DOTNET_ENVIRONMENT"] = "Production";
+        foreach (var (key, value) in environment) psi.Environment[key] = value;
 
         var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
         var host = new HostProcess(process, workDir);

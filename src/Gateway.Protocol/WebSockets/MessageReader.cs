@@ -26,7 +26,10 @@ public enum FrameEvent
 /// slice of that buffer, with no copy. Anything else (fragments, a frame that has not fully arrived) is
 /// streamed into one pooled reassembly buffer as it arrives, so memory per connection is bounded by the
 /// message limit, the input pipe never has to hold a whole large frame, and invalid UTF-8 is rejected as
-/// soon as its first bad byte is seen.
+/// soon as its first bad byte is seen. The reassembly buffer grows with the bytes that have arrived, never
+/// with the length a header declares: a peer that declares 1 MiB and sends 15 bytes holds a few hundred bytes,
+/// so memory held is paid for by bytes sent (at most twice them, plus a small floor). Growth doubles, so a
+/// large legitimate message costs O(n) copying in all.
 /// A <see cref="FrameEvent.Message"/>'s payload is valid until the caller consumes the buffer it was read
 /// from and calls <see cref="ReleaseMessage"/>.
 /// </summary>
@@ -35,6 +38,7 @@ public sealed class MessageReader : IDisposable
     private readonly long _maxMessageBytes;
     private readonly bool _requireMask;
     private readonly ArrayPool<byte> _pool;
+    private readonly ReassemblyBudget? _budget;
     private readonly byte[] _control = new byte[125];
 
     // The data frame whose payload is being streamed.
@@ -52,13 +56,22 @@ public sealed class MessageReader : IDisposable
     private int _bufferLength;
     private Utf8Validator _utf8;
 
-    public MessageReader(long maxMessageBytes, bool requireMask = true, ArrayPool<byte>? pool = null)
+    /// <param name="maxMessageBytes">Largest message, all fragments together.</param>
+    /// <param name="requireMask">True on a server: client frames must be masked.</param>
+    /// <param name="pool">Where reassembly buffers come from (ArrayPool.Shared by default).</param>
+    /// <param name="budget">Shared account of reassembly bytes held by every reader (optional).</param>
+    public MessageReader(long maxMessageBytes, bool requireMask = true, ArrayPool<byte>? pool = null, ReassemblyBudget? budget = null)
     {
         if (maxMessageBytes <= 0 || maxMessageBytes > Array.MaxLength) throw new ArgumentOutOfRangeException(nameof(maxMessageBytes));
         _maxMessageBytes = maxMessageBytes;
         _requireMask = requireMask;
         _pool = pool ?? ArrayPool<byte>.Shared;
+        _budget = budget;
     }
+
+    /// <summary>Bytes of reassembly buffer this reader holds now (0 between messages and on the zero-copy path).</summary>
+    public long HeldBytes => Volatile.Read(ref _heldBytes);
+    private long _heldBytes;
 
     /// <summary>Text or Binary, for the last <see cref="FrameEvent.Message"/>.</summary>
     public Opcode MessageOpcode { get; private set; }
@@ -84,6 +97,7 @@ public sealed class MessageReader : IDisposable
                 long n = Math.Min(_frameRemaining, buffer.Length);
                 if (n > 0)
                 {
+                    Grow(_bufferLength + (int)n);
                     var dest = _buffer.AsSpan(_bufferLength, (int)n);
                     buffer.Slice(0, n).CopyTo(dest);
                     Masking.Apply(dest, _frameMask, _frameOffset);
@@ -160,7 +174,6 @@ public sealed class MessageReader : IDisposable
                 _utf8.Reset();
             }
             _messageLength = total;
-            EnsureCapacity((int)total);
             _inFrame = true;
             _frameFin = header.Fin;
             _frameMask = header.MaskKey;
@@ -181,6 +194,7 @@ public sealed class MessageReader : IDisposable
         {
             _pool.Return(_buffer);
             _buffer = null;
+            Account(0);
         }
     }
 
@@ -213,16 +227,28 @@ public sealed class MessageReader : IDisposable
         return FrameEvent.Error;
     }
 
-    private void EnsureCapacity(int needed)
+    // Called with the bytes that have actually arrived. Doubling keeps the copying linear for a large message;
+    // capping at the declared total never rents past what the message can need.
+    private void Grow(int needed)
     {
-        if (_buffer is not null && _buffer.Length >= needed) return;
-        var next = _pool.Rent(Math.Max(needed, 256));
+        int current = _buffer?.Length ?? 0;
+        if (current >= needed) return;
+        long target = Math.Max(needed, Math.Min(Math.Max(2L * current, 256), _messageLength));
+        var next = _pool.Rent((int)target);
         if (_buffer is not null)
         {
             _buffer.AsSpan(0, _bufferLength).CopyTo(next);
             _pool.Return(_buffer);
         }
         _buffer = next;
+        Account(next.Length);
+    }
+
+    private void Account(long held)
+    {
+        long delta = held - _heldBytes;
+        Volatile.Write(ref _heldBytes, held);
+        _budget?.Add(delta);
     }
 
     private static void UnmaskInPlace(ReadOnlySequence<byte> payload, uint mask)

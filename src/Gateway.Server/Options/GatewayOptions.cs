@@ -52,6 +52,18 @@ public sealed class LimitsOptions
     public int MaxConnectionsPerIp { get; set; }
     /// <summary>Server-to-client calls waiting for one connection's answer; past it, IConnections.CallAsync fails with RESOURCE_EXHAUSTED.</summary>
     public int MaxServerCallsPerConnection { get; set; } = 64;
+    /// <summary>
+    /// Bytes all connections together may hold in incomplete messages (fragments and frames still arriving); over it
+    /// the connections holding the most are closed with 1009. 0 (the default) = a quarter of the memory the GC may use
+    /// (GCMemoryInfo.TotalAvailableMemoryBytes: the container or DOTNET_GCHeapHardLimit limit when there is one),
+    /// and never less than MaxMessageBytes.
+    /// </summary>
+    public long MaxPartialMessageBytesTotal { get; set; }
+
+    /// <summary>MaxPartialMessageBytesTotal with 0 resolved against the memory this process may use.</summary>
+    public long EffectiveMaxPartialMessageBytesTotal => MaxPartialMessageBytesTotal > 0
+        ? MaxPartialMessageBytesTotal
+        : Math.Max(MaxMessageBytes, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 4);
 }
 
 public sealed class TopicsOptions

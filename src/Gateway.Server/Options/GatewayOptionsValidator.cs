@@ -75,6 +75,9 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         Range(errors, $"{S}:Timeouts:Close", o.Timeouts.Close, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10));
         Range(errors, $"{S}:Timeouts:HeartbeatResolution", o.Timeouts.HeartbeatResolution, TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(10));
         Range(errors, $"{S}:Limits:MaxServerCallsPerConnection", o.Limits.MaxServerCallsPerConnection, 1, 100_000);
+        // Below one largest message, a single legitimate client sending its largest message would trip the cap.
+        if (o.Limits.MaxPartialMessageBytesTotal != 0 && (o.Limits.MaxPartialMessageBytesTotal < o.Limits.MaxMessageBytes || o.Limits.MaxPartialMessageBytesTotal > 1L << 40))
+            errors.Add($"{S}:Limits:MaxPartialMessageBytesTotal must be 0 (automatic) or between {S}:Limits:MaxMessageBytes ({o.Limits.MaxMessageBytes}) and {1L << 40} (got {o.Limits.MaxPartialMessageBytesTotal}).");
         Range(errors, $"{S}:Topics:MaxSubscriptionsPerConnection", o.Topics.MaxSubscriptionsPerConnection, 1, 100_000);
         if (o.Topics.ClientSubscribe is { } patterns)
         {

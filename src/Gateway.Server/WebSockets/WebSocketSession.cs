@@ -27,9 +27,19 @@ public sealed class WebSocketSession
     private readonly long _sendLimit;
     private TaskCompletionSource? _roomWaiter;
     private long _droppedFrames;
+    private readonly PartialMessageGuard? _partialGuard;
+    private MessageReader? _reader;
+    private int _partialEvicted;
+    private long _evictedHeldBytes;
+    // Over the send limit, the latest unanswered ping's payload (RFC 6455 §5.5.3 lets us answer only the most recent
+    // one): a peer that does not read its pongs gets one pending pong however many pings it sends, instead of a queue.
+    // Under the limit every ping is answered in order, as a well-behaved peer expects.
+    private byte[]? _pongPayload;
+    private int _pongLength = -1;
 
-    internal WebSocketSession(GatewayConnection connection, HttpRequestHead request, string? subprotocol, GatewayOptions options, GatewayMetrics metrics, ILogger log)
+    internal WebSocketSession(GatewayConnection connection, HttpRequestHead request, string? subprotocol, GatewayOptions options, GatewayMetrics metrics, ILogger log, PartialMessageGuard? partialGuard = null)
     {
+        _partialGuard = partialGuard;
         _connection = connection;
         _outbox = new Outbox(connection.Transport.Output);
         _transport = connection.Transport;
@@ -57,7 +67,8 @@ public sealed class WebSocketSession
     internal void SendPing(long now)
     {
         LastPingTicks = now;
-        if (CloseSent) return;
+        // A peer over the send limit is not reading: a ping would only add to its backlog (the client timeout still runs).
+        if (CloseSent || IsOverSendLimit) return;
         Span<byte> payload = stackalloc byte[8];
         System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(payload, now);
         if (_outbox.Enqueue(PooledFrame.Create(Opcode.Ping, payload), deferDrain: true) && !_inReadLoop) _outbox.Schedule();
@@ -78,6 +89,23 @@ public sealed class WebSocketSession
     public long UnsentBytes => Math.Max(0, _outbox.AcceptedBytes - (Volatile.Read(ref _transport.BytesSent) - _sentBaseline));
     /// <summary>True while the unsent bytes are at or over Limits:SendBufferLimitBytes.</summary>
     public bool IsOverSendLimit => UnsentBytes >= _sendLimit;
+    /// <summary>Bytes of incomplete messages this session's reader holds.</summary>
+    internal long PartialMessageBytes => _reader?.HeldBytes ?? 0;
+    internal bool PartialEvicted => Volatile.Read(ref _partialEvicted) != 0;
+
+    /// <summary>
+    /// Closes with 1009 because all connections together hold too much in incomplete messages and this one holds the
+    /// most; the read loop stops at once so the buffer goes back now, not after the closing handshake.
+    /// </summary>
+    internal bool EvictForPartialMessages(long heldBytes)
+    {
+        if (Interlocked.Exchange(ref _partialEvicted, 1) != 0) return false;
+        Volatile.Write(ref _evictedHeldBytes, heldBytes);
+        Close(CloseCodes.MessageTooBig, "server is short of memory for incomplete messages");
+        _connection.Transport.Input.CancelPendingRead();
+        return true;
+    }
+
     /// <summary>Stream items, progress and events dropped for this slow consumer (DropNewest policy).</summary>
     public long DroppedFrames => Volatile.Read(ref _droppedFrames);
 
@@ -196,7 +224,8 @@ public sealed class WebSocketSession
     {
         _app = app;
         var input = _connection.Transport.Input;
-        var reader = new MessageReader(_options.Limits.MaxMessageBytes);
+        var reader = new MessageReader(_options.Limits.MaxMessageBytes, budget: _partialGuard?.Budget);
+        _reader = reader;
         string outcome = "connection lost";
         bool connected = false;
         try
@@ -207,6 +236,12 @@ public sealed class WebSocketSession
             while (!stop)
             {
                 var result = await input.ReadAsync().ConfigureAwait(false);
+                if (PartialEvicted)
+                {
+                    input.AdvanceTo(result.Buffer.End);
+                    outcome = "closed with 1009: incomplete messages over Limits:MaxPartialMessageBytesTotal";
+                    break;
+                }
                 var buffer = result.Buffer;
                 _inReadLoop = true;
                 DrainBatch.Begin();
@@ -232,6 +267,7 @@ public sealed class WebSocketSession
                                         _inReadLoop = false;
                                         batchOpen = false;
                                         DrainBatch.End();
+                                        QueuePendingPong();
                                         await _outbox.FlushAsync().ConfigureAwait(false);
                                         await pending.ConfigureAwait(false);
                                         DrainBatch.Begin();
@@ -242,11 +278,24 @@ public sealed class WebSocketSession
                                 reader.ReleaseMessage();
                                 break;
                             case FrameEvent.Ping:
-                                if (!CloseSent) _outbox.Enqueue(PooledFrame.Create(Opcode.Pong, reader.ControlPayload), deferDrain: true);
+                                if (CloseSent) break;
+                                if (_pongLength < 0 && !IsOverSendLimit)
+                                {
+                                    _outbox.Enqueue(PooledFrame.Create(Opcode.Pong, reader.ControlPayload), deferDrain: true);
+                                }
+                                else
+                                {
+                                    // The peer is not reading what we owe it: keep only the latest ping's pong.
+                                    if (_pongLength >= 0) _metrics.CoalescedPings(1);
+                                    var ping = reader.ControlPayload;
+                                    ping.CopyTo(_pongPayload ??= new byte[125]);
+                                    _pongLength = ping.Length;
+                                }
                                 break;
                             case FrameEvent.Pong:
                                 break;
                             case FrameEvent.Close:
+                                QueuePendingPong(closing: true);
                                 if (Interlocked.Exchange(ref _closeSent, 1) == 0)
                                 {
                                     // Echo the peer's status code (RFC 6455 §5.5.1), or an empty close for an empty one.
@@ -262,6 +311,7 @@ public sealed class WebSocketSession
                             case FrameEvent.Error:
                                 _metrics.ProtocolError(reader.ErrorCloseCode);
                                 if (_metrics.AllowClientFaultLog()) Log.ProtocolError(_log, Id, reader.ErrorCloseCode, reader.ErrorReason!);
+                                QueuePendingPong(closing: true);
                                 if (Interlocked.Exchange(ref _closeSent, 1) == 0)
                                     _outbox.Enqueue(PooledFrame.CreateClose(reader.ErrorCloseCode, Encoding.UTF8.GetBytes(reader.ErrorReason!)), deferDrain: true);
                                 outcome = $"failed with {reader.ErrorCloseCode}: {reader.ErrorReason}";
@@ -276,8 +326,21 @@ public sealed class WebSocketSession
                     if (batchOpen) DrainBatch.End();
                 }
                 input.AdvanceTo(buffer.Start, buffer.End);
-                // One flush for everything this read produced; awaiting it stops us reading from a client that does not read.
+                QueuePendingPong();
+                // One flush for everything this read produced.
                 await _outbox.FlushAsync().ConfigureAwait(false);
+                // The flush alone is no brake: it returns at once while another drainer (a stream, a publisher) waits on
+                // the full pipe. The send budget is: a peer that does not read what we owe it (replies, items, pongs)
+                // stops being read, so what it makes us queue stays bounded whatever it sends.
+                if (IsOverSendLimit && !CloseSent)
+                {
+                    _metrics.ReadPaused();
+                    try { await WaitForSendRoomAsync().ConfigureAwait(false); }
+                    finally { _metrics.ReadResumed(); }
+                    QueuePendingPong();
+                    await _outbox.FlushAsync().ConfigureAwait(false);
+                }
+                if (_partialGuard is { IsOver: true } guard) guard.Enforce();
                 if (result.IsCompleted || result.IsCanceled)
                 {
                     if (!stop) outcome = reader.HasPartialMessage ? "connection lost mid-message" : "connection lost without a close frame";
@@ -300,6 +363,7 @@ public sealed class WebSocketSession
         finally
         {
             reader.Dispose();
+            if (PartialEvicted) _partialGuard?.Released(Volatile.Read(ref _evictedHeldBytes));
             try { _closedCts?.Cancel(); } catch (AggregateException) { }
             ReleaseRoomWaiters();
             if (connected)
@@ -310,6 +374,33 @@ public sealed class WebSocketSession
             Log.SessionEnded(_log, Id, outcome);
         }
         await FinishAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Queues the pong for the latest ping of the batch. Over the send limit it stays pending (DropNewest: the read
+    /// loop waits for room and answers then) or the peer is closed with 1008 (Close), like any frame a slow consumer
+    /// cannot take. <paramref name="closing"/>: the connection is about to close anyway, so an unsendable pong is just dropped.
+    /// </summary>
+    private void QueuePendingPong(bool closing = false)
+    {
+        if (_pongLength < 0) return;
+        if (CloseSent)
+        {
+            _pongLength = -1;
+            return;
+        }
+        if (IsOverSendLimit)
+        {
+            if (closing) _pongLength = -1;
+            if (closing || _options.Limits.SlowConsumerPolicy != SlowConsumerPolicy.Close) return;
+            _pongLength = -1;
+            _metrics.SlowConsumerClosed();
+            if (_metrics.AllowClientFaultLog()) Log.SlowConsumer(_log, Id, "not reading its pongs; closing with 1008");
+            Close(CloseCodes.PolicyViolation, "slow consumer");
+            return;
+        }
+        _outbox.Enqueue(PooledFrame.Create(Opcode.Pong, _pongPayload.AsSpan(0, _pongLength)), deferDrain: true);
+        _pongLength = -1;
     }
 
     /// <summary>
