@@ -69,7 +69,7 @@ internal sealed class RpcConnection
         if (max > 0 && ++_rejectedInRow >= max)
         {
             _app.Metrics?.RateLimitClose();
-            if (_app.Metrics?.AllowClientFaultLog() ?? true) RpcLog.Abuse(Log, Session.Id, _rejectedInRow);
+            if (MayLog(LogLevel.Warning)) RpcLog.Abuse(Log, Session.Id, _rejectedInRow);
             Session.Close(CloseCodes.PolicyViolation, "rate limit exceeded repeatedly");
         }
         return false;
@@ -134,7 +134,7 @@ internal sealed class RpcConnection
     private async Task ObserveAsync(ValueTask pending)
     {
         try { await pending.ConfigureAwait(false); }
-        catch (Exception ex) { RpcLog.HandlerFailed(Log, Session.Id, "(set user id)", ex); }
+        catch (Exception ex) { if (MayLog(LogLevel.Error)) RpcLog.HandlerFailed(Log, Session.Id, "(set user id)", ex); }
     }
 
     internal TopicAdd TryAddTopic(string topic, int max)
@@ -397,7 +397,7 @@ internal sealed class RpcConnection
         if (!parsed || !TryTakeServerCall(id, out var call))
         {
             // Late (after its deadline or a cancel) or never ours: nothing waits for it.
-            if (_app.Metrics?.AllowClientFaultLog() ?? true) RpcLog.BadEnvelope(Log, Session.Id, "reply to an unknown server call ignored");
+            if (MayLog(LogLevel.Debug)) RpcLog.BadEnvelope(Log, Session.Id, "reply to an unknown server call ignored");
             return;
         }
         if (envelope.Kind == EnvelopeKind.Error) call.OnError(envelope.ErrorObject);
@@ -556,17 +556,26 @@ internal sealed class RpcConnection
         SendError(call.Id, ErrorCode.Internal, "internal error");
     }
 
-    public void LogHandlerError(RpcCall call, Exception ex) => RpcLog.HandlerFailed(Log, Session.Id, call.Path, ex);
+    // A client decides how often a handler fails (echo/crash in a loop): the first failures of each second are
+    // written with their stack trace, the rest counted into the heartbeat's "suppressed" summary. The INTERNAL
+    // reply and gateway_internal_errors_total stay exact whatever the log lets through.
+    public void LogHandlerError(RpcCall call, Exception ex)
+    {
+        if (MayLog(LogLevel.Error)) RpcLog.HandlerFailed(Log, Session.Id, call.Path, ex);
+    }
+
+    /// <summary>Whether a per-connection line at <paramref name="level"/> is written now (Limits:ClientFaultLogsPerSecond).</summary>
+    private bool MayLog(LogLevel level) => _app.Metrics is { } metrics ? metrics.AllowClientFaultLog(Log, level) : Log.IsEnabled(level);
 
     public void DroppedNotification(string path, string reason)
     {
-        if (_app.Metrics?.AllowClientFaultLog() ?? true) RpcLog.NotificationDropped(Log, Session.Id, path, reason);
+        if (MayLog(LogLevel.Debug)) RpcLog.NotificationDropped(Log, Session.Id, path, reason);
     }
 
     /// <summary>Counts unparseable envelopes in a row; past the limit the connection is closed with 1008.</summary>
     public void BadMessage(string problem)
     {
-        if (_app.Metrics?.AllowClientFaultLog() ?? true) RpcLog.BadEnvelope(Log, Session.Id, problem);
+        if (MayLog(LogLevel.Debug)) RpcLog.BadEnvelope(Log, Session.Id, problem);
         if (++_badInARow >= _app.MaxBadMessages)
         {
             Session.Close(CloseCodes.PolicyViolation, "too many invalid messages");
