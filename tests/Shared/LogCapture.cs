@@ -11,7 +11,7 @@ public sealed record LogEntry(LogLevel Level, int EventId, string Message, Excep
 /// would write it. Lines below the minimum report IsEnabled false, as a production logger does, so the gateway's
 /// log budget sees exactly what it would see in production.
 /// </summary>
-public sealed class LogCapture(LogLevel minLevel = LogLevel.Information) : ILoggerFactory, ILogger
+public sealed class LogCapture(LogLevel minLevel = LogLevel.Information) : ILoggerFactory, ILoggerProvider, ILogger
 {
     private readonly ConcurrentQueue<LogEntry> _entries = new();
 
