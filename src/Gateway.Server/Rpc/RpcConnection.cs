@@ -413,18 +413,20 @@ internal sealed class RpcConnection
         if (!envelope.HasInput || IsNull(envelope.Input))
         {
             if (!procedure.Descriptor.InputRequired) return true;
-            RejectInput(procedure, envelope.HasId, id, $"input is required: '{procedure.Name}' expects {procedure.Descriptor.InputTypeName}");
+            RejectInput(procedure, envelope.HasId, id, $"input is required: '{procedure.Name}' expects {procedure.Descriptor.InputShape}");
             return false;
         }
+        int maxDepth = Json.MaxDepth == 0 ? 64 : Json.MaxDepth;
         try
         {
-            var reader = new Utf8JsonReader(envelope.Input, new JsonReaderOptions { MaxDepth = Json.MaxDepth == 0 ? 64 : Json.MaxDepth });
+            var reader = new Utf8JsonReader(envelope.Input, new JsonReaderOptions { MaxDepth = maxDepth });
             value = JsonSerializer.Deserialize(ref reader, info)!;
             return true;
         }
         catch (Exception ex) when (ex is JsonException or NotSupportedException or InvalidOperationException or FormatException or OverflowException)
         {
-            RejectInput(procedure, envelope.HasId, id, $"invalid input for '{procedure.Name}' (expects {procedure.Descriptor.InputTypeName}): {ex.Message}");
+            // The serializer's own text names .NET types (System.Nullable`1[System.Int64]): say it in JSON terms instead.
+            RejectInput(procedure, envelope.HasId, id, JsonShape.InvalidInput(procedure.Name, procedure.Descriptor.InputShape, info, ex, maxDepth));
             return false;
         }
     }
