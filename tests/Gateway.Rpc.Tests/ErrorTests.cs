@@ -234,6 +234,40 @@ public sealed class ErrorTests(StandardGatewayFixture fixture) : IClassFixture<S
         Assert.Contains("too long", error.Str("message"));
     }
 
+    // The limit counts characters of the id the client meant, however it was written: a "\u00e9" escape is one
+    // character (6 bytes), "é" raw is one (2 bytes), an escaped surrogate pair is two (12 bytes).
+    [Theory]
+    [InlineData("\\u00e9", 25, "\u00e9")]
+    [InlineData("\\u00e9", 128, "\u00e9")]
+    [InlineData("\u00e9", 128, "\u00e9")]
+    [InlineData("\\ud83d\\ude00", 64, "\ud83d\ude00")]
+    [InlineData("\\n", 128, "\n")]
+    public async Task EscapedOrMultiByteIdWithinTheLimit_IsAccepted(string written, int times, string meant)
+    {
+        await using var client = await Gateway.ConnectAsync();
+        string raw = string.Concat(Enumerable.Repeat(written, times));
+        await client.SendTextAsync($$"""{"id":"{{raw}}","path":"$ping"}""");
+        var reply = await client.NextAnyAsync();
+        Assert.Equal("pong", reply.Str("result"));
+        Assert.Equal(string.Concat(Enumerable.Repeat(meant, times)), reply.Str("id"));
+    }
+
+    [Theory]
+    [InlineData("\\u00e9", 129)]
+    [InlineData("\u00e9", 129)]
+    [InlineData("\\ud83d\\ude00", 65)]
+    [InlineData("\\u00e9", 1000)]
+    public async Task EscapedOrMultiByteIdOverTheLimit_IsRejected(string written, int times)
+    {
+        await using var client = await Gateway.ConnectAsync();
+        string raw = string.Concat(Enumerable.Repeat(written, times));
+        await client.SendTextAsync($$"""{"id":"{{raw}}","path":"$ping"}""");
+        var reply = await client.NextAnyAsync();
+        var error = reply.AssertError("INVALID_ARGUMENT", 400);
+        Assert.Equal("id is too long (at most 128 characters)", error.Str("message"));
+        await client.PingAsync();
+    }
+
     [Fact]
     public async Task IdOf200Characters_IsRejected()
     {
