@@ -41,7 +41,9 @@ public sealed record SlowResult(int DelayMs);
 
 public sealed class LogInput
 {
+    /// <summary>"debug" or "information" (the default). A client never picks Warning or above: its text is not an operator alert.</summary>
     public string? Level { get; set; }
+    /// <summary>The text to log; control characters are replaced and it is cut to <see cref="EchoService.MaxLogMessageChars"/> characters.</summary>
     public string? Message { get; set; }
 }
 
@@ -106,11 +108,66 @@ public sealed class EchoService(ILogger<EchoService> log)
     public Task<System.Text.Json.JsonElement> Callback(System.Text.Json.JsonElement? input, RpcContext context) =>
         context.CallClientAsync<System.Text.Json.JsonElement>("client/echo", input, TimeSpan.FromSeconds(10));
 
-    /// <summary>A notification: writes a log line, never answers.</summary>
+    /// <summary>Longest client text echo/log writes.</summary>
+    public const int MaxLogMessageChars = 200;
+    /// <summary>Client lines echo/log writes per second for the whole process; the rest are counted and reported.</summary>
+    public const int LogLinesPerSecond = 10;
+    private readonly LineBudget _logBudget = new(LogLinesPerSecond);
+
+    /// <summary>
+    /// A notification: writes the client's text as a log line, never answers. What a client sends is untrusted, so
+    /// this is what a handler that logs it should do: Debug or Information only, bounded length, no control
+    /// characters (a "\n" would forge a second line), and a rate limit so a flood of calls is not a flood of lines.
+    /// </summary>
     [Notification("log")]
     public void Log(LogInput input, RpcContext context)
     {
-        var level = Enum.TryParse<LogLevel>(input.Level, ignoreCase: true, out var l) ? l : LogLevel.Information;
-        log.Log(level, "[{ConnectionId}] client says: {Message}", context.ConnectionId, input.Message);
+        var level = string.Equals(input.Level, "debug", StringComparison.OrdinalIgnoreCase) ? LogLevel.Debug : LogLevel.Information;
+        if (!log.IsEnabled(level)) return;
+        if (!_logBudget.TryTake(out long skipped)) return;
+        if (skipped > 0) log.LogInformation("{Skipped} echo/log messages were not logged (over {Limit} per second)", skipped, LogLinesPerSecond);
+        log.Log(level, "[{ConnectionId}] client says: {Message}", context.ConnectionId, Sanitize(input.Message));
+    }
+
+    private static string Sanitize(string? text)
+    {
+        if (string.IsNullOrEmpty(text)) return "";
+        var span = text.AsSpan(0, Math.Min(text.Length, MaxLogMessageChars));
+        var chars = new char[span.Length + (text.Length > MaxLogMessageChars ? 1 : 0)];
+        for (int i = 0; i < span.Length; i++) chars[i] = char.IsControl(span[i]) ? ' ' : span[i];
+        if (text.Length > MaxLogMessageChars) chars[^1] = '\u2026';
+        return new string(chars);
+    }
+
+    /// <summary>At most N lines per one-second window; what it refuses is counted and reported before the next line it lets through.</summary>
+    private sealed class LineBudget(int perSecond)
+    {
+        private readonly object _gate = new();
+        private long _window;
+        private int _taken;
+        private long _skipped;
+
+        public bool TryTake(out long skippedBefore)
+        {
+            long now = Environment.TickCount64 / 1000;
+            lock (_gate)
+            {
+                skippedBefore = 0;
+                if (now != _window)
+                {
+                    _window = now;
+                    _taken = 0;
+                    skippedBefore = _skipped;
+                    _skipped = 0;
+                }
+                if (_taken >= perSecond)
+                {
+                    _skipped++;
+                    return false;
+                }
+                _taken++;
+                return true;
+            }
+        }
     }
 }

@@ -122,29 +122,41 @@ public sealed class GatewayMetrics : IDisposable
         }
     }
 
-    // Client-fault log lines (bad handshakes, protocol errors, bad envelopes...) are rate-limited so that a
-    // flood from hostile clients cannot fill the disk; what is suppressed is counted and reported.
+    // Per-connection log lines a client can cause (bad handshakes, protocol errors, bad envelopes, timeouts,
+    // aborted connections, handler failures...) are rate-limited so that a flood from hostile clients cannot fill
+    // the disk; what is suppressed is counted and reported. The window (second) and the lines let through in it
+    // share one long, so a new window and its first line are one atomic step and no window admits more than
+    // the limit.
     private int _clientFaultLogsPerSecond = 20;
-    private long _logWindow;
-    private int _logsInWindow;
+    private long _logWindowAndCount;
     private long _suppressed, _suppressedTotal;
 
     internal int ClientFaultLogsPerSecond { set => _clientFaultLogsPerSecond = value; }
 
-    /// <summary>True when a client-fault log line may be written now.</summary>
-    internal bool AllowClientFaultLog()
+    /// <summary>
+    /// True when a per-connection line at <paramref name="level"/> may be written now. A line the logger would
+    /// not write (level disabled) is neither let through nor counted: it must not spend the budget that another
+    /// client's visible lines need.
+    /// </summary>
+    internal bool AllowClientFaultLog(Microsoft.Extensions.Logging.ILogger logger, Microsoft.Extensions.Logging.LogLevel level)
     {
-        if (_clientFaultLogsPerSecond <= 0) return true;
+        if (!logger.IsEnabled(level)) return false;
+        int limit = _clientFaultLogsPerSecond;
+        if (limit <= 0) return true;
         long second = Environment.TickCount64 / 1000;
-        if (Volatile.Read(ref _logWindow) != second)
+        while (true)
         {
-            Volatile.Write(ref _logWindow, second);
-            Volatile.Write(ref _logsInWindow, 0);
+            long current = Volatile.Read(ref _logWindowAndCount);
+            bool sameWindow = current >> 32 == second;
+            if (sameWindow && (int)current >= limit)
+            {
+                Interlocked.Increment(ref _suppressed);
+                Interlocked.Increment(ref _suppressedTotal);
+                return false;
+            }
+            long next = sameWindow ? current + 1 : (second << 32) | 1;
+            if (Interlocked.CompareExchange(ref _logWindowAndCount, next, current) == current) return true;
         }
-        if (Interlocked.Increment(ref _logsInWindow) <= _clientFaultLogsPerSecond) return true;
-        Interlocked.Increment(ref _suppressed);
-        Interlocked.Increment(ref _suppressedTotal);
-        return false;
     }
 
     /// <summary>Client-fault log lines suppressed since the last call (the heartbeat reports them).</summary>
@@ -208,7 +220,7 @@ public sealed class GatewayMetrics : IDisposable
         Counter(sb, "gateway_rate_limit_closes_total", "Connections closed with 1008 for sustained rate-limit abuse.", _rateLimitCloses);
         Counter(sb, "gateway_deadlines_exceeded_total", "Calls answered DEADLINE_EXCEEDED.", _deadlinesExceeded);
         Counter(sb, "gateway_internal_errors_total", "Handler failures answered INTERNAL.", _internalErrors);
-        Counter(sb, "gateway_log_lines_suppressed_total", "Client-fault log lines suppressed by Limits:ClientFaultLogsPerSecond.", _suppressedTotal);
+        Counter(sb, "gateway_log_lines_suppressed_total", "Per-connection log lines (client faults, aborted connections, handler failures) suppressed by Limits:ClientFaultLogsPerSecond.", _suppressedTotal);
         Counter(sb, "gateway_client_timeouts_total", "Connections closed for sending nothing within Timeouts:ClientTimeout.", _clientTimeouts);
         Counter(sb, "gateway_idle_timeouts_total", "Connections closed for sending no message within Timeouts:Idle.", _idleTimeouts);
         Counter(sb, "gateway_connection_limit_rejections_total", "Upgrades refused with 503 by Limits:MaxConnections or Limits:MaxConnectionsPerIp.", _connectionLimitRejections);
@@ -240,7 +252,7 @@ public sealed class GatewayMetrics : IDisposable
         for (int gen = 0; gen <= GC.MaxGeneration; gen++)
             sb.Append(CultureInfo.InvariantCulture, $"dotnet_gc_collections_total{{generation=\"{gen}\"}} {GC.CollectionCount(gen)}\n");
         Counter(sb, "dotnet_gc_allocated_bytes_total", "Bytes allocated on the managed heap since start.", GC.GetTotalAllocatedBytes(false));
-        Gauge(sb, "dotnet_gc_heap_bytes", "Managed heap size after the last collection.", GC.GetGCMemoryInfo().HeapSizeBytes);
+        Gauge(sb, "dotnet_gc_heap_bytes", "Managed heap size after the last collection (before the first one: bytes in use now).", HeapBytes());
         Gauge(sb, "process_working_set_bytes", "Resident memory of the process.", Environment.WorkingSet);
         sb.Append("# HELP gateway_protocol_errors_total Connections failed for breaking the WebSocket protocol, by close code.\n# TYPE gateway_protocol_errors_total counter\n");
         for (int i = 0; i < _protocolErrors.Length; i++)
@@ -249,6 +261,14 @@ public sealed class GatewayMetrics : IDisposable
             if (v != 0) sb.Append(CultureInfo.InvariantCulture, $"gateway_protocol_errors_total{{code=\"{1000 + i}\"}} {v}\n");
         }
         return sb.ToString();
+    }
+
+    // GetGCMemoryInfo describes the last collection and reads 0 until there has been one, which right after
+    // start says "no heap" to a dashboard; the current total is the honest figure until then.
+    internal static long HeapBytes()
+    {
+        long afterLastGc = GC.GetGCMemoryInfo().HeapSizeBytes;
+        return afterLastGc > 0 ? afterLastGc : GC.GetTotalMemory(forceFullCollection: false);
     }
 
     private static void Counter(StringBuilder sb, string name, string help, long value) =>

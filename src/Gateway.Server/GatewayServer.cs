@@ -149,7 +149,7 @@ public sealed class GatewayServer : IAsyncDisposable
         var ip = ClientAddress(transport);
         if (ip is not null) _perIp.AddOrUpdate(ip, 1, static (_, n) => n + 1);
         Metrics.ConnectionOpened();
-        Log.Accepted(_log, connection.Id, transport.RemoteEndPoint);
+        if (Metrics.AllowClientFaultLog(_log, LogLevel.Debug)) Log.Accepted(_log, connection.Id, transport.RemoteEndPoint);
         try
         {
             connection.SetDeadline(_options.Timeouts.Handshake, "handshake timeout");
@@ -161,11 +161,12 @@ public sealed class GatewayServer : IAsyncDisposable
         }
         catch (Exception ex)
         {
-            Log.ConnectionError(_log, connection.Id, ex);
+            if (Metrics.AllowClientFaultLog(_log, LogLevel.Error)) Log.ConnectionError(_log, connection.Id, ex);
         }
         finally
         {
-            if (transport.IsAborted && transport.AbortReason is { } reason) Log.Aborted(_log, connection.Id, reason);
+            // One line per dropped connection: thousands of silent sockets timing out at once are a client's doing.
+            if (transport.IsAborted && transport.AbortReason is { } reason && Metrics.AllowClientFaultLog(_log, LogLevel.Information)) Log.Aborted(_log, connection.Id, reason);
             _registry.Remove(connection);
             if (ip is not null) ReleaseAddress(ip);
             await transport.DisposeAsync().ConfigureAwait(false);
@@ -291,7 +292,7 @@ public sealed class GatewayServer : IAsyncDisposable
         await output.FlushAsync().ConfigureAwait(false);
         connection.ClearDeadline();
         Metrics.Upgraded();
-        Log.Upgraded(_log, connection.Id, path, decision.Subprotocol ?? "(none)");
+        if (Metrics.AllowClientFaultLog(_log, LogLevel.Debug)) Log.Upgraded(_log, connection.Id, path, decision.Subprotocol ?? "(none)");
 
         var session = new WebSocketSession(connection, request, decision.Subprotocol, _options, Metrics, _log, _partialGuard);
         connection.Session = session;
@@ -301,7 +302,7 @@ public sealed class GatewayServer : IAsyncDisposable
     private Task RespondAsync(GatewayConnection connection, int status, string reason, bool headOnly, IEnumerable<KeyValuePair<string, string>>? headers = null)
     {
         Metrics.HandshakeRejected();
-        if (Metrics.AllowClientFaultLog()) Log.HandshakeRejected(_log, connection.Id, status, reason);
+        if (Metrics.AllowClientFaultLog(_log, LogLevel.Information)) Log.HandshakeRejected(_log, connection.Id, status, reason);
         return WriteAndCloseAsync(connection, status, reason + "\n", headOnly, headers: headers);
     }
 
@@ -345,7 +346,7 @@ public sealed class GatewayServer : IAsyncDisposable
                     catch (Exception ex)
                     {
                         // One connection's fault must never stop pings, timeouts and deadlines for everyone else.
-                        Log.ConnectionError(_log, connection.Id, ex);
+                        if (Metrics.AllowClientFaultLog(_log, LogLevel.Error)) Log.ConnectionError(_log, connection.Id, ex);
                     }
                 }
             }
@@ -362,14 +363,14 @@ public sealed class GatewayServer : IAsyncDisposable
             if (now - Volatile.Read(ref connection.Transport.LastReceiveTicks) >= clientTimeout)
             {
                 Metrics.ClientTimedOut();
-                if (Metrics.AllowClientFaultLog()) Log.TimedOut(_log, connection.Id, "sent nothing within the client timeout");
+                if (Metrics.AllowClientFaultLog(_log, LogLevel.Information)) Log.TimedOut(_log, connection.Id, "sent nothing within the client timeout");
                 session.Close(Protocol.WebSockets.CloseCodes.GoingAway, "client timeout");
                 return;
             }
             if (idle > 0 && now - Volatile.Read(ref session.LastMessageTicks) >= idle)
             {
                 Metrics.IdleTimedOut();
-                if (Metrics.AllowClientFaultLog()) Log.TimedOut(_log, connection.Id, "sent no message within the idle timeout");
+                if (Metrics.AllowClientFaultLog(_log, LogLevel.Information)) Log.TimedOut(_log, connection.Id, "sent no message within the idle timeout");
                 session.Close(Protocol.WebSockets.CloseCodes.GoingAway, "idle timeout");
                 return;
             }
@@ -428,6 +429,8 @@ public sealed class GatewayServer : IAsyncDisposable
         }
         _heartbeatStop.Cancel();
         try { await _heartbeat.ConfigureAwait(false); } catch { }
+        // Lines suppressed after the heartbeat's last report (the connections dropped at shutdown) still get their summary.
+        if (Metrics.TakeSuppressed() is > 0 and var suppressed) Log.Suppressed(_log, suppressed);
     }
 
     public async ValueTask DisposeAsync()

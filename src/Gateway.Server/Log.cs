@@ -44,7 +44,7 @@ internal static partial class Log
     [LoggerMessage(14, LogLevel.Warning, "[{ConnectionId}] slow consumer over the send buffer limit: {Action}")]
     public static partial void SlowConsumer(ILogger logger, long connectionId, string action);
 
-    [LoggerMessage(15, LogLevel.Warning, "{Count} log lines about misbehaving clients were suppressed (Limits:ClientFaultLogsPerSecond)")]
+    [LoggerMessage(15, LogLevel.Warning, "{Count} per-connection log lines (client faults, aborted connections, handler failures) were suppressed (Limits:ClientFaultLogsPerSecond)")]
     public static partial void Suppressed(ILogger logger, long count);
 
     [LoggerMessage(12, LogLevel.Information, "Stopping: closing {Count} connections")]

@@ -34,6 +34,8 @@ public class HostileClientTests
         { "never reading replies", "open, every reply delivered" },
         { "half-open TCP", "close 1001" },
         { "abrupt RST mid-frame", "dropped" },
+        { "handler-crash flood", "every reply INTERNAL, log bounded" },
+        { "silent sockets at the handshake timeout", "dropped, log bounded" },
     };
 
     private const int FloodSendLimit = 64 * 1024;
@@ -304,6 +306,37 @@ public class HostileClientTests
             await rst.DisposeAsync();
             return await Wire.WaitUntilAsync(() => gw.Server.ConnectionCount == before - 1, TimeSpan.FromSeconds(5))
                 ? "dropped" : $"still {gw.Server.ConnectionCount} connections (was {before})";
+        }),
+
+        // 2,000 calls to a handler that throws: each one answered INTERNAL and counted, the log within its budget.
+        ["handler-crash flood"] = new(o => o.Limits.ClientFaultLogsPerSecond = 5, async (gw, during) =>
+        {
+            const int calls = 2_000;
+            long start = Environment.TickCount64 / 1000;
+            int internalReplies = await LogBudgetTests.CrashFloodAsync(gw, calls, during);
+            int written = gw.Logs.With("handler for t/throw failed").Count;
+            long windows = LogBudgetTests.WindowsSince(start);
+            bool bounded = written >= 1 && written <= 5 * windows && written + gw.Metrics.LogLinesSuppressed == calls;
+            return internalReplies == calls && gw.Metrics.InternalErrors == calls && bounded
+                ? "every reply INTERNAL, log bounded"
+                : $"{internalReplies} INTERNAL replies, metric {gw.Metrics.InternalErrors}, {written} lines written, {gw.Metrics.LogLinesSuppressed} suppressed in {windows} s";
+        }),
+
+        // 500 sockets that never send a byte, all dropped by the handshake timeout at about the same moment.
+        ["silent sockets at the handshake timeout"] = new(o =>
+        {
+            o.Limits.ClientFaultLogsPerSecond = 5;
+            o.Timeouts.Handshake = TimeSpan.FromMilliseconds(300);
+        }, async (gw, during) =>
+        {
+            const int sockets = 500;
+            long start = Environment.TickCount64 / 1000;
+            await LogBudgetTests.SilentSocketsAsync(gw, sockets, during);
+            int written = gw.Logs.With("aborted: handshake timeout").Count;
+            long windows = LogBudgetTests.WindowsSince(start);
+            return written >= 1 && written <= 5 * windows && written + gw.Metrics.LogLinesSuppressed == sockets
+                ? "dropped, log bounded"
+                : $"{written} lines written, {gw.Metrics.LogLinesSuppressed} suppressed in {windows} s";
         }),
     };
 

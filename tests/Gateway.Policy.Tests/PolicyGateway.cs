@@ -5,7 +5,6 @@ using Gateway.Server.Options;
 using Gateway.Server.Rpc;
 using Gateway.Server.WebSockets;
 using Gateway.Tests.Shared;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Gateway.Policy.Tests;
 
@@ -20,8 +19,9 @@ namespace Gateway.Policy.Tests;
 /// </summary>
 public sealed class PolicyGateway : IAsyncDisposable
 {
-    private PolicyGateway(GatewayServer server, GatewayOptions options, GatewayMetrics metrics, TestService service)
+    private PolicyGateway(GatewayServer server, GatewayOptions options, GatewayMetrics metrics, TestService service, LogCapture logs)
     {
+        Logs = logs;
         Server = server;
         Options = options;
         Metrics = metrics;
@@ -32,6 +32,8 @@ public sealed class PolicyGateway : IAsyncDisposable
     public GatewayOptions Options { get; }
     public GatewayMetrics Metrics { get; }
     public TestService Service { get; }
+    /// <summary>Every line the server and the RPC application wrote at Information or above (what a default host writes).</summary>
+    public LogCapture Logs { get; }
     public IPEndPoint EndPoint => Server.BoundEndPoints[0];
 
     public static async Task<PolicyGateway> StartAsync(Action<GatewayOptions>? configure = null)
@@ -48,6 +50,7 @@ public sealed class PolicyGateway : IAsyncDisposable
         configure?.Invoke(options);
 
         var metrics = new GatewayMetrics();
+        var logs = new LogCapture();
         var service = new TestService();
         var json = options.Json.ToSerializerOptions();
         var procedures = typeof(TestService).GetMethods()
@@ -56,15 +59,15 @@ public sealed class PolicyGateway : IAsyncDisposable
             .Select(p => ProcedureDescriptor.Analyze("policy-tests", typeof(TestService), "t", p.Method, p.Attribute!, json).Bind(service, json))
             .ToList();
         var app = new RpcApplication(procedures, json, options.Limits.MaxInflightPerConnection, options.Limits.MaxBadMessages,
-            NullLogger.Instance, options.RateLimits, options.Timeouts.Request, metrics);
+            logs.CreateLogger("Gateway.Rpc"), options.RateLimits, options.Timeouts.Request, metrics);
         var routes = new Dictionary<string, IWebSocketApplication>
         {
             [options.WebSocketPath] = app,
             [options.EchoPath!] = new EchoApplication(),
         };
-        var server = new GatewayServer(options, routes, metrics);
+        var server = new GatewayServer(options, routes, metrics, logs);
         await server.StartAsync();
-        return new PolicyGateway(server, options, metrics, service);
+        return new PolicyGateway(server, options, metrics, service, logs);
     }
 
     /// <summary>A raw client upgraded on the RPC endpoint.</summary>

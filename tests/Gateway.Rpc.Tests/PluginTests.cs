@@ -116,9 +116,11 @@ public sealed class PluginTests(StandardGatewayFixture fixture) : IClassFixture<
     {
         await using var client = await Gateway.ConnectAsync();
         Assert.Equal(42, (await client.ResultAsync("test/int", 21))!.GetValue<int>());
-        (await client.CallAsync("test/int", "x")).AssertError("INVALID_ARGUMENT", 400);
-        (await client.CallAsync("test/int", new { value = 1 })).AssertError("INVALID_ARGUMENT", 400);
-        (await client.CallAsync("test/int", 1.5)).AssertError("INVALID_ARGUMENT", 400);
+        foreach (object bad in new object[] { "x", new { value = 1 }, 1.5 })
+        {
+            var error = (await client.CallAsync("test/int", bad)).AssertError("INVALID_ARGUMENT", 400);
+            Assert.Equal("invalid input for 'test/int': expects an integer", error.Str("message"));
+        }
     }
 
     [Fact]
@@ -127,7 +129,8 @@ public sealed class PluginTests(StandardGatewayFixture fixture) : IClassFixture<
         await using var client = await Gateway.ConnectAsync();
         var result = await client.ResultAsync("test/record", new { x = 1, y = 2 });
         Assert.True(Json.JsonEquals(JsonNode.Parse("""{"x":2,"y":1}"""), result), result!.ToJsonString());
-        (await client.CallAsync("test/record", new { x = "one", y = 2 })).AssertError("INVALID_ARGUMENT", 400);
+        var error = (await client.CallAsync("test/record", new { x = "one", y = 2 })).AssertError("INVALID_ARGUMENT", 400);
+        Assert.Equal("invalid input for 'test/record': $.x must be an integer", error.Str("message"));
     }
 
     [Fact]

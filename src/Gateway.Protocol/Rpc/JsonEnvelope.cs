@@ -45,8 +45,10 @@ public struct Envelope
 public static class JsonEnvelope
 {
     public const int MaxPathLength = 256;
-    /// <summary>Longest string id, in bytes as sent (without the quotes).</summary>
-    public const int MaxIdBytes = 128;
+    /// <summary>Longest string id, in characters (UTF-16 code units, as a JavaScript string's length) once unescaped.</summary>
+    public const int MaxIdLength = 128;
+    // The longest raw form of MaxIdLength characters: each one written as a 6-byte \uXXXX escape.
+    private const int MaxEscapedIdBytes = MaxIdLength * 6;
     private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = 64 };
 
     /// <summary>Parses <paramref name="message"/>; the path goes into <paramref name="pathBuffer"/> (at least <see cref="MaxPathLength"/> chars).</summary>
@@ -70,8 +72,7 @@ public static class JsonEnvelope
                     long start = reader.TokenStartIndex;
                     if (reader.TokenType == JsonTokenType.String)
                     {
-                        if (reader.HasValueSequence ? reader.ValueSequence.Length > MaxIdBytes : reader.ValueSpan.Length > MaxIdBytes)
-                            { envelope.Problem = "id is too long (at most 128 characters)"; return; }
+                        if (IdTooLong(ref reader)) { envelope.Problem = "id is too long (at most 128 characters)"; return; }
                     }
                     else if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt64(out _))
                     {
@@ -154,6 +155,41 @@ public static class JsonEnvelope
         else if (hasResult) envelope.Kind = EnvelopeKind.Result;
         else if (hasProgress) envelope.Kind = EnvelopeKind.Progress;
         else envelope.Problem = "a message with an id and no path must carry cancel, result, error or progress";
+    }
+
+    // The limit is on what the client meant, not on how it was written: 25 "\u00e9" escapes are 25 characters.
+    // Raw bytes never undercount characters, so a short raw id needs no look; a longer one is counted from its raw
+    // bytes (already validated by the reader) without unescaping: no allocation, and nothing to throw on a lone
+    // surrogate escape.
+    private static bool IdTooLong(ref Utf8JsonReader reader)
+    {
+        long raw = reader.HasValueSequence ? reader.ValueSequence.Length : reader.ValueSpan.Length;
+        if (raw <= MaxIdLength) return false;
+        if (raw > MaxEscapedIdBytes) return true;
+        if (!reader.HasValueSequence) return CharCount(reader.ValueSpan) > MaxIdLength;
+        Span<byte> copy = stackalloc byte[MaxEscapedIdBytes];
+        reader.ValueSequence.CopyTo(copy);
+        return CharCount(copy[..(int)raw]) > MaxIdLength;
+    }
+
+    /// <summary>UTF-16 length of a JSON string's raw bytes once unescaped.</summary>
+    private static int CharCount(ReadOnlySpan<byte> raw)
+    {
+        int count = 0;
+        for (int i = 0; i < raw.Length;)
+        {
+            byte b = raw[i];
+            if (b == (byte)'\\')
+            {
+                i += raw.Length > i + 1 && raw[i + 1] == (byte)'u' ? 6 : 2;
+                count++;
+            }
+            else if (b < 0x80) { i++; count++; }
+            else if (b >= 0xF0) { i += 4; count += 2; } // outside the BMP: a surrogate pair
+            else if (b >= 0xE0) { i += 3; count++; }
+            else { i += 2; count++; }
+        }
+        return count;
     }
 
     private static void SkipRest(ref Utf8JsonReader reader)

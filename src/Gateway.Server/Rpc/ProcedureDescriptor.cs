@@ -129,6 +129,9 @@ internal sealed class ProcedureDescriptor
 
     public string InputTypeName => InputType is null ? "none" : Pretty(InputType);
     public string OutputTypeName => OutputType is null ? "none" : Pretty(OutputType);
+    private string? _inputShape;
+    /// <summary>The input in the client's terms ("an object", "an integer"...), for error messages; never a .NET type name.</summary>
+    public string InputShape => _inputShape ??= InputType is null ? "no input" : JsonShape.Describe(InputType);
 
     /// <summary>Compiles the invoker and creates the typed procedure around the service instance.</summary>
     public Procedure Bind(object? service, JsonSerializerOptions json)

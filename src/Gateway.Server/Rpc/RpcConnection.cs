@@ -69,7 +69,7 @@ internal sealed class RpcConnection
         if (max > 0 && ++_rejectedInRow >= max)
         {
             _app.Metrics?.RateLimitClose();
-            if (_app.Metrics?.AllowClientFaultLog() ?? true) RpcLog.Abuse(Log, Session.Id, _rejectedInRow);
+            if (MayLog(LogLevel.Warning)) RpcLog.Abuse(Log, Session.Id, _rejectedInRow);
             Session.Close(CloseCodes.PolicyViolation, "rate limit exceeded repeatedly");
         }
         return false;
@@ -134,7 +134,7 @@ internal sealed class RpcConnection
     private async Task ObserveAsync(ValueTask pending)
     {
         try { await pending.ConfigureAwait(false); }
-        catch (Exception ex) { RpcLog.HandlerFailed(Log, Session.Id, "(set user id)", ex); }
+        catch (Exception ex) { if (MayLog(LogLevel.Error)) RpcLog.HandlerFailed(Log, Session.Id, "(set user id)", ex); }
     }
 
     internal TopicAdd TryAddTopic(string topic, int max)
@@ -397,7 +397,7 @@ internal sealed class RpcConnection
         if (!parsed || !TryTakeServerCall(id, out var call))
         {
             // Late (after its deadline or a cancel) or never ours: nothing waits for it.
-            if (_app.Metrics?.AllowClientFaultLog() ?? true) RpcLog.BadEnvelope(Log, Session.Id, "reply to an unknown server call ignored");
+            if (MayLog(LogLevel.Debug)) RpcLog.BadEnvelope(Log, Session.Id, "reply to an unknown server call ignored");
             return;
         }
         if (envelope.Kind == EnvelopeKind.Error) call.OnError(envelope.ErrorObject);
@@ -413,18 +413,20 @@ internal sealed class RpcConnection
         if (!envelope.HasInput || IsNull(envelope.Input))
         {
             if (!procedure.Descriptor.InputRequired) return true;
-            RejectInput(procedure, envelope.HasId, id, $"input is required: '{procedure.Name}' expects {procedure.Descriptor.InputTypeName}");
+            RejectInput(procedure, envelope.HasId, id, $"input is required: '{procedure.Name}' expects {procedure.Descriptor.InputShape}");
             return false;
         }
+        int maxDepth = Json.MaxDepth == 0 ? 64 : Json.MaxDepth;
         try
         {
-            var reader = new Utf8JsonReader(envelope.Input, new JsonReaderOptions { MaxDepth = Json.MaxDepth == 0 ? 64 : Json.MaxDepth });
+            var reader = new Utf8JsonReader(envelope.Input, new JsonReaderOptions { MaxDepth = maxDepth });
             value = JsonSerializer.Deserialize(ref reader, info)!;
             return true;
         }
         catch (Exception ex) when (ex is JsonException or NotSupportedException or InvalidOperationException or FormatException or OverflowException)
         {
-            RejectInput(procedure, envelope.HasId, id, $"invalid input for '{procedure.Name}' (expects {procedure.Descriptor.InputTypeName}): {ex.Message}");
+            // The serializer's own text names .NET types (System.Nullable`1[System.Int64]): say it in JSON terms instead.
+            RejectInput(procedure, envelope.HasId, id, JsonShape.InvalidInput(procedure.Name, procedure.Descriptor.InputShape, info, ex, maxDepth));
             return false;
         }
     }
@@ -556,17 +558,26 @@ internal sealed class RpcConnection
         SendError(call.Id, ErrorCode.Internal, "internal error");
     }
 
-    public void LogHandlerError(RpcCall call, Exception ex) => RpcLog.HandlerFailed(Log, Session.Id, call.Path, ex);
+    // A client decides how often a handler fails (echo/crash in a loop): the first failures of each second are
+    // written with their stack trace, the rest counted into the heartbeat's "suppressed" summary. The INTERNAL
+    // reply and gateway_internal_errors_total stay exact whatever the log lets through.
+    public void LogHandlerError(RpcCall call, Exception ex)
+    {
+        if (MayLog(LogLevel.Error)) RpcLog.HandlerFailed(Log, Session.Id, call.Path, ex);
+    }
+
+    /// <summary>Whether a per-connection line at <paramref name="level"/> is written now (Limits:ClientFaultLogsPerSecond).</summary>
+    private bool MayLog(LogLevel level) => _app.Metrics is { } metrics ? metrics.AllowClientFaultLog(Log, level) : Log.IsEnabled(level);
 
     public void DroppedNotification(string path, string reason)
     {
-        if (_app.Metrics?.AllowClientFaultLog() ?? true) RpcLog.NotificationDropped(Log, Session.Id, path, reason);
+        if (MayLog(LogLevel.Debug)) RpcLog.NotificationDropped(Log, Session.Id, path, reason);
     }
 
     /// <summary>Counts unparseable envelopes in a row; past the limit the connection is closed with 1008.</summary>
     public void BadMessage(string problem)
     {
-        if (_app.Metrics?.AllowClientFaultLog() ?? true) RpcLog.BadEnvelope(Log, Session.Id, problem);
+        if (MayLog(LogLevel.Debug)) RpcLog.BadEnvelope(Log, Session.Id, problem);
         if (++_badInARow >= _app.MaxBadMessages)
         {
             Session.Close(CloseCodes.PolicyViolation, "too many invalid messages");

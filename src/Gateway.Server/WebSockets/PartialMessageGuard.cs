@@ -56,7 +56,7 @@ internal sealed class PartialMessageGuard
                 Interlocked.Add(ref _doomedBytes, held);
                 excess -= held;
                 _metrics.PartialMessageClosed();
-                if (_metrics.AllowClientFaultLog()) Log.PartialMessageCapClose(_log, session.Id, held, LimitBytes);
+                if (_metrics.AllowClientFaultLog(_log, LogLevel.Warning)) Log.PartialMessageCapClose(_log, session.Id, held, LimitBytes);
             }
         }
     }
