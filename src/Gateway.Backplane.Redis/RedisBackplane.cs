@@ -51,11 +51,11 @@ public sealed class RedisBackplane : IBackplane
         }
         catch (Exception ex) when (ex is ArgumentException or RedisException)
         {
-            throw new InvalidOperationException($"{GatewayOptions.SectionName}:Backplane:Redis:Configuration is not a valid StackExchange.Redis configuration ('{options.Configuration}'): {ex.Message}", ex);
+            throw new GatewayConfigurationException($"{GatewayOptions.SectionName}:Backplane:Redis:Configuration is not a valid StackExchange.Redis configuration ('{options.Configuration}'): {ex.Message}", ex);
         }
         // Parse drops what it cannot read as an endpoint ("host:notaport") without a word; ConnectAsync would then fail at start.
         if (_config.EndPoints.Count == 0)
-            throw new InvalidOperationException($"{GatewayOptions.SectionName}:Backplane:Redis:Configuration names no Redis endpoint ('{options.Configuration}'): give host:port, e.g. '127.0.0.1:6379'");
+            throw new GatewayConfigurationException($"{GatewayOptions.SectionName}:Backplane:Redis:Configuration names no Redis endpoint ('{options.Configuration}'): give host:port, e.g. '127.0.0.1:6379'");
         // Start even if Redis is not up yet (containers start in any order) and keep reconnecting; operations that
         // cannot reach Redis within OperationTimeout fail to their caller instead of waiting for ever.
         _config.AbortOnConnectFail = false;

@@ -41,15 +41,28 @@ public class HostStartupTests
     {
         using var host = await RunToExitAsync("--Gateway:Limits:MaxMessageBytes=abc");
         Assert.True(host.ExitCode == 2, host.Describe());
-        Assert.Contains("Gateway:Limits:MaxMessageBytes", host.StdErr);
+        Assert.Contains("Gateway:Limits:MaxMessageBytes must be a whole number, between 125 and 1073741824 (got 'abc')", host.StdErr);
     }
 
     [Fact]
-    public async Task Unknown_key_exits_2()
+    public async Task Unknown_key_exits_2_naming_its_full_path()
     {
-        using var host = await RunToExitAsync("--Gateway:Nope=1");
+        using var host = await RunToExitAsync("--Gateway:Limits:MaxMessageByte=5");
         Assert.True(host.ExitCode == 2, host.Describe());
-        Assert.Contains("Nope", host.StdErr);
+        Assert.Contains("Gateway:Limits:MaxMessageByte is not a configuration key", host.StdErr);
+        Assert.Contains("MaxMessageBytes", host.StdErr);
+        Assert.DoesNotContain("LimitsOptions", host.StdErr);
+    }
+
+    [Theory]
+    [InlineData("--Gateway:Limits:SlowConsumerPolicy=DropOldest", "Gateway:Limits:SlowConsumerPolicy must be one of DropNewest, Close (got 'DropOldest')")]
+    [InlineData("--Gateway:Backplane:Type=Kafka", "Gateway:Backplane:Type must be one of InMemory, Redis (got 'Kafka')")]
+    [InlineData("--Gateway:Timeouts:Handshake=10", "Gateway:Timeouts:Handshake must be a duration written hh:mm:ss")]
+    public async Task A_bad_enum_or_a_bare_number_for_a_duration_exits_2_saying_what_is_allowed(string arg, string expected)
+    {
+        using var host = await RunToExitAsync(arg);
+        Assert.True(host.ExitCode == 2, host.Describe());
+        Assert.Contains(expected, host.StdErr);
     }
 
     [Fact]
