@@ -103,7 +103,7 @@ public sealed class RpcApplication : IWebSocketApplication
             return default;
         }
         Span<char> path = stackalloc char[JsonEnvelope.MaxPathLength];
-        JsonEnvelope.Parse(payload, path, out var envelope);
+        JsonEnvelope.Parse(payload, path, out var envelope, Json.MaxDepth);
         if (envelope.Kind is EnvelopeKind.Request or EnvelopeKind.Notification &&
             (connection.InflightCount >= MaxInflight || session.IsOverSendLimit))
             return DispatchWhenSlotFreeAsync(connection, payload);
@@ -121,7 +121,7 @@ public sealed class RpcApplication : IWebSocketApplication
         var path = ArrayPool<char>.Shared.Rent(JsonEnvelope.MaxPathLength);
         try
         {
-            JsonEnvelope.Parse(payload, path, out var envelope);
+            JsonEnvelope.Parse(payload, path, out var envelope, Json.MaxDepth);
             Dispatch(connection, ref envelope, path.AsSpan(0, envelope.PathLength));
         }
         finally
