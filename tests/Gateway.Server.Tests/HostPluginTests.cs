@@ -1,7 +1,6 @@
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using static Gateway.Server.Tests.TestHelpers;
 
 namespace Gateway.Server.Tests;
@@ -44,21 +43,6 @@ public sealed class HostPluginTests : IDisposable
         foreach (var dir in Directory.GetDirectories(source)) Copy(dir, Path.Combine(target, Path.GetFileName(dir)));
     }
 
-    /// <summary>The port the host bound for "127.0.0.1:0", read from its "Listening on" log line (bounded wait).</summary>
-    private static async Task<int> BoundPortAsync(HostProcess host)
-    {
-        var listening = new Regex(@"Listening on 127\.0\.0\.1:(\d+)");
-        var deadline = DateTime.UtcNow + StartTimeout;
-        while (DateTime.UtcNow < deadline && !host.HasExited)
-        {
-            var m = listening.Match(host.StdOut);
-            if (m.Success) return int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
-            await Task.Delay(10);
-        }
-        Assert.Fail("the host never logged its listening port\n" + host.Describe());
-        return 0;
-    }
-
     private static async Task SendAsync(ClientWebSocket ws, string text)
     {
         using var cts = new CancellationTokenSource(DefaultTimeout);
@@ -82,7 +66,7 @@ public sealed class HostPluginTests : IDisposable
             "--Gateway:Plugins:Path=" + plugins,
             "--Gateway:Topics:ClientSubscribe:0=ticker",
             "--Samples:Ticker:Interval=00:00:00.100");
-        int port = await BoundPortAsync(host);
+        int port = await host.BoundPortAsync(StartTimeout);
         var uri = new Uri($"ws://127.0.0.1:{port}/ws");
 
         using var bystander = await ConnectAsync(uri, o => o.AddSubProtocol("gateway.v1.json"));

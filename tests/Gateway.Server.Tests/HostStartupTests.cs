@@ -68,11 +68,11 @@ public class HostStartupTests
     [Fact]
     public async Task Starts_serves_health_and_echo_and_stops_with_exit_0_on_SIGTERM()
     {
-        int port = FreePort();
-        using var host = HostProcess.Start($"--Gateway:Listen:0=127.0.0.1:{port}", "--Gateway:EchoPath=/echo");
+        using var host = HostProcess.Start("--Gateway:Listen:0=127.0.0.1:0", "--Gateway:EchoPath=/echo");
+        int port = await host.BoundPortAsync(ExitTimeout);
         var endPoint = new IPEndPoint(IPAddress.Loopback, port);
 
-        // Bounded wait until it listens and /healthz answers 200.
+        // Bounded wait until /healthz answers 200.
         var deadline = DateTime.UtcNow + ExitTimeout;
         int status = 0;
         while (DateTime.UtcNow < deadline && !host.HasExited)
@@ -106,8 +106,8 @@ public class HostStartupTests
     [Fact]
     public async Task SIGTERM_closes_a_connected_client_with_1001_and_exits_0()
     {
-        int port = FreePort();
-        using var host = HostProcess.Start($"--Gateway:Listen:0=127.0.0.1:{port}", "--Gateway:EchoPath=/echo");
+        using var host = HostProcess.Start("--Gateway:Listen:0=127.0.0.1:0", "--Gateway:EchoPath=/echo");
+        int port = await host.BoundPortAsync(ExitTimeout);
         var endPoint = new IPEndPoint(IPAddress.Loopback, port);
         var deadline = DateTime.UtcNow + ExitTimeout;
         while (DateTime.UtcNow < deadline && !host.HasExited && await TryGetStatusAsync(endPoint, "/readyz") != 200) await Task.Delay(10);
@@ -134,15 +134,6 @@ public class HostStartupTests
         using var host = await RunToExitAsync($"--Gateway:Listen:0=127.0.0.1:{port}");
         Assert.True(host.ExitCode == 3, host.Describe());
         Assert.Contains("Cannot listen", host.StdOut + host.StdErr);
-    }
-
-    internal static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        int port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
     }
 
     /// <summary>GET path over a raw socket: the status code, or 0 when nothing listens yet.</summary>
