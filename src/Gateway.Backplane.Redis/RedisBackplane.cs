@@ -133,8 +133,15 @@ public sealed class RedisBackplane : IBackplane
                 batch.Add(db.KeyDeleteAsync(NodeUsersKey(_nodeId)));
                 batch.Add(db.KeyDeleteAsync(PresenceKey(_nodeId)));
                 batch.Add(db.SetRemoveAsync(NodesKey, _nodeId));
-                await Task.WhenAll(batch).WaitAsync(_options.OperationTimeout, cancellationToken).ConfigureAwait(false);
-                await _mux.GetSubscriber().UnsubscribeAllAsync().ConfigureAwait(false);
+                // One budget for the whole leave: Redis may have gone away just now, and the unsubscribe would
+                // otherwise wait for the library's own timeout.
+                var subscriber = _mux.GetSubscriber();
+                async Task LeaveAsync()
+                {
+                    await Task.WhenAll(batch).ConfigureAwait(false);
+                    await subscriber.UnsubscribeAllAsync().ConfigureAwait(false);
+                }
+                await LeaveAsync().WaitAsync(_options.OperationTimeout, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is RedisException or TimeoutException or OperationCanceledException)
             {

@@ -20,7 +20,8 @@ public sealed class TestGateway : IAsyncDisposable
     public int Port => EndPoint.Port;
     public Uri WebSocketUri(string path = "/echo") => new($"ws://127.0.0.1:{Port}{path}");
 
-    public static async Task<TestGateway> StartAsync(Action<GatewayOptions>? configure = null, IDictionary<string, IWebSocketApplication>? routes = null)
+    public static async Task<TestGateway> StartAsync(Action<GatewayOptions>? configure = null, IDictionary<string, IWebSocketApplication>? routes = null,
+        Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null)
     {
         var options = new GatewayOptions
         {
@@ -33,7 +34,7 @@ public sealed class TestGateway : IAsyncDisposable
         configure?.Invoke(options);
         var map = new Dictionary<string, IWebSocketApplication>(routes ?? new Dictionary<string, IWebSocketApplication>());
         if (!string.IsNullOrEmpty(options.EchoPath)) map.TryAdd(options.EchoPath, new EchoApplication());
-        var server = new GatewayServer(options, map);
+        var server = new GatewayServer(options, map, loggerFactory: loggerFactory);
         await server.StartAsync();
         return new TestGateway(server, options);
     }

@@ -118,6 +118,8 @@ public sealed class RpcApplication : IWebSocketApplication
         await connection.Session.WaitForSendRoomAsync().ConfigureAwait(false);
         while (connection.InflightCount >= MaxInflight && !connection.Session.Closed.IsCancellationRequested)
             await connection.WaitForSlotAsync().ConfigureAwait(false);
+        // The client went away while this message waited: nobody is left to answer, so no handler is started for it.
+        if (connection.Session.Closed.IsCancellationRequested) return;
         var path = ArrayPool<char>.Shared.Rent(JsonEnvelope.MaxPathLength);
         try
         {
