@@ -29,7 +29,7 @@ public class HostileClientTests
         { "bad-envelope flood", "close 1008" },
         { "rate-limit flood", "close 1008" },
         { "never reading replies", "open, every reply delivered" },
-        { "half-open TCP", "close 1001" },
+        { "silent client (upgraded, never sends or reads)", "close 1001" },
         { "abrupt RST mid-frame", "dropped" },
     };
 
@@ -101,10 +101,10 @@ public class HostileClientTests
                 }
                 catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException or IOException) { }
             });
-            long pings = await Wire.WaitForWriterToStallAsync(writer, () => Interlocked.Read(ref sent));
+            bool pushedBack = await Wire.WaitForServerToStopReadingAsync(gw, flood);
+            long pings = Interlocked.Read(ref sent);
             await during();
             long growth = Wire.HeapAfterGc() - heapBefore;
-            bool pushedBack = !writer.IsCompleted;
             await flood.DisposeAsync();
             await writer.WaitAsync(TimeSpan.FromSeconds(15));
             return pushedBack && growth < 40_000_000 ? "pushed back, memory bounded"
@@ -148,8 +148,8 @@ public class HostileClientTests
                     Interlocked.Add(ref sent, 500);
                 }
             });
-            // Wait until the writer stalls (or finishes), then be served while the hog's backlog sits there.
-            await Wire.WaitForWriterToStallAsync(writer, () => Interlocked.Read(ref sent));
+            // Wait until the server stops reading the hog (its backlog sits there), then be served meanwhile.
+            if (!await Wire.WaitForServerToStopReadingAsync(gw, hog)) return "the server never stopped reading the hog";
             await during();
             var seen = new bool[N];
             int answered = 0;
@@ -167,7 +167,7 @@ public class HostileClientTests
         }),
 
         // Upgrades, then neither sends nor reads anything: the client timeout closes it.
-        ["half-open TCP"] = new(o =>
+        ["silent client (upgraded, never sends or reads)"] = new(o =>
         {
             o.Timeouts.HeartbeatResolution = TimeSpan.FromMilliseconds(20);
             o.Timeouts.KeepAliveInterval = TimeSpan.FromMilliseconds(100);
