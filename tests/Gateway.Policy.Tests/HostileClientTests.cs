@@ -176,7 +176,7 @@ public class HostileClientTests
         {
             await using var ghost = await gw.OpenRawAsync();
             await during();
-            if (!await Wire.WaitUntilAsync(() => gw.Metrics.ClientTimeouts >= 1, TimeSpan.FromSeconds(5))) return "never timed out";
+            if (!await Waits.WaitUntilAsync(() => gw.Metrics.ClientTimeouts >= 1, TimeSpan.FromSeconds(5))) return "never timed out";
             int code = await ghost.ReadCloseAsync(TimeSpan.FromSeconds(5));
             return $"close {code}";
         }),
@@ -192,7 +192,7 @@ public class HostileClientTests
             rst.Socket.LingerState = new LingerOption(true, 0);
             rst.Socket.Close();
             await rst.DisposeAsync();
-            return await Wire.WaitUntilAsync(() => gw.Server.ConnectionCount == before - 1, TimeSpan.FromSeconds(5))
+            return await Waits.WaitUntilAsync(() => gw.Server.ConnectionCount == before - 1, TimeSpan.FromSeconds(5))
                 ? "dropped" : $"still {gw.Server.ConnectionCount} connections (was {before})";
         }),
     };

@@ -33,7 +33,7 @@ public class OutboundBackpressureTests(ITestOutputHelper output)
         Assert.Equal(0, SeqOf(first));
 
         // Stop reading. Items keep being produced; over the 64 KiB bound they are dropped and counted.
-        Assert.True(await Wire.WaitUntilAsync(() => gw.Metrics.FramesDropped >= 2_000, TimeSpan.FromSeconds(20)),
+        Assert.True(await Waits.WaitUntilAsync(() => gw.Metrics.FramesDropped >= 2_000, TimeSpan.FromSeconds(20)),
             $"dropped {gw.Metrics.FramesDropped} after 20 s (produced {gw.Service.Produced})");
         long heapGrowth = Wire.HeapAfterGc() - heapBefore;
         output.WriteLine($"not reading: produced {gw.Service.Produced} items of 8 KiB, dropped {gw.Metrics.FramesDropped}; heap growth {heapGrowth / 1_000_000.0:F1} MB");
@@ -83,7 +83,7 @@ public class OutboundBackpressureTests(ITestOutputHelper output)
         var first = await client.ReadMessageAsync();
         Assert.Equal(0, SeqOf(first));
 
-        Assert.True(await Wire.WaitUntilAsync(() => gw.Metrics.SlowConsumerCloses >= 1, TimeSpan.FromSeconds(20)), "no slow-consumer close");
+        Assert.True(await Waits.WaitUntilAsync(() => gw.Metrics.SlowConsumerCloses >= 1, TimeSpan.FromSeconds(20)), "no slow-consumer close");
         long heapGrowth = Wire.HeapAfterGc() - heapBefore;
         Assert.True(heapGrowth < 12_000_000, $"managed heap grew by {heapGrowth / 1_000_000.0:F1} MB");
 
@@ -115,13 +115,13 @@ public class OutboundBackpressureTests(ITestOutputHelper output)
 
         // N requests that finish in 300 ms with 2 KiB replies; all start before anything fills the buffer.
         await client.SendAsync(Wire.Concat(Enumerable.Range(0, N).Select(i => Wire.RequestFrame("w" + i, "t/wait", "{\"ms\":300,\"size\":2048}"))));
-        Assert.True(await Wire.WaitUntilAsync(() => gw.Service.WaitsStarted == N), $"{gw.Service.WaitsStarted} started");
+        Assert.True(await Waits.WaitUntilAsync(() => gw.Service.WaitsStarted == N), $"{gw.Service.WaitsStarted} started");
         // Then a stream that fills the send buffer (we do not read).
         await client.SendRequestAsync("f", "t/fast", "{\"size\":8192}");
-        Assert.True(await Wire.WaitUntilAsync(() => gw.Service.WaitsCompleted == N), $"{gw.Service.WaitsCompleted} completed");
+        Assert.True(await Waits.WaitUntilAsync(() => gw.Service.WaitsCompleted == N), $"{gw.Service.WaitsCompleted} completed");
         long droppedWhenRepliesWereReady = gw.Metrics.FramesDropped;
         // Still over the bound after the replies were ready (items keep being dropped): the replies wait for room.
-        Assert.True(await Wire.WaitUntilAsync(() => gw.Metrics.FramesDropped > droppedWhenRepliesWereReady + 100, TimeSpan.FromSeconds(20)),
+        Assert.True(await Waits.WaitUntilAsync(() => gw.Metrics.FramesDropped > droppedWhenRepliesWereReady + 100, TimeSpan.FromSeconds(20)),
             $"dropped {gw.Metrics.FramesDropped}");
 
         // Read: every reply arrives, whole, exactly once (stream items in between are skipped).

@@ -141,17 +141,6 @@ public static class Wire
         }
     }
 
-    /// <summary>Polls <paramref name="condition"/> every 10 ms until it holds or the timeout passes; returns its final value.</summary>
-    public static async Task<bool> WaitUntilAsync(Func<bool> condition, TimeSpan? timeout = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? Timeout);
-        while (!condition())
-        {
-            if (DateTime.UtcNow >= deadline) return condition();
-            await Task.Delay(10);
-        }
-        return true;
-    }
 
     /// <summary>The server's end of <paramref name="client"/>'s connection (matched by the client's local endpoint).</summary>
     internal static Gateway.Server.Transport.SocketConnection ServerSide(PolicyGateway gw, RawClient client)
@@ -168,7 +157,7 @@ public static class Wire
     public static Task<bool> WaitForServerToStopReadingAsync(PolicyGateway gw, RawClient client, TimeSpan? timeout = null)
     {
         var server = ServerSide(gw, client);
-        return WaitUntilAsync(() => server.IsReceivePaused, timeout ?? TimeSpan.FromSeconds(10));
+        return Waits.WaitUntilAsync(() => server.IsReceivePaused, timeout ?? TimeSpan.FromSeconds(10));
     }
 
     /// <summary>Managed heap after a full, compacting collection (what the server process holds, the test's own data included).</summary>

@@ -1,3 +1,4 @@
+using static Gateway.Tests.Shared.Waits;
 using System.Net;
 using System.Net.Sockets;
 using System.Net.WebSockets;
