@@ -192,7 +192,7 @@ public class OptionsValidationTests
         Assert.Equal(2048, o.Limits.MaxMessageBytes);
         Assert.Equal(TimeSpan.FromSeconds(2), o.Timeouts.Handshake);
         Assert.Equal(SlowConsumerPolicy.Close, o.Limits.SlowConsumerPolicy);
-        Assert.Equal(["127.0.0.1:0"], o.Listen);
+        Assert.Equal(["127.0.0.1:0"], o.Listen!);
         Assert.Equal(1.5, o.RateLimits.Procedures["echo/echo"].PermitsPerSecond);
         Assert.Equal(BackplaneType.Redis, o.Backplane.Type);
     }

@@ -51,8 +51,6 @@ internal sealed class SocketConnection : IDuplexPipe, IAsyncDisposable
     /// <summary>Completes when the send loop has written everything and shut down the sending side.</summary>
     public Task SendCompleted => _sendTask;
     public long BytesReceived;
-    /// <summary>How many times the receive loop stopped reading because the input pipe was full (backpressure).</summary>
-    public long ReceivePauses;
     private int _receivePaused;
     /// <summary>True while the receive loop is not reading the socket because the input pipe is full.</summary>
     public bool IsReceivePaused => Volatile.Read(ref _receivePaused) != 0;
@@ -85,15 +83,16 @@ internal sealed class SocketConnection : IDuplexPipe, IAsyncDisposable
                 Interlocked.Add(ref BytesReceived, n);
                 Volatile.Write(ref LastReceiveTicks, Environment.TickCount64);
                 var flushing = writer.FlushAsync();
-                if (!flushing.IsCompleted)
+                FlushResult flush;
+                if (flushing.IsCompleted) flush = flushing.Result;
+                else
                 {
                     // The session is behind (its input pipe is full): this loop stops reading the socket, so TCP
                     // pushes back on the client. Exposed so tests can see the push-back on the server's side.
-                    Interlocked.Increment(ref ReceivePauses);
                     Volatile.Write(ref _receivePaused, 1);
+                    flush = await flushing.ConfigureAwait(false);
+                    Volatile.Write(ref _receivePaused, 0);
                 }
-                var flush = await flushing.ConfigureAwait(false);
-                Volatile.Write(ref _receivePaused, 0);
                 if (flush.IsCompleted || flush.IsCanceled) break;
             }
         }
