@@ -51,11 +51,11 @@ public sealed class RedisBackplane : IBackplane
         }
         catch (Exception ex) when (ex is ArgumentException or RedisException)
         {
-            throw new InvalidOperationException($"{GatewayOptions.SectionName}:Backplane:Redis:Configuration is not a valid StackExchange.Redis configuration ('{options.Configuration}'): {ex.Message}", ex);
+            throw new GatewayConfigurationException($"{GatewayOptions.SectionName}:Backplane:Redis:Configuration is not a valid StackExchange.Redis configuration ('{options.Configuration}'): {ex.Message}", ex);
         }
         // Parse drops what it cannot read as an endpoint ("host:notaport") without a word; ConnectAsync would then fail at start.
         if (_config.EndPoints.Count == 0)
-            throw new InvalidOperationException($"{GatewayOptions.SectionName}:Backplane:Redis:Configuration names no Redis endpoint ('{options.Configuration}'): give host:port, e.g. '127.0.0.1:6379'");
+            throw new GatewayConfigurationException($"{GatewayOptions.SectionName}:Backplane:Redis:Configuration names no Redis endpoint ('{options.Configuration}'): give host:port, e.g. '127.0.0.1:6379'");
         // Start even if Redis is not up yet (containers start in any order) and keep reconnecting; operations that
         // cannot reach Redis within OperationTimeout fail to their caller instead of waiting for ever.
         _config.AbortOnConnectFail = false;
@@ -133,8 +133,15 @@ public sealed class RedisBackplane : IBackplane
                 batch.Add(db.KeyDeleteAsync(NodeUsersKey(_nodeId)));
                 batch.Add(db.KeyDeleteAsync(PresenceKey(_nodeId)));
                 batch.Add(db.SetRemoveAsync(NodesKey, _nodeId));
-                await Task.WhenAll(batch).WaitAsync(_options.OperationTimeout, cancellationToken).ConfigureAwait(false);
-                await _mux.GetSubscriber().UnsubscribeAllAsync().ConfigureAwait(false);
+                // One budget for the whole leave: Redis may have gone away just now, and the unsubscribe would
+                // otherwise wait for the library's own timeout.
+                var subscriber = _mux.GetSubscriber();
+                async Task LeaveAsync()
+                {
+                    await Task.WhenAll(batch).ConfigureAwait(false);
+                    await subscriber.UnsubscribeAllAsync().ConfigureAwait(false);
+                }
+                await LeaveAsync().WaitAsync(_options.OperationTimeout, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is RedisException or TimeoutException or OperationCanceledException)
             {

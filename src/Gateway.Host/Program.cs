@@ -54,18 +54,19 @@ try
     }
     catch (OptionsValidationException ex)
     {
+        // Unknown keys, values of the wrong type or format, and out-of-range values (GatewayConfigurationReader, GatewayOptionsValidator).
         return ConfigError(ex.Failures);
     }
-    catch (InvalidOperationException ex)
+    catch (GatewayConfigurationException ex)
     {
-        // The binder's own errors: a value of the wrong type, or a key that does not exist.
         return ConfigError([ex.Message]);
     }
     await host.RunAsync();
     return 0;
 }
-catch (InvalidOperationException ex) when (ex.Message.StartsWith("Cannot listen", StringComparison.Ordinal))
+catch (InvalidOperationException ex) when (ex.InnerException is System.Net.Sockets.SocketException)
 {
+    // GatewayServer.StartAsync: an endpoint of Gateway:Listen cannot be bound (in use, no such address).
     serilog.Fatal("Startup failed: {Message}", ex.Message);
     return 3;
 }

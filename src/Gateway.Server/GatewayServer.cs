@@ -59,6 +59,8 @@ public sealed class GatewayServer : IAsyncDisposable
     /// <summary>Where the server actually listens (port 0 resolved).</summary>
     public IReadOnlyList<IPEndPoint> BoundEndPoints => _bound;
     public int ConnectionCount => _registry.Count;
+    /// <summary>The open connections (tests look at one connection's transport state).</summary>
+    internal IEnumerable<GatewayConnection> Connections => _registry.All;
     /// <summary>True between a successful start and the beginning of stop (what /readyz reports).</summary>
     public bool IsReady => _ready;
 

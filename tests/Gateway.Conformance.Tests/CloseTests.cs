@@ -40,15 +40,6 @@ public class CloseTests
     }
 
     [Fact]
-    public async Task Close_through_the_shared_client_helper_reports_the_code()
-    {
-        await using var gw = await TestGateway.StartAsync();
-        await using var c = await RawClient.OpenAsync(gw.EndPoint);
-        await c.SendAsync(RawClient.CloseFrame(1000, "bye"));
-        Assert.Equal(1000, await c.ReadCloseAsync(Normal));
-    }
-
-    [Fact]
     public async Task Close_with_a_123_byte_reason_is_echoed()
     {
         await using var gw = await TestGateway.StartAsync();
@@ -67,15 +58,6 @@ public class CloseTests
         await c.SendAsync(RawClient.Frame(Close, []));
         var frame = await ExpectCloseAsync(c, 0);
         Assert.Empty(frame.Payload);
-    }
-
-    [Fact]
-    public async Task Empty_close_reported_as_0_by_the_shared_client_helper()
-    {
-        await using var gw = await TestGateway.StartAsync();
-        await using var c = await RawClient.OpenAsync(gw.EndPoint);
-        await c.SendAsync(RawClient.Frame(Close, []));
-        Assert.Equal(0, await c.ReadCloseAsync(Normal));
     }
 
     [Theory]

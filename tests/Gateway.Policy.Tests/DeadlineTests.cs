@@ -91,10 +91,10 @@ public class DeadlineTests
 
         // A [Notification] handler that waits on its token, running past the 200 ms default deadline.
         await client.SendAsync(Wire.TextFrame("{\"path\":\"t/nap\"}"));
-        Assert.True(await Wire.WaitUntilAsync(() => gw.Service.NapsStarted == 1), "t/nap did not start");
+        Assert.True(await Waits.WaitUntilAsync(() => gw.Service.NapsStarted == 1), "t/nap did not start");
 
         // Regression test for a bug this suite found (fixed in the server).
-        Assert.True(await Wire.WaitUntilAsync(() => gw.Service.NapsCancelled == 1, TimeSpan.FromSeconds(3)),
+        Assert.True(await Waits.WaitUntilAsync(() => gw.Service.NapsCancelled == 1, TimeSpan.FromSeconds(3)),
             $"the notification's token did not fire within 3 s of its 200 ms deadline (DeadlinesExceeded = {gw.Metrics.DeadlinesExceeded})");
 
         // A notification is never answered (PROTOCOL.md: "no id, never answered"; NotificationAttribute: "Nothing is
@@ -120,8 +120,8 @@ public class DeadlineTests
         await using (var notifier = await gw.OpenRpcAsync())
         {
             await notifier.SendAsync(Wire.TextFrame("{\"path\":\"t/nap\"}"));
-            Assert.True(await Wire.WaitUntilAsync(() => gw.Service.NapsStarted == 1), "t/nap did not start");
-            Assert.True(await Wire.WaitUntilAsync(() => gw.Metrics.DeadlinesExceeded >= 1, TimeSpan.FromSeconds(3)), "the notification's deadline never came");
+            Assert.True(await Waits.WaitUntilAsync(() => gw.Service.NapsStarted == 1), "t/nap did not start");
+            Assert.True(await Waits.WaitUntilAsync(() => gw.Metrics.DeadlinesExceeded >= 1, TimeSpan.FromSeconds(3)), "the notification's deadline never came");
         }
 
         // Regression test for a bug this suite found (fixed in the server).
@@ -143,13 +143,13 @@ public class DeadlineTests
         await using (var client = await gw.OpenRawAsync())
         {
             await client.SendAsync(Wire.Concat([Wire.TextFrame("{\"path\":\"t/nap\"}"), Wire.TextFrame("{\"path\":\"t/nap\"}"), Wire.TextFrame("{\"path\":\"t/nap\"}")]));
-            Assert.True(await Wire.WaitUntilAsync(() => gw.Service.NapsStarted == 3), $"{gw.Service.NapsStarted} naps started");
+            Assert.True(await Waits.WaitUntilAsync(() => gw.Service.NapsStarted == 3), $"{gw.Service.NapsStarted} naps started");
             await client.SendAsync(RawClient.CloseFrame(1000));
             Assert.Equal(1000, await client.ReadCloseAsync());
         }
         // RpcContext.CancellationToken "fires when the caller cancels this call or the connection closes".
         // Regression test for a bug this suite found (fixed in the server).
-        Assert.True(await Wire.WaitUntilAsync(() => gw.Service.NapsCancelled == 3, TimeSpan.FromSeconds(3)),
+        Assert.True(await Waits.WaitUntilAsync(() => gw.Service.NapsCancelled == 3, TimeSpan.FromSeconds(3)),
             $"{gw.Service.NapsCancelled} of 3 notification handlers were cancelled when the connection closed");
     }
 }

@@ -103,7 +103,7 @@ public class HandshakeLimitTests
         // One closes (closing handshake); once the server has let it go, a new upgrade succeeds.
         await first.SendAsync(RawClient.CloseFrame(1000));
         Assert.Equal(1000, await first.ReadCloseAsync());
-        Assert.True(await Wire.WaitUntilAsync(() => gw.Server.ConnectionCount == 1), $"connections: {gw.Server.ConnectionCount}");
+        Assert.True(await Waits.WaitUntilAsync(() => gw.Server.ConnectionCount == 1), $"connections: {gw.Server.ConnectionCount}");
         await using var fourth = await gw.OpenRpcAsync();
         Assert.Equal("fourth", await fourth.EchoAsync("fourth"));
         Assert.Equal("second", await second.EchoAsync("second"));
@@ -138,7 +138,7 @@ public class HandshakeLimitTests
 
         await first.SendAsync(RawClient.CloseFrame(1000));
         Assert.Equal(1000, await first.ReadCloseAsync());
-        Assert.True(await Wire.WaitUntilAsync(() => gw.Server.ConnectionCount == 1), $"connections: {gw.Server.ConnectionCount}");
+        Assert.True(await Waits.WaitUntilAsync(() => gw.Server.ConnectionCount == 1), $"connections: {gw.Server.ConnectionCount}");
         await using var again = await gw.OpenRpcAsync(); // 127.0.0.1 has room again
         Assert.Equal("again", await again.EchoAsync("again"));
         Assert.Equal(1, gw.Metrics.ConnectionLimitRejections);

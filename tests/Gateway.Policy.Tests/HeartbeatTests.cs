@@ -48,7 +48,7 @@ public class HeartbeatTests
         Assert.True(closed.Pings >= 2, $"the silent client saw {closed.Pings} pings before its close");
 
         // The answering client stays open well past the same timeout: keep answering pings (event-driven: the
-        // RpcClient answers each at once) until ClientTimeout more has passed after the silent one was closed.
+        // NeighbourClient answers each at once) until ClientTimeout more has passed after the silent one was closed.
         var until = closed.At + ClientTimeout + ClientTimeout;
         while (clock.Elapsed < until)
         {

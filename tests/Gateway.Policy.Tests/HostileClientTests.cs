@@ -32,7 +32,7 @@ public class HostileClientTests
         { "bad-envelope flood", "close 1008" },
         { "rate-limit flood", "close 1008" },
         { "never reading replies", "open, every reply delivered" },
-        { "half-open TCP", "close 1001" },
+        { "silent client (upgraded, never sends or reads)", "close 1001" },
         { "abrupt RST mid-frame", "dropped" },
         { "handler-crash flood", "every reply INTERNAL, log bounded" },
         { "silent sockets at the handshake timeout", "dropped, log bounded" },
@@ -108,13 +108,13 @@ public class HostileClientTests
                 }
                 catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException or IOException) { }
             });
-            long pings = await Wire.WaitForWriterToStallAsync(writer, () => Interlocked.Read(ref sent));
+            bool pushedBack = await Wire.WaitForServerToStopReadingAsync(gw, flood);
+            long pings = Interlocked.Read(ref sent);
             await during();
             long growth = Wire.HeapAfterGc() - heapBefore;
             // The server's own account too: what it owes this client stays near Limits:SendBufferLimitBytes.
             long unsent = await MetricsScrape.ReadAsync(gw.EndPoint, "gateway_unsent_bytes");
             long bound = gw.Options.Limits.SendBufferLimitBytes + 256 * 1024;
-            bool pushedBack = !writer.IsCompleted;
             await flood.DisposeAsync();
             await writer.WaitAsync(TimeSpan.FromSeconds(15));
             return pushedBack && growth < 40_000_000 && unsent < bound ? "pushed back, memory bounded"
@@ -148,12 +148,12 @@ public class HostileClientTests
                 }
                 catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException or IOException) { }
             });
-            long pings = await Wire.WaitForWriterToStallAsync(writer, () => Interlocked.Read(ref sent));
-            bool paused = await Wire.WaitUntilAsync(() => gw.Metrics.ReadsPaused >= 1, TimeSpan.FromSeconds(5));
+            bool pushedBack = await Wire.WaitForServerToStopReadingAsync(gw, flood);
+            long pings = Interlocked.Read(ref sent);
+            bool paused = await Waits.WaitUntilAsync(() => gw.Metrics.ReadsPaused >= 1, TimeSpan.FromSeconds(5));
             await during();
             long scraped = await MetricsScrape.ReadAsync(gw.EndPoint, "gateway_unsent_bytes");
             long pausedGauge = await MetricsScrape.ReadAsync(gw.EndPoint, "gateway_reads_paused");
-            bool pushedBack = !writer.IsCompleted;
             stop.Cancel();
             await sampler;
             maxUnsent = Math.Max(maxUnsent, scraped);
@@ -183,7 +183,7 @@ public class HostileClientTests
                     stalled.Add(c);
                     await c.SendAsync(head);
                 }
-                seen = await Wire.WaitUntilAsync(() => gw.Metrics.PartialMessageBytes >= N * Sent, TimeSpan.FromSeconds(10));
+                seen = await Waits.WaitUntilAsync(() => gw.Metrics.PartialMessageBytes >= N * Sent, TimeSpan.FromSeconds(10));
                 await during();
                 held = await MetricsScrape.ReadAsync(gw.EndPoint, "gateway_partial_message_bytes");
             }
@@ -191,7 +191,7 @@ public class HostileClientTests
             {
                 foreach (var c in stalled) await c.DisposeAsync();
             }
-            bool released = await Wire.WaitUntilAsync(() => gw.Metrics.PartialMessageBytes == 0, TimeSpan.FromSeconds(10));
+            bool released = await Waits.WaitUntilAsync(() => gw.Metrics.PartialMessageBytes == 0, TimeSpan.FromSeconds(10));
             return seen && held >= N * Sent && held <= N * 256 && released
                 ? "held only what was sent"
                 : $"seen {seen}, held {held} bytes for {N * Sent} sent, released {released} ({gw.Metrics.PartialMessageBytes} left)";
@@ -206,7 +206,7 @@ public class HostileClientTests
             var bigFrame = RawClient.Frame(2, new byte[1 << 20]);
             await big.SendAsync(bigFrame.AsMemory(0, 14 + 600_000));
             // Past 512 KiB arrived its buffer is the whole declared megabyte: exactly the cap, not over it.
-            if (!await Wire.WaitUntilAsync(() => gw.Metrics.PartialMessageBytes >= 600_000, TimeSpan.FromSeconds(10)))
+            if (!await Waits.WaitUntilAsync(() => gw.Metrics.PartialMessageBytes >= 600_000, TimeSpan.FromSeconds(10)))
                 return $"big never held 600000 bytes ({gw.Metrics.PartialMessageBytes})";
             var smallPayload = new byte[200_000];
             new Random(10).NextBytes(smallPayload);
@@ -260,8 +260,8 @@ public class HostileClientTests
                     Interlocked.Add(ref sent, 500);
                 }
             });
-            // Wait until the writer stalls (or finishes), then be served while the hog's backlog sits there.
-            await Wire.WaitForWriterToStallAsync(writer, () => Interlocked.Read(ref sent));
+            // Wait until the server stops reading the hog (its backlog sits there), then be served meanwhile.
+            if (!await Wire.WaitForServerToStopReadingAsync(gw, hog)) return "the server never stopped reading the hog";
             await during();
             var seen = new bool[N];
             int answered = 0;
@@ -279,7 +279,7 @@ public class HostileClientTests
         }),
 
         // Upgrades, then neither sends nor reads anything: the client timeout closes it.
-        ["half-open TCP"] = new(o =>
+        ["silent client (upgraded, never sends or reads)"] = new(o =>
         {
             o.Timeouts.HeartbeatResolution = TimeSpan.FromMilliseconds(20);
             o.Timeouts.KeepAliveInterval = TimeSpan.FromMilliseconds(100);
@@ -288,7 +288,7 @@ public class HostileClientTests
         {
             await using var ghost = await gw.OpenRawAsync();
             await during();
-            if (!await Wire.WaitUntilAsync(() => gw.Metrics.ClientTimeouts >= 1, TimeSpan.FromSeconds(5))) return "never timed out";
+            if (!await Waits.WaitUntilAsync(() => gw.Metrics.ClientTimeouts >= 1, TimeSpan.FromSeconds(5))) return "never timed out";
             int code = await ghost.ReadCloseAsync(TimeSpan.FromSeconds(5));
             return $"close {code}";
         }),
@@ -304,7 +304,7 @@ public class HostileClientTests
             rst.Socket.LingerState = new LingerOption(true, 0);
             rst.Socket.Close();
             await rst.DisposeAsync();
-            return await Wire.WaitUntilAsync(() => gw.Server.ConnectionCount == before - 1, TimeSpan.FromSeconds(5))
+            return await Waits.WaitUntilAsync(() => gw.Server.ConnectionCount == before - 1, TimeSpan.FromSeconds(5))
                 ? "dropped" : $"still {gw.Server.ConnectionCount} connections (was {before})";
         }),
 

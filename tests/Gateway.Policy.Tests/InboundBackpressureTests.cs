@@ -47,9 +47,11 @@ public class InboundBackpressureTests(ITestOutputHelper output)
             }
         });
 
-        // Do not read. Watch the writer: it either finishes (everything fit in buffers) or stops making progress
-        // because the server stopped reading (the send bound is reached and replies are not being read).
-        long sentWhileNotReading = await Wire.WaitForWriterToStallAsync(writer, () => Interlocked.Read(ref sent));
+        // Do not read. The server must stop reading this socket (the send bound is reached and replies are not being
+        // read, so nothing more is dispatched and the input pipe fills): seen on the server, not guessed from the writer.
+        bool serverStoppedReading = await Wire.WaitForServerToStopReadingAsync(gw, client);
+        long sentWhileNotReading = Interlocked.Read(ref sent);
+        long serverRead = Wire.ServerSide(gw, client).BytesReceived;
         long heapGrowth = Wire.HeapAfterGc() - heapBefore;
         long workingSetGrowth = Process.GetCurrentProcess().WorkingSet64 - workingSetBefore;
         output.WriteLine($"not reading: the writer got {sentWhileNotReading} of {N} requests ({sentWhileNotReading * 250 / 1_000_000} MB) out before stalling; " +
@@ -81,6 +83,7 @@ public class InboundBackpressureTests(ITestOutputHelper output)
 
         // The client pushed ~25 MB of requests (and ~22 MB of replies) through; a server that buffered them instead
         // of pushing back would hold tens of MB. Bounded: input pipe (256 KiB), send bound (1 MiB) and pools.
+        Assert.True(serverStoppedReading, $"the server never stopped reading the client's socket ({serverRead} bytes read)");
         Assert.True(sentWhileNotReading < N, "the writer was never pushed back: every request fit in buffers while nothing was read");
         Assert.True(heapGrowth < 48_000_000, $"managed heap grew by {heapGrowth / 1_000_000.0:F1} MB while the client did not read");
     }

@@ -45,7 +45,7 @@ public class LogBudgetTests
         {
             for (int i = 0; i < count; i++) sockets.Add(await RawClient.ConnectAsync(gw.EndPoint));
             if (during is not null) await during();
-            Assert.True(await Wire.WaitUntilAsync(() => gw.Metrics.HandshakeTimeouts == count && gw.Server.ConnectionCount == before, TimeSpan.FromSeconds(20)),
+            Assert.True(await Waits.WaitUntilAsync(() => gw.Metrics.HandshakeTimeouts == count && gw.Server.ConnectionCount == before, TimeSpan.FromSeconds(20)),
                 $"{gw.Metrics.HandshakeTimeouts} handshake timeouts, {gw.Server.ConnectionCount} connections");
         }
         finally
@@ -63,7 +63,7 @@ public class LogBudgetTests
         long windows = WindowsSince(startSecond);
         Assert.InRange(written, 1, Budget * windows);
         Assert.Equal(budgeted, written + gw.Metrics.LogLinesSuppressed);
-        Assert.True(await Wire.WaitUntilAsync(() => gw.Logs.SuppressedInSummaries == gw.Metrics.LogLinesSuppressed, TimeSpan.FromSeconds(5)),
+        Assert.True(await Waits.WaitUntilAsync(() => gw.Logs.SuppressedInSummaries == gw.Metrics.LogLinesSuppressed, TimeSpan.FromSeconds(5)),
             $"summaries say {gw.Logs.SuppressedInSummaries} suppressed, the metric {gw.Metrics.LogLinesSuppressed}");
     }
 
@@ -121,7 +121,7 @@ public class LogBudgetTests
                 bad.Add(c);
                 await c.SendAsync(RawClient.Frame(1, "{}"u8, mask: false));
             }
-            Assert.True(await Wire.WaitUntilAsync(() => gw.Server.ConnectionCount == 0, TimeSpan.FromSeconds(20)), $"{gw.Server.ConnectionCount} connections left");
+            Assert.True(await Waits.WaitUntilAsync(() => gw.Server.ConnectionCount == 0, TimeSpan.FromSeconds(20)), $"{gw.Server.ConnectionCount} connections left");
         }
         finally
         {

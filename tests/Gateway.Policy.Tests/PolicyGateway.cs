@@ -74,7 +74,7 @@ public sealed class PolicyGateway : IAsyncDisposable
     public Task<RawClient> OpenRawAsync() => RawClient.OpenAsync(EndPoint, Options.WebSocketPath);
 
     /// <summary>A well-behaved RPC client (answers every ping, reads everything) on the RPC endpoint.</summary>
-    public Task<RpcClient> OpenRpcAsync() => RpcClient.OpenAsync(EndPoint, Options.WebSocketPath);
+    public Task<NeighbourClient> OpenRpcAsync() => NeighbourClient.OpenAsync(EndPoint, Options.WebSocketPath);
 
     public async ValueTask DisposeAsync()
     {

@@ -27,12 +27,12 @@ public class ShutdownTests
         var ready = await client.ReadMessageAsync();
         Assert.Equal("ready", ready.GetProperty("data").GetString());
         await client.SendAsync(Wire.Concat(Enumerable.Range(1, 3).Select(i => Wire.RequestFrame("w" + i, "t/wait", "{\"ms\":500}"))));
-        Assert.True(await Wire.WaitUntilAsync(() => gw.Service.Running == 3), $"running: {gw.Service.Running}");
+        Assert.True(await Waits.WaitUntilAsync(() => gw.Service.Running == 3), $"running: {gw.Service.Running}");
 
         // The listener closes at the start of the stop, so a /readyz probe must be connected (accepted) before it;
         // it sends its request during the drain.
         await using var probe = await RawClient.ConnectAsync(gw.EndPoint);
-        Assert.True(await Wire.WaitUntilAsync(() => gw.Server.ConnectionCount == 2), $"connections: {gw.Server.ConnectionCount}");
+        Assert.True(await Waits.WaitUntilAsync(() => gw.Server.ConnectionCount == 2), $"connections: {gw.Server.ConnectionCount}");
 
         var clock = Stopwatch.StartNew();
         var stop = gw.Server.StopAsync();

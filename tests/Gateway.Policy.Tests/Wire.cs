@@ -141,34 +141,23 @@ public static class Wire
         }
     }
 
-    /// <summary>Polls <paramref name="condition"/> every 10 ms until it holds or the timeout passes; returns its final value.</summary>
-    public static async Task<bool> WaitUntilAsync(Func<bool> condition, TimeSpan? timeout = null)
+
+    /// <summary>The server's end of <paramref name="client"/>'s connection (matched by the client's local endpoint).</summary>
+    internal static Gateway.Server.Transport.SocketConnection ServerSide(PolicyGateway gw, RawClient client)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? Timeout);
-        while (!condition())
-        {
-            if (DateTime.UtcNow >= deadline) return condition();
-            await Task.Delay(10);
-        }
-        return true;
+        var local = (IPEndPoint)client.Socket.LocalEndPoint!;
+        return gw.Server.Connections.Select(c => c.Transport).Single(t => local.Equals(t.RemoteEndPoint));
     }
 
     /// <summary>
-    /// While the caller does not read, waits until a writer task stops making progress (<paramref name="progress"/>
-    /// unchanged for 300 ms: TCP pushed back) or finishes; at most 5 s. Returns the progress reached.
+    /// While the client does not read, waits (bounded, 10 s by default) until the server has stopped reading its socket
+    /// because the connection's input pipe is full: the push-back itself, seen on the server's side, which a writer
+    /// that is merely slow never causes. False when it never happened.
     /// </summary>
-    public static async Task<long> WaitForWriterToStallAsync(Task writer, Func<long> progress)
+    public static Task<bool> WaitForServerToStopReadingAsync(PolicyGateway gw, RawClient client, TimeSpan? timeout = null)
     {
-        long last = -1;
-        var still = Stopwatch.StartNew();
-        var overall = Stopwatch.StartNew();
-        while (!writer.IsCompleted && still.ElapsedMilliseconds < 300 && overall.Elapsed < TimeSpan.FromSeconds(5))
-        {
-            long now = progress();
-            if (now != last) { last = now; still.Restart(); }
-            await Task.Delay(20);
-        }
-        return progress();
+        var server = ServerSide(gw, client);
+        return Waits.WaitUntilAsync(() => server.IsReceivePaused, timeout ?? TimeSpan.FromSeconds(10));
     }
 
     /// <summary>Managed heap after a full, compacting collection (what the server process holds, the test's own data included).</summary>

@@ -103,7 +103,7 @@ public sealed class CancellationTests(StandardGatewayFixture fixture) : IClassFi
     }
 
     [Fact]
-    public async Task CancelSlowRequest_NoProgressAndNoResultAfterIt()
+    public async Task CancelSlowRequest_NoResultAfterIt_AndNoProgressBeyondOneAlreadyInFlight()
     {
         await using var client = await Gateway.ConnectAsync();
         string id = await client.SendRequestAsync("echo/slow", new { delayMs = 5000 });
@@ -114,7 +114,9 @@ public sealed class CancellationTests(StandardGatewayFixture fixture) : IClassFi
         int count = client.ReceivedFor(id).Count;
         await client.ResultAsync("echo/slow", new { delayMs = 250 });
         var all = client.ReceivedFor(id);
-        Assert.True(all.Count <= count + 1);
+        // One progress report may have passed the handler's "still wanted?" check just before the cancel was
+        // processed and reach the socket after the ping's reply; nothing later than that.
+        Assert.True(all.Count <= count + 1, $"progress kept coming after the cancel: {count} then {all.Count}");
         Assert.All(all, m => Assert.True(m.IsProgress(), m.ToJsonString()));
     }
 

@@ -135,7 +135,11 @@ public sealed class KindsTests(StandardGatewayFixture fixture) : IClassFixture<S
         Assert.True(progress.Count >= 2, $"expected at least 2 progress messages, got {progress.Count}");
         Assert.All(progress, p => Assert.True(p.IsProgress(), p.ToJsonString()));
         var elapsed = progress.Select(p => p["progress"].Long("elapsedMs") ?? -1).ToList();
-        Assert.All(elapsed, e => Assert.True(e >= 0));
+        // The handler reports after each wait of 100 ms (the last one shorter, to reach 350): progress i comes at least
+        // min(100·(i+1), 350) ms after the start (5 ms for the timer's granularity), and the last at 350.
+        for (int i = 0; i < elapsed.Count; i++)
+            Assert.True(elapsed[i] >= Math.Min(100 * (i + 1), 350) - 5, $"progress {i} at {elapsed[i]} ms: {string.Join(", ", elapsed)}");
+        Assert.True(elapsed[^1] >= 345, $"the last progress at {elapsed[^1]} ms");
         Assert.Equal(elapsed.OrderBy(e => e), elapsed);
 
         await client.PingAsync();

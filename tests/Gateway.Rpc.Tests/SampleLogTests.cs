@@ -35,7 +35,7 @@ public sealed class SampleLogTests
         });
         // One more message in a later second: the sample reports what it skipped, so written + reported == sent.
         long last = Environment.TickCount64 / 1000;
-        Assert.True(await Push.PushKit.WaitUntilAsync(() => Environment.TickCount64 / 1000 > last, TimeSpan.FromSeconds(3)));
+        Assert.True(await Waits.WaitUntilAsync(() => Environment.TickCount64 / 1000 > last, TimeSpan.FromSeconds(3)));
         await client.SendNotificationAsync("echo/log", new { message = "after" });
         await client.PingAsync();
         long reported = logs.With("echo/log messages were not logged (over 10 per second)")

@@ -1,3 +1,4 @@
+using static Gateway.Tests.Shared.Waits;
 using System.Net.WebSockets;
 using System.Text;
 using Gateway.Tests.Shared;

@@ -11,8 +11,8 @@ public class HostMetricsTests
     public async Task The_managed_heap_is_reported_right_after_start()
     {
         // A fresh process may not have collected yet; the heap figure must still be the heap in use, not 0.
-        int port = HostStartupTests.FreePort();
-        using var host = HostProcess.Start($"--Gateway:Listen:0=127.0.0.1:{port}");
+        using var host = HostProcess.Start("--Gateway:Listen:0=127.0.0.1:0");
+        int port = await host.BoundPortAsync(TimeSpan.FromSeconds(30));
         var endPoint = new IPEndPoint(IPAddress.Loopback, port);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         int status = 0;

@@ -1,8 +1,4 @@
-using System.Net.WebSockets;
-using System.Text;
-using System.Text.Json;
-using System.Text.RegularExpressions;
-using static Gateway.Server.Tests.TestHelpers;
+using Gateway.Tests.Shared;
 
 namespace Gateway.Server.Tests;
 
@@ -44,34 +40,6 @@ public sealed class HostPluginTests : IDisposable
         foreach (var dir in Directory.GetDirectories(source)) Copy(dir, Path.Combine(target, Path.GetFileName(dir)));
     }
 
-    /// <summary>The port the host bound for "127.0.0.1:0", read from its "Listening on" log line (bounded wait).</summary>
-    private static async Task<int> BoundPortAsync(HostProcess host)
-    {
-        var listening = new Regex(@"Listening on 127\.0\.0\.1:(\d+)");
-        var deadline = DateTime.UtcNow + StartTimeout;
-        while (DateTime.UtcNow < deadline && !host.HasExited)
-        {
-            var m = listening.Match(host.StdOut);
-            if (m.Success) return int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
-            await Task.Delay(10);
-        }
-        Assert.Fail("the host never logged its listening port\n" + host.Describe());
-        return 0;
-    }
-
-    private static async Task SendAsync(ClientWebSocket ws, string text)
-    {
-        using var cts = new CancellationTokenSource(DefaultTimeout);
-        await ws.SendAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text, true, cts.Token);
-    }
-
-    private static async Task<JsonElement> ReceiveJsonAsync(ClientWebSocket ws)
-    {
-        var (type, payload) = await ReceiveMessageAsync(ws);
-        Assert.Equal(WebSocketMessageType.Text, type);
-        return JsonDocument.Parse(payload).RootElement.Clone();
-    }
-
     [Fact]
     public async Task TheSamplePluginsTicker_PublishesToSubscribers_InOrder()
     {
@@ -82,41 +50,30 @@ public sealed class HostPluginTests : IDisposable
             "--Gateway:Plugins:Path=" + plugins,
             "--Gateway:Topics:ClientSubscribe:0=ticker",
             "--Samples:Ticker:Interval=00:00:00.100");
-        int port = await BoundPortAsync(host);
+        int port = await host.BoundPortAsync(StartTimeout);
         var uri = new Uri($"ws://127.0.0.1:{port}/ws");
 
-        using var bystander = await ConnectAsync(uri, o => o.AddSubProtocol("gateway.v1.json"));
-        using var subscriber = await ConnectAsync(uri, o => o.AddSubProtocol("gateway.v1.json"));
-        await SendAsync(subscriber, """{"id":1,"path":"$subscribe","input":{"topic":"ticker"}}""");
+        await using var bystander = await RpcClient.ConnectAsync(uri);
+        await using var subscriber = await RpcClient.ConnectAsync(uri);
+        var subscribed = await subscriber.CallAsync("$subscribe", new { topic = "ticker" });
+        Assert.True(subscribed["result"].Bool("subscribed") == true, subscribed.ToJsonString() + "\n" + host.Describe());
 
-        // The reply, and ticks (one may come before the reply); bounded in count, each receive bounded in time.
-        bool subscribed = false;
+        // Ticks (one may have come before the reply), each receive bounded in time.
         var seqs = new List<long>();
-        for (int i = 0; i < Ticks + 20 && (!subscribed || seqs.Count < Ticks); i++)
+        for (int i = 0; i < Ticks; i++)
         {
-            var m = await ReceiveJsonAsync(subscriber);
-            if (m.TryGetProperty("id", out var id))
-            {
-                Assert.Equal(1, id.GetInt32());
-                Assert.True(m.GetProperty("result").GetProperty("subscribed").GetBoolean(), m.GetRawText());
-                subscribed = true;
-                continue;
-            }
-            Assert.Equal("ticker.tick", m.GetProperty("event").GetString());
-            Assert.Equal("ticker", m.GetProperty("topic").GetString());
-            Assert.True(m.GetProperty("data").TryGetProperty("time", out _), m.GetRawText());
-            seqs.Add(m.GetProperty("data").GetProperty("seq").GetInt64());
+            var m = await subscriber.NextEventAsync();
+            Assert.Equal("ticker.tick", m.Str("event"));
+            Assert.Equal("ticker", m.Str("topic"));
+            Assert.NotNull(m["data"].Str("time"));
+            seqs.Add(m["data"].Long("seq") ?? -1);
         }
-        Assert.True(subscribed, "no reply to $subscribe\n" + host.Describe());
-        Assert.True(seqs.Count >= Ticks, $"only {seqs.Count} ticks\n" + host.Describe());
         Assert.True(seqs[0] >= 1, string.Join(",", seqs));
         Assert.Equal(Enumerable.Range(0, seqs.Count).Select(i => seqs[0] + i), seqs); // increasing by one: none lost, none repeated
 
-        // The bystander, connected all along but not subscribed, got no tick: its ping's pong is the first thing it receives.
-        await SendAsync(bystander, """{"id":"p","path":"$ping"}""");
-        var pong = await ReceiveJsonAsync(bystander);
-        Assert.Equal("p", pong.GetProperty("id").GetString());
-        Assert.Equal("pong", pong.GetProperty("result").GetString());
+        // The bystander, connected all along but not subscribed, got no tick: the pong is all it ever received.
+        Assert.Equal("pong", (await bystander.CallAsync("$ping")).Str("result"));
+        Assert.Single(bystander.Received);
 
         subscriber.Abort();
         bystander.Abort();

@@ -77,9 +77,27 @@ internal sealed class HostProcess : IDisposable
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (host._stdout) host._stdout.AppendLine(e.Data); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (host._stderr) host._stderr.AppendLine(e.Data); };
         process.Start();
+        Gateway.Tests.Shared.ChildProcessGuard.KillWithThisProcess(process);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return host;
+    }
+
+    /// <summary>
+    /// The port the host bound for "127.0.0.1:0" (start it with --Gateway:Listen:0=127.0.0.1:0), read from its
+    /// "Listening on" log line: a port picked by the OS at bind time, so no other process can hold it (bounded wait).
+    /// </summary>
+    public async Task<int> BoundPortAsync(TimeSpan timeout)
+    {
+        var listening = new System.Text.RegularExpressions.Regex(@"Listening on 127\.0\.0\.1:(\d+)");
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline && !HasExited)
+        {
+            var m = listening.Match(StdOut);
+            if (m.Success) return int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+            await Task.Delay(10); // the log has no event to await: a bounded poll of the captured output
+        }
+        throw new TimeoutException("the host never logged its listening port\n" + Describe());
     }
 
     /// <summary>Waits for the process to exit (and its output to be drained); false on timeout.</summary>

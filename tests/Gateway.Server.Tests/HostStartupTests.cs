@@ -41,25 +41,38 @@ public class HostStartupTests
     {
         using var host = await RunToExitAsync("--Gateway:Limits:MaxMessageBytes=abc");
         Assert.True(host.ExitCode == 2, host.Describe());
-        Assert.Contains("Gateway:Limits:MaxMessageBytes", host.StdErr);
+        Assert.Contains("Gateway:Limits:MaxMessageBytes must be a whole number, between 125 and 1073741824 (got 'abc')", host.StdErr);
     }
 
     [Fact]
-    public async Task Unknown_key_exits_2()
+    public async Task Unknown_key_exits_2_naming_its_full_path()
     {
-        using var host = await RunToExitAsync("--Gateway:Nope=1");
+        using var host = await RunToExitAsync("--Gateway:Limits:MaxMessageByte=5");
         Assert.True(host.ExitCode == 2, host.Describe());
-        Assert.Contains("Nope", host.StdErr);
+        Assert.Contains("Gateway:Limits:MaxMessageByte is not a configuration key", host.StdErr);
+        Assert.Contains("MaxMessageBytes", host.StdErr);
+        Assert.DoesNotContain("LimitsOptions", host.StdErr);
+    }
+
+    [Theory]
+    [InlineData("--Gateway:Limits:SlowConsumerPolicy=DropOldest", "Gateway:Limits:SlowConsumerPolicy must be one of DropNewest, Close (got 'DropOldest')")]
+    [InlineData("--Gateway:Backplane:Type=Kafka", "Gateway:Backplane:Type must be one of InMemory, Redis (got 'Kafka')")]
+    [InlineData("--Gateway:Timeouts:Handshake=10", "Gateway:Timeouts:Handshake must be a duration written hh:mm:ss")]
+    public async Task A_bad_enum_or_a_bare_number_for_a_duration_exits_2_saying_what_is_allowed(string arg, string expected)
+    {
+        using var host = await RunToExitAsync(arg);
+        Assert.True(host.ExitCode == 2, host.Describe());
+        Assert.Contains(expected, host.StdErr);
     }
 
     [Fact]
     public async Task Starts_serves_health_and_echo_and_stops_with_exit_0_on_SIGTERM()
     {
-        int port = FreePort();
-        using var host = HostProcess.Start($"--Gateway:Listen:0=127.0.0.1:{port}", "--Gateway:EchoPath=/echo");
+        using var host = HostProcess.Start("--Gateway:Listen:0=127.0.0.1:0", "--Gateway:EchoPath=/echo");
+        int port = await host.BoundPortAsync(ExitTimeout);
         var endPoint = new IPEndPoint(IPAddress.Loopback, port);
 
-        // Bounded wait until it listens and /healthz answers 200.
+        // Bounded wait until /healthz answers 200.
         var deadline = DateTime.UtcNow + ExitTimeout;
         int status = 0;
         while (DateTime.UtcNow < deadline && !host.HasExited)
@@ -93,8 +106,8 @@ public class HostStartupTests
     [Fact]
     public async Task SIGTERM_closes_a_connected_client_with_1001_and_exits_0()
     {
-        int port = FreePort();
-        using var host = HostProcess.Start($"--Gateway:Listen:0=127.0.0.1:{port}", "--Gateway:EchoPath=/echo");
+        using var host = HostProcess.Start("--Gateway:Listen:0=127.0.0.1:0", "--Gateway:EchoPath=/echo");
+        int port = await host.BoundPortAsync(ExitTimeout);
         var endPoint = new IPEndPoint(IPAddress.Loopback, port);
         var deadline = DateTime.UtcNow + ExitTimeout;
         while (DateTime.UtcNow < deadline && !host.HasExited && await TryGetStatusAsync(endPoint, "/readyz") != 200) await Task.Delay(10);
@@ -121,15 +134,6 @@ public class HostStartupTests
         using var host = await RunToExitAsync($"--Gateway:Listen:0=127.0.0.1:{port}");
         Assert.True(host.ExitCode == 3, host.Describe());
         Assert.Contains("Cannot listen", host.StdOut + host.StdErr);
-    }
-
-    internal static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        int port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
     }
 
     /// <summary>GET path over a raw socket: the status code, or 0 when nothing listens yet.</summary>

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Gateway.Server.Options;
 using Gateway.Server.WebSockets;
+using Microsoft.Extensions.Configuration;
 
 namespace Gateway.Server.Tests;
 
@@ -170,6 +171,86 @@ public class OptionsValidationTests
         o.Limits.MaxMessageBytes = 10;
         var ex = Assert.Throws<ArgumentException>(() => new GatewayServer(o, new Dictionary<string, IWebSocketApplication>()));
         Assert.Contains("Gateway:Limits:MaxMessageBytes", ex.Message);
+    }
+
+    /// <summary>The "Gateway" section of a configuration holding <paramref name="pairs"/> (keys without the "Gateway:" prefix), read as the host reads it.</summary>
+    private static (GatewayOptions Options, List<string> Errors) Read(params (string Key, string Value)[] pairs)
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(pairs.Select(p => new KeyValuePair<string, string?>("Gateway:" + p.Key, p.Value)))
+            .Build();
+        var options = new GatewayOptions();
+        return (options, GatewayConfigurationReader.Bind(configuration.GetSection(GatewayOptions.SectionName), options));
+    }
+
+    [Fact]
+    public void A_clean_section_binds_with_no_errors()
+    {
+        var (o, errors) = Read(("Limits:MaxMessageBytes", "2048"), ("Timeouts:Handshake", "00:00:02"), ("Limits:SlowConsumerPolicy", "close"),
+            ("Listen:0", "127.0.0.1:0"), ("RateLimits:Procedures:echo/echo:PermitsPerSecond", "1.5"), ("Backplane:Type", "Redis"));
+        Assert.Empty(errors);
+        Assert.Equal(2048, o.Limits.MaxMessageBytes);
+        Assert.Equal(TimeSpan.FromSeconds(2), o.Timeouts.Handshake);
+        Assert.Equal(SlowConsumerPolicy.Close, o.Limits.SlowConsumerPolicy);
+        Assert.Equal(["127.0.0.1:0"], o.Listen!);
+        Assert.Equal(1.5, o.RateLimits.Procedures["echo/echo"].PermitsPerSecond);
+        Assert.Equal(BackplaneType.Redis, o.Backplane.Type);
+    }
+
+    [Fact]
+    public void An_unknown_key_is_named_by_its_full_path_with_the_keys_allowed_there()
+    {
+        var (_, errors) = Read(("Limits:MaxMessageByte", "5"));
+        var error = AssertSingleError(errors, "Gateway:Limits:MaxMessageByte", "is not a configuration key", "MaxMessageBytes", "SlowConsumerPolicy");
+        Assert.DoesNotContain("LimitsOptions", error);
+        AssertSingleError(Read(("Nope", "1")).Errors, "Gateway:Nope", "is not a configuration key", "Listen", "Backplane");
+        AssertSingleError(Read(("Backplane:Redis:Host", "x")).Errors, "Gateway:Backplane:Redis:Host", "Configuration, ChannelPrefix");
+    }
+
+    [Theory]
+    [InlineData("Limits:SlowConsumerPolicy", "DropOldest", "Gateway:Limits:SlowConsumerPolicy", "one of DropNewest, Close")]
+    [InlineData("Limits:SlowConsumerPolicy", "1", "Gateway:Limits:SlowConsumerPolicy", "one of DropNewest, Close")]
+    [InlineData("Backplane:Type", "Kafka", "Gateway:Backplane:Type", "one of InMemory, Redis")]
+    public void A_bad_enum_lists_the_allowed_values(string key, string value, string path, string allowed)
+    {
+        AssertSingleError(Read((key, value)).Errors, path, allowed, $"(got '{value}')");
+    }
+
+    [Theory]
+    [InlineData("10")]
+    [InlineData("0.5")]
+    [InlineData("10s")]
+    public void A_duration_that_is_not_hh_mm_ss_is_refused_with_the_format_and_the_range(string value)
+    {
+        // TimeSpan.Parse("10") is ten days: the binder would have bound it and the range check said "(got 10.00:00:00)".
+        AssertSingleError(Read(("Timeouts:Handshake", value)).Errors, "Gateway:Timeouts:Handshake",
+            "hh:mm:ss", "between 00:00:00.1000000 and 00:10:00", $"(got '{value}')");
+    }
+
+    [Fact]
+    public void A_value_of_the_wrong_type_names_the_key_the_type_and_the_range()
+    {
+        AssertSingleError(Read(("Limits:MaxMessageBytes", "abc")).Errors, "Gateway:Limits:MaxMessageBytes",
+            "a whole number", "between 125 and 1073741824", "(got 'abc')");
+        AssertSingleError(Read(("Timeouts:Idle", "soon")).Errors, "Gateway:Timeouts:Idle", "hh:mm:ss", "00:00:00 (off)", "(got 'soon')");
+        AssertSingleError(Read(("RateLimits:PerConnection:Burst", "many")).Errors, "Gateway:RateLimits:PerConnection:Burst", "between 1 and 1000000");
+    }
+
+    [Fact]
+    public void A_list_given_as_one_value_and_a_value_given_as_a_section_are_refused()
+    {
+        AssertSingleError(Read(("Listen", "127.0.0.1:0")).Errors, "Gateway:Listen", "a list", "Gateway:Listen:0");
+        AssertSingleError(Read(("Limits", "5")).Errors, "Gateway:Limits", "a section");
+        AssertSingleError(Read(("WebSocketPath:x", "/ws")).Errors, "Gateway:WebSocketPath", "a single value");
+    }
+
+    [Fact]
+    public void Format_errors_and_range_errors_are_reported_together()
+    {
+        var (_, errors) = Read(("Limits:MaxMesageBytes", "1"), ("Timeouts:Close", "5"), ("Limits:MaxHeaderBytes", "1"));
+        Assert.Equal(3, errors.Count);
+        foreach (var key in new[] { "Gateway:Limits:MaxMesageBytes", "Gateway:Timeouts:Close", "Gateway:Limits:MaxHeaderBytes" })
+            Assert.Contains(errors, e => e.StartsWith(key + " ", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -17,10 +17,10 @@ public class PartialMessageHeapLimitTests
     public async Task Stalled_1_MiB_frame_heads_under_a_128_MiB_heap_limit_hold_only_what_they_sent_and_the_host_keeps_serving()
     {
         const int N = 300;
-        int port = HostStartupTests.FreePort();
         using var host = HostProcess.Start(
             new Dictionary<string, string> { ["DOTNET_GCHeapHardLimit"] = "0x8000000" }, // 128 MiB: 300 declared MiB cannot fit
-            $"--Gateway:Listen:0=127.0.0.1:{port}", "--Gateway:EchoPath=/echo");
+            "--Gateway:Listen:0=127.0.0.1:0", "--Gateway:EchoPath=/echo");
+        int port = await host.BoundPortAsync(Timeout);
         var endPoint = new IPEndPoint(IPAddress.Loopback, port);
         var deadline = DateTime.UtcNow + Timeout;
         while (DateTime.UtcNow < deadline && !host.HasExited && await HostStartupTests.TryGetStatusAsync(endPoint, "/healthz") != 200) await Task.Delay(10);

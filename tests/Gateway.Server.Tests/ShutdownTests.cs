@@ -1,3 +1,4 @@
+using static Gateway.Tests.Shared.Waits;
 using System.Net;
 using System.Net.Sockets;
 using System.Net.WebSockets;
@@ -49,16 +50,23 @@ public class ShutdownTests
     [Fact]
     public async Task StopAsync_with_a_client_that_never_answers_the_close_finishes_within_the_close_timeout()
     {
-        await using var gw = await TestGateway.StartAsync(o => o.Timeouts.Close = TimeSpan.FromMilliseconds(500));
+        var close = TimeSpan.FromMilliseconds(500);
+        await using var gw = await TestGateway.StartAsync(o => o.Timeouts.Close = close);
         await using var client = await RawClient.OpenAsync(gw.EndPoint);
         await client.SendTextAsync("x");
         await client.ReadFrameAsync();
 
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var stop = gw.Server.StopAsync();
         var frame = await client.ReadFrameAsync(TimeSpan.FromSeconds(5));
         Assert.Equal(1001, frame.CloseCode);
         // The client ignores the close frame: the server drops it after Timeouts.Close and StopAsync completes.
         await stop.WaitAsync(TimeSpan.FromSeconds(10));
+        var took = clock.Elapsed;
+        // Deadlines fire on the heartbeat (50 ms here), up to a tick or two late; the second is slack for a loaded
+        // machine, still under TestGateway's default Close of 2 s, which a server ignoring the setting would use.
+        var tick = gw.Options.Timeouts.HeartbeatResolution;
+        Assert.InRange(took, close - tick, close + 2 * tick + TimeSpan.FromSeconds(1));
         Assert.True(await client.WaitForEndAsync(TimeSpan.FromSeconds(5)));
         Assert.Equal(0, gw.Server.ConnectionCount);
     }

@@ -7,20 +7,6 @@ internal static class TestHelpers
 {
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(10);
 
-    /// <summary>
-    /// Polls <paramref name="condition"/> until it holds or <paramref name="timeout"/> passes; returns its final value.
-    /// The only place these tests wait in small steps: every wait is bounded and ends as soon as the condition holds.
-    /// </summary>
-    public static async Task<bool> WaitUntilAsync(Func<bool> condition, TimeSpan? timeout = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? DefaultTimeout);
-        while (!condition())
-        {
-            if (DateTime.UtcNow >= deadline) return condition();
-            await Task.Delay(10);
-        }
-        return true;
-    }
 
     /// <summary>Random bytes from a fixed seed (reproducible runs).</summary>
     public static byte[] RandomBytes(int length, int seed)

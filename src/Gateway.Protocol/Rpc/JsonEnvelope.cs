@@ -49,16 +49,21 @@ public static class JsonEnvelope
     public const int MaxIdLength = 128;
     // The longest raw form of MaxIdLength characters: each one written as a 6-byte \uXXXX escape.
     private const int MaxEscapedIdBytes = MaxIdLength * 6;
-    private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = 64 };
+    /// <summary>The nesting <see cref="Parse"/> accepts unless told otherwise (System.Text.Json's default).</summary>
+    public const int DefaultMaxDepth = 64;
 
-    /// <summary>Parses <paramref name="message"/>; the path goes into <paramref name="pathBuffer"/> (at least <see cref="MaxPathLength"/> chars).</summary>
-    public static void Parse(in ReadOnlySequence<byte> message, Span<char> pathBuffer, out Envelope envelope)
+    /// <summary>
+    /// Parses <paramref name="message"/>; the path goes into <paramref name="pathBuffer"/> (at least <see cref="MaxPathLength"/> chars).
+    /// <paramref name="maxDepth"/> bounds the nesting of the whole message, the envelope object counting as 1
+    /// (Gateway:Json:MaxDepth); deeper is malformed JSON.
+    /// </summary>
+    public static void Parse(in ReadOnlySequence<byte> message, Span<char> pathBuffer, out Envelope envelope, int maxDepth = DefaultMaxDepth)
     {
         envelope = default;
         bool hasPath = false, hasResult = false, hasError = false, hasProgress = false;
         try
         {
-            var reader = new Utf8JsonReader(message, ReaderOptions);
+            var reader = new Utf8JsonReader(message, new JsonReaderOptions { MaxDepth = maxDepth });
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
             {
                 envelope.Problem = "a message must be a JSON object";

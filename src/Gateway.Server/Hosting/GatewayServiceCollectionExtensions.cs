@@ -23,8 +23,13 @@ public static class GatewayServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddGateway(this IServiceCollection services, IConfiguration configuration)
     {
+        // Not the binder's Bind(): its errors name CLR types and read a bare number as days (GatewayConfigurationReader).
         services.AddOptions<GatewayOptions>()
-            .Bind(configuration.GetSection(GatewayOptions.SectionName), o => o.ErrorOnUnknownConfiguration = true)
+            .Configure(o =>
+            {
+                var errors = GatewayConfigurationReader.Bind(configuration.GetSection(GatewayOptions.SectionName), o);
+                if (errors.Count > 0) throw new OptionsValidationException(Microsoft.Extensions.Options.Options.DefaultName, typeof(GatewayOptions), errors);
+            })
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>();
         services.AddSingleton<GatewayMetrics>();
@@ -37,7 +42,7 @@ public static class GatewayServiceCollectionExtensions
             var options = sp.GetRequiredService<IOptions<GatewayOptions>>().Value;
             var backplane = sp.GetRequiredService<IBackplane>();
             if (options.Backplane.Type == BackplaneType.Redis && backplane is InMemoryBackplane)
-                throw new InvalidOperationException($"{GatewayOptions.SectionName}:Backplane:Type is Redis, but this host has no Redis backplane (Gateway.Backplane.Redis: services.AddRedisBackplane()).");
+                throw new GatewayConfigurationException($"{GatewayOptions.SectionName}:Backplane:Type is Redis, but this host has no Redis backplane (Gateway.Backplane.Redis: services.AddRedisBackplane()).");
             return new PushHub(backplane, json, sp.GetRequiredService<GatewayMetrics>(),
                 sp.GetRequiredService<ILoggerFactory>().CreateLogger("Gateway.Push"),
                 options.Topics.MaxSubscriptionsPerConnection, options.Limits.MaxServerCallsPerConnection);
@@ -99,7 +104,7 @@ public static class GatewayServiceCollectionExtensions
         foreach (var name in options.RateLimits.Procedures.Keys)
         {
             if (!known.Contains(name))
-                throw new InvalidOperationException($"{GatewayOptions.SectionName}:RateLimits:Procedures:{name} names no procedure (known: {string.Join(", ", known.Order())}).");
+                throw new GatewayConfigurationException($"{GatewayOptions.SectionName}:RateLimits:Procedures:{name} names no procedure (known: {string.Join(", ", known.Order())}).");
         }
         return new RpcApplication(procedures, json, options.Limits.MaxInflightPerConnection, options.Limits.MaxBadMessages, logger,
             options.RateLimits, options.Timeouts.Request, sp.GetRequiredService<GatewayMetrics>(),

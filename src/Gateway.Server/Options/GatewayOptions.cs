@@ -139,7 +139,7 @@ public sealed class JsonOptions
 {
     /// <summary>Naming of handler input/output members: CamelCase (web default), None, SnakeCaseLower, SnakeCaseUpper, KebabCaseLower, KebabCaseUpper.</summary>
     public string PropertyNamingPolicy { get; set; } = "CamelCase";
-    /// <summary>Deepest nesting accepted in a message.</summary>
+    /// <summary>Deepest nesting accepted in a message (the envelope object counts as 1); the envelope parser and the input deserializer both follow it.</summary>
     public int MaxDepth { get; set; } = 64;
 
     public static readonly string[] Policies = ["CamelCase", "None", "SnakeCaseLower", "SnakeCaseUpper", "KebabCaseLower", "KebabCaseUpper"];

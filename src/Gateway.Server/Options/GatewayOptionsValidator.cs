@@ -14,9 +14,11 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 
-    public static List<string> Collect(GatewayOptions o)
+    public static List<string> Collect(GatewayOptions o) => Collect(o, new List<string>());
+
+    /// <summary>The errors, appended to <paramref name="errors"/>; an <see cref="ErrorList"/> also records every key's allowed range.</summary>
+    internal static List<string> Collect(GatewayOptions o, List<string> errors)
     {
-        var errors = new List<string>();
         const string S = GatewayOptions.SectionName;
 
         var listen = o.EffectiveListen;
@@ -42,7 +44,7 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         Range(errors, $"{S}:Limits:MaxInflightPerConnection", o.Limits.MaxInflightPerConnection, 1, 100_000);
         Range(errors, $"{S}:Limits:SendBufferLimitBytes", o.Limits.SendBufferLimitBytes, 4096, 1 << 30);
         if (!Enum.IsDefined(o.Limits.SlowConsumerPolicy))
-            errors.Add($"{S}:Limits:SlowConsumerPolicy must be DropNewest or Close (got '{o.Limits.SlowConsumerPolicy}').");
+            errors.Add($"{S}:Limits:SlowConsumerPolicy must be one of {string.Join(", ", Enum.GetNames<SlowConsumerPolicy>())} (got '{o.Limits.SlowConsumerPolicy}').");
         Range(errors, $"{S}:Limits:ClientFaultLogsPerSecond", o.Limits.ClientFaultLogsPerSecond, 0, 1_000_000);
         Range(errors, $"{S}:Limits:MaxConnections", o.Limits.MaxConnections, 0, 10_000_000);
         Range(errors, $"{S}:Limits:MaxConnectionsPerIp", o.Limits.MaxConnectionsPerIp, 0, 10_000_000);
@@ -50,6 +52,7 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         Range(errors, $"{S}:Timeouts:ClientTimeout", o.Timeouts.ClientTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(2));
         if (o.Timeouts.ClientTimeout <= o.Timeouts.KeepAliveInterval)
             errors.Add($"{S}:Timeouts:ClientTimeout must be longer than {S}:Timeouts:KeepAliveInterval (got {o.Timeouts.ClientTimeout:c} and {o.Timeouts.KeepAliveInterval:c}), or every client would time out between two pings.");
+        Allowed(errors, $"{S}:Timeouts:Idle", "00:00:00 (off) or between 00:00:00.1000000 and 7.00:00:00");
         if (o.Timeouts.Idle != TimeSpan.Zero) Range(errors, $"{S}:Timeouts:Idle", o.Timeouts.Idle, TimeSpan.FromMilliseconds(100), TimeSpan.FromDays(7));
         if (o.AllowedOrigins is { } origins)
         {
@@ -61,6 +64,7 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
                     errors.Add($"{S}:AllowedOrigins:{i} must be an origin such as 'https://app.example.com' or 'http://localhost:3000' (scheme, host, optional port; no path), or '*' (got '{origin}').");
             }
         }
+        Allowed(errors, $"{S}:Timeouts:Request", "00:00:00 (off) or between 00:00:00.0100000 and 1.00:00:00");
         if (o.Timeouts.Request != TimeSpan.Zero) Range(errors, $"{S}:Timeouts:Request", o.Timeouts.Request, TimeSpan.FromMilliseconds(10), TimeSpan.FromDays(1));
         Range(errors, $"{S}:Timeouts:Shutdown", o.Timeouts.Shutdown, TimeSpan.Zero, TimeSpan.FromHours(1));
         CheckBucket(errors, $"{S}:RateLimits:PerConnection", o.RateLimits.PerConnection);
@@ -88,7 +92,7 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             }
         }
         if (!Enum.IsDefined(o.Backplane.Type))
-            errors.Add($"{S}:Backplane:Type must be InMemory or Redis (got '{o.Backplane.Type}').");
+            errors.Add($"{S}:Backplane:Type must be one of {string.Join(", ", Enum.GetNames<BackplaneType>())} (got '{o.Backplane.Type}').");
         if (o.Backplane.Type == BackplaneType.Redis && string.IsNullOrWhiteSpace(o.Backplane.Redis.Configuration))
             errors.Add($"{S}:Backplane:Redis:Configuration is required when {S}:Backplane:Type is Redis (e.g. '127.0.0.1:6379').");
         var prefix = o.Backplane.Redis.ChannelPrefix;
@@ -99,20 +103,35 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         return errors;
     }
 
+    /// <summary>A list of errors that also remembers, per key, the allowed range the checks applied (for messages about values that did not even parse).</summary>
+    internal sealed class ErrorList : List<string>
+    {
+        public Dictionary<string, string> Allowed { get; } = new(StringComparer.OrdinalIgnoreCase);
+    }
+
+    private static void Allowed(List<string> errors, string key, string allowed)
+    {
+        if (errors is ErrorList list) list.Allowed[key] = allowed;
+    }
+
     internal static void Range(List<string> errors, string key, long value, long min, long max)
     {
+        Allowed(errors, key, $"between {min} and {max}");
         if (value < min || value > max) errors.Add($"{key} must be between {min} and {max} (got {value}).");
     }
 
     internal static void Range(List<string> errors, string key, TimeSpan value, TimeSpan min, TimeSpan max)
     {
+        Allowed(errors, key, $"between {min:c} and {max:c}");
         if (value < min || value > max) errors.Add($"{key} must be between {min:c} and {max:c} (got {value:c}).");
     }
 
     private static void CheckBucket(List<string> errors, string key, RateLimitOptions bucket)
     {
+        Allowed(errors, $"{key}:PermitsPerSecond", "between 0 (no limit) and 1000000");
         if (double.IsNaN(bucket.PermitsPerSecond) || bucket.PermitsPerSecond < 0 || bucket.PermitsPerSecond > 1_000_000)
             errors.Add($"{key}:PermitsPerSecond must be between 0 (no limit) and 1000000 (got {bucket.PermitsPerSecond}).");
+        Allowed(errors, $"{key}:Burst", "between 1 and 1000000 when PermitsPerSecond is set");
         if (bucket.PermitsPerSecond > 0) Range(errors, $"{key}:Burst", bucket.Burst, 1, 1_000_000);
     }
 

@@ -103,7 +103,7 @@ public sealed class RpcApplication : IWebSocketApplication
             return default;
         }
         Span<char> path = stackalloc char[JsonEnvelope.MaxPathLength];
-        JsonEnvelope.Parse(payload, path, out var envelope);
+        JsonEnvelope.Parse(payload, path, out var envelope, Json.MaxDepth);
         if (envelope.Kind is EnvelopeKind.Request or EnvelopeKind.Notification &&
             (connection.InflightCount >= MaxInflight || session.IsOverSendLimit))
             return DispatchWhenSlotFreeAsync(connection, payload);
@@ -118,10 +118,12 @@ public sealed class RpcApplication : IWebSocketApplication
         await connection.Session.WaitForSendRoomAsync().ConfigureAwait(false);
         while (connection.InflightCount >= MaxInflight && !connection.Session.Closed.IsCancellationRequested)
             await connection.WaitForSlotAsync().ConfigureAwait(false);
+        // The client went away while this message waited: nobody is left to answer, so no handler is started for it.
+        if (connection.Session.Closed.IsCancellationRequested) return;
         var path = ArrayPool<char>.Shared.Rent(JsonEnvelope.MaxPathLength);
         try
         {
-            JsonEnvelope.Parse(payload, path, out var envelope);
+            JsonEnvelope.Parse(payload, path, out var envelope, Json.MaxDepth);
             Dispatch(connection, ref envelope, path.AsSpan(0, envelope.PathLength));
         }
         finally

@@ -51,6 +51,9 @@ internal sealed class SocketConnection : IDuplexPipe, IAsyncDisposable
     /// <summary>Completes when the send loop has written everything and shut down the sending side.</summary>
     public Task SendCompleted => _sendTask;
     public long BytesReceived;
+    private int _receivePaused;
+    /// <summary>True while the receive loop is not reading the socket because the input pipe is full.</summary>
+    public bool IsReceivePaused => Volatile.Read(ref _receivePaused) != 0;
     /// <summary>Environment.TickCount64 of the last bytes received: the heartbeat's proof of life.</summary>
     public long LastReceiveTicks = Environment.TickCount64;
     public long BytesSent;
@@ -79,7 +82,17 @@ internal sealed class SocketConnection : IDuplexPipe, IAsyncDisposable
                 writer.Advance(n);
                 Interlocked.Add(ref BytesReceived, n);
                 Volatile.Write(ref LastReceiveTicks, Environment.TickCount64);
-                var flush = await writer.FlushAsync().ConfigureAwait(false);
+                var flushing = writer.FlushAsync();
+                FlushResult flush;
+                if (flushing.IsCompleted) flush = flushing.Result;
+                else
+                {
+                    // The session is behind (its input pipe is full): this loop stops reading the socket, so TCP
+                    // pushes back on the client. Exposed so tests can see the push-back on the server's side.
+                    Volatile.Write(ref _receivePaused, 1);
+                    flush = await flushing.ConfigureAwait(false);
+                    Volatile.Write(ref _receivePaused, 0);
+                }
                 if (flush.IsCompleted || flush.IsCanceled) break;
             }
         }

@@ -52,11 +52,16 @@ public sealed class BackplaneNodes : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // Every node is disposed even when one fails to; what was not expected of a node facing a dead Redis is
+        // reported afterwards.
+        var failures = new List<Exception>();
         foreach (var node in _nodes)
         {
             try { await node.Backplane.DisposeAsync(); }
             catch (Exception ex) when (ex is ObjectDisposedException or StackExchange.Redis.RedisException or TimeoutException) { }
+            catch (Exception ex) { failures.Add(ex); }
         }
         _logs.Dispose();
+        if (failures.Count > 0) throw new AggregateException("disposing the backplane nodes failed", failures);
     }
 }

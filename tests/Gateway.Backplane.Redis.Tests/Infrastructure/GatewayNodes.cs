@@ -95,7 +95,16 @@ public sealed class GatewayNodes(RedisServer redis, ITestOutputHelper output) : 
             try { await client.DisposeAsync(); }
             catch (Exception ex) when (ex is ObjectDisposedException or InvalidOperationException) { }
         }
-        foreach (var gateway in _gateways) await gateway.DisposeAsync();
+        // Every node is disposed even when one fails to (its listener and backplane connection would outlive the test);
+        // the failures are reported together afterwards.
+        var failures = new List<Exception>();
+        foreach (var gateway in _gateways)
+        {
+            try { await gateway.DisposeAsync(); }
+            catch (Exception ex) { failures.Add(ex); }
+        }
+        _gateways.Clear();
+        if (failures.Count > 0) throw new AggregateException("disposing the gateway nodes failed", failures);
     }
 }
 

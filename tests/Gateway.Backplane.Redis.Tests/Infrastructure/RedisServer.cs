@@ -96,6 +96,7 @@ public sealed class RedisServer : IAsyncDisposable
         process.OutputDataReceived += (_, e) => Append(e.Data);
         process.ErrorDataReceived += (_, e) => Append(e.Data);
         if (!process.Start()) throw new InvalidOperationException("redis-server did not start");
+        Gateway.Tests.Shared.ChildProcessGuard.KillWithThisProcess(process); // even if this test host is hard-killed
         lock (LiveGate) Live.Add(process);
         _process = process;
         process.BeginOutputReadLine();

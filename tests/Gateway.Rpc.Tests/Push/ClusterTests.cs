@@ -1,3 +1,4 @@
+using Gateway.Tests.Shared;
 using System.Text.Json.Nodes;
 using Gateway.Rpc.Tests.Infrastructure;
 using Gateway.Server.Backplane;
@@ -217,9 +218,9 @@ public sealed class ClusterTests(TwoNodeFixture cluster) : IClassFixture<TwoNode
 
         // carolA leaves: once the cluster forgets carol, she cannot be reached.
         await carolA.DisposeAsync();
-        Assert.True(await PushKit.WaitUntilAsync(() => A.Hub().UserConnectionCount(carol) == 0));
+        Assert.True(await Waits.WaitUntilAsync(() => A.Hub().UserConnectionCount(carol) == 0));
         var backplane = B.Provider.GetRequiredService<IBackplane>();
-        Assert.True(await PushKit.WaitUntilAsync(async () => (await backplane.GetUserNodesAsync(carol, default)).Count == 0),
+        Assert.True(await Waits.WaitUntilAsync(async () => (await backplane.GetUserNodesAsync(carol, default)).Count == 0),
             "the backplane still lists a node for carol");
         Assert.False(await anonB.BoolAsync("push/toUser", new { userId = carol, @event = "test.user", data = "gone" }));
         await carolB.AssertNothingPushedAsync();

@@ -1,3 +1,4 @@
+using Gateway.Tests.Shared;
 using Gateway.Rpc.Tests.Infrastructure;
 
 namespace Gateway.Rpc.Tests.Push;
@@ -63,7 +64,7 @@ public sealed class DirectEventTests(PushGatewayFixture fixture) : IClassFixture
         Assert.True(await sender.BoolAsync("push/toConnection", new { connectionId = goneId, @event = "e", data = 1 }));
         await gone.DisposeAsync();
         // The server notices the close on its own schedule: poll (bounded) until that id reaches nobody.
-        Assert.True(await PushKit.WaitUntilAsync(async () => !await sender.BoolAsync("push/toConnection", new { connectionId = goneId, @event = "e", data = 1 })),
+        Assert.True(await Waits.WaitUntilAsync(async () => !await sender.BoolAsync("push/toConnection", new { connectionId = goneId, @event = "e", data = 1 })),
             "a closed connection's id still answered true");
         (await sender.CallAsync("push/toConnection", new { connectionId = goneId, @event = "", data = 1 })).AssertError("INVALID_ARGUMENT", 400);
     }

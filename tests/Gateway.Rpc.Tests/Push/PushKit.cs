@@ -99,30 +99,7 @@ internal static class PushKit
         return e;
     }
 
-    /// <summary>Polls a server-side condition with a deadline (there is no event for what it waits on, e.g. a disconnect noticed).</summary>
-    public static async Task<bool> WaitUntilAsync(Func<bool> condition, TimeSpan? timeout = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? RpcClient.DefaultTimeout);
-        while (!condition())
-        {
-            if (DateTime.UtcNow >= deadline) return condition();
-            await Task.Delay(10);
-        }
-        return true;
-    }
 
-    /// <summary>Polls an asynchronous server-side check (e.g. a request whose answer changes once a disconnect is noticed), bounded.</summary>
-    public static async Task<bool> WaitUntilAsync(Func<Task<bool>> condition, TimeSpan? timeout = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? RpcClient.DefaultTimeout);
-        for (int i = 0; i < 10_000; i++)
-        {
-            if (await condition()) return true;
-            if (DateTime.UtcNow >= deadline) return false;
-            await Task.Delay(10);
-        }
-        return false;
-    }
 
     /// <summary>Everything this client received with the id of a server call: the call itself, then exactly one cancel.</summary>
     public static void AssertCallThenOneCancel(RpcClient client, string callKey)

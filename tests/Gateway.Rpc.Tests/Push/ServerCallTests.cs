@@ -1,3 +1,4 @@
+using Gateway.Tests.Shared;
 using System.Text.Json.Nodes;
 using Gateway.Rpc.Tests.Infrastructure;
 
@@ -349,7 +350,7 @@ public sealed class ServerCallTests(PushGatewayFixture fixture) : IClassFixture<
         var gone = await Gateway.ConnectAsync();
         string goneId = await gone.IdAsync();
         await gone.DisposeAsync();
-        Assert.True(await PushKit.WaitUntilAsync(async () =>
+        Assert.True(await Waits.WaitUntilAsync(async () =>
             (await caller.CallAsync("push/call", new { connectionId = goneId, timeoutMs = 200 }))["error"]?.Str("code") == "NOT_FOUND"),
             "a closed connection could still be called");
     }

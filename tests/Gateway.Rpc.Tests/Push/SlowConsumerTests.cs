@@ -184,7 +184,7 @@ public sealed class SlowConsumerTests(ITestOutputHelper output)
         await slow.SendAsync(RawClient.CloseFrame(1008));
         Assert.True(await slow.WaitForEndAsync(TimeSpan.FromSeconds(20)), "the server did not end TCP after the close handshake");
 
-        Assert.True(await PushKit.WaitUntilAsync(() => gateway.Hub().SubscriberCount(topic) == 2), $"subscribers: {gateway.Hub().SubscriberCount(topic)}");
+        Assert.True(await Waits.WaitUntilAsync(() => gateway.Hub().SubscriberCount(topic) == 2), $"subscribers: {gateway.Hub().SubscriberCount(topic)}");
         await publisher.PublishAsync(topic, new { seq = published, pad = "after" });
         await fast1.ExpectEventAsync("test.event", topic, new { seq = published, pad = "after" });
         await fast2.ExpectEventAsync("test.event", topic, new { seq = published, pad = "after" });

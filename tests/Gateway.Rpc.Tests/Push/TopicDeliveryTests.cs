@@ -1,3 +1,4 @@
+using Gateway.Tests.Shared;
 using System.Text.Json.Nodes;
 using Gateway.Rpc.Tests.Infrastructure;
 
@@ -200,9 +201,9 @@ public sealed class TopicDeliveryTests(PushGatewayFixture fixture) : IClassFixtu
         await aborted.DisposeAsync();
         await closed.DisposeAsync();  // a close handshake
 
-        Assert.True(await PushKit.WaitUntilAsync(() => hub.ConnectionCount == 1),
+        Assert.True(await Waits.WaitUntilAsync(() => hub.ConnectionCount == 1),
             $"connections still registered: {hub.ConnectionCount}");
-        Assert.True(await PushKit.WaitUntilAsync(() => hub.TopicCount == 0 && hub.SubscriberCount(t1) == 0 && hub.SubscriberCount(t2) == 0 && hub.UserConnectionCount(user) == 0),
+        Assert.True(await Waits.WaitUntilAsync(() => hub.TopicCount == 0 && hub.SubscriberCount(t1) == 0 && hub.SubscriberCount(t2) == 0 && hub.UserConnectionCount(user) == 0),
             $"left behind: topics {hub.TopicCount}, {t1}: {hub.SubscriberCount(t1)}, {t2}: {hub.SubscriberCount(t2)}, user: {hub.UserConnectionCount(user)}");
 
         // Nobody is left to reach, and the publisher still works.
@@ -243,7 +244,7 @@ public sealed class TopicDeliveryTests(PushGatewayFixture fixture) : IClassFixtu
         a.Abort();
         await a.DisposeAsync();
         await b.DisposeAsync();
-        Assert.True(await PushKit.WaitUntilAsync(() => gateway.Hub().ConnectionCount == 0 && gateway.Hub().TopicCount == 0), "the connections are still registered");
+        Assert.True(await Waits.WaitUntilAsync(() => gateway.Hub().ConnectionCount == 0 && gateway.Hub().TopicCount == 0), "the connections are still registered");
         Assert.Equal(0, metrics.Subscriptions);
     }
 

@@ -9,11 +9,12 @@ using Gateway.Tests.Shared;
 namespace Gateway.Policy.Tests;
 
 /// <summary>
-/// A well-behaved RPC client over <see cref="RawClient"/>: a background reader answers every ping at once,
-/// reads every frame, routes terminal replies to their callers by id, and answers the server's close frame.
-/// Sends are serialized. Used as the "good neighbour" whose service must not suffer from a misbehaving client.
+/// The "good neighbour" whose service must not suffer from a misbehaving client: a well-behaved client over
+/// <see cref="RawClient"/> whose background reader answers every ping at once and records when it came (what the
+/// heartbeat tests measure, and what ClientWebSocket, under the shared RpcClient, hides), reads every frame, routes
+/// terminal replies to their callers by id, and answers the server's close frame. Sends are serialized.
 /// </summary>
-public sealed class RpcClient : IAsyncDisposable
+public sealed class NeighbourClient : IAsyncDisposable
 {
     private readonly RawClient _raw;
     private readonly SemaphoreSlim _sendLock = new(1, 1);
@@ -25,13 +26,13 @@ public sealed class RpcClient : IAsyncDisposable
     private readonly Task _reader;
     private int _nextId;
 
-    private RpcClient(RawClient raw)
+    private NeighbourClient(RawClient raw)
     {
         _raw = raw;
         _reader = Task.Run(ReadLoopAsync);
     }
 
-    public static async Task<RpcClient> OpenAsync(IPEndPoint endPoint, string path = "/ws") => new(await RawClient.OpenAsync(endPoint, path));
+    public static async Task<NeighbourClient> OpenAsync(IPEndPoint endPoint, string path = "/ws") => new(await RawClient.OpenAsync(endPoint, path));
 
     public RawClient Raw => _raw;
     /// <summary>Completes with the close code and reason when the server closes (code -1: TCP ended without a close frame).</summary>

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace Gateway.Rpc.Tests.Infrastructure;
+namespace Gateway.Tests.Shared;
 
 /// <summary>Small readers for reply envelopes.</summary>
 public static class Json

@@ -5,7 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
 
-namespace Gateway.Rpc.Tests.Infrastructure;
+namespace Gateway.Tests.Shared;
 
 /// <summary>
 /// A gateway.v1.json client over <see cref="ClientWebSocket"/>. A background loop receives every message, parses it
