@@ -31,6 +31,7 @@ public class HostileClientTests
         { "never reading replies", "open, every reply delivered" },
         { "half-open TCP", "close 1001" },
         { "abrupt RST mid-frame", "dropped" },
+        { "silent connections held in the handshake beyond MaxConnections", "held at the limit, the rest accepted in turn" },
     };
 
     private static readonly Dictionary<string, Scenario> Scenarios = new()
@@ -194,6 +195,38 @@ public class HostileClientTests
             await rst.DisposeAsync();
             return await Wire.WaitUntilAsync(() => gw.Server.ConnectionCount == before - 1, TimeSpan.FromSeconds(5))
                 ? "dropped" : $"still {gw.Server.ConnectionCount} connections (was {before})";
+        }),
+
+        // 55 sockets that connect and never send a byte, against MaxConnections=4 (the good client holds one). The
+        // server holds at most the limit plus its over-limit slots; the rest wait in the kernel's backlog (not in
+        // our descriptors) and are accepted as the handshake timeout frees slots.
+        ["silent connections held in the handshake beyond MaxConnections"] = new(o =>
+        {
+            o.Limits.MaxConnections = 4;
+            o.Timeouts.Handshake = TimeSpan.FromMilliseconds(500);
+            o.Timeouts.HeartbeatResolution = TimeSpan.FromMilliseconds(20);
+        }, async (gw, during) =>
+        {
+            const int Silent = 55;
+            int held = gw.Options.Limits.MaxConnections + Gateway.Server.GatewayServer.OverLimitSlots;
+            var silent = new List<RawClient>();
+            try
+            {
+                for (int i = 0; i < Silent; i++) silent.Add(await RawClient.ConnectAsync(gw.EndPoint));
+                if (!await Wire.WaitUntilAsync(() => gw.Metrics.AcceptPauses >= 1 && gw.Server.ConnectionCount == held, TimeSpan.FromSeconds(5)))
+                    return $"{gw.Server.ConnectionCount} connections held, {gw.Metrics.AcceptPauses} pauses";
+                await during();
+                int peak = gw.Server.ConnectionCount;
+                // Every silent socket is accepted in its turn and dropped at the handshake timeout.
+                if (!await Wire.WaitUntilAsync(() => gw.Metrics.HandshakeTimeouts == Silent, TimeSpan.FromSeconds(20)))
+                    return $"{gw.Metrics.HandshakeTimeouts} of {Silent} handshake timeouts";
+                await using var late = await gw.OpenRawAsync(); // the limit has room again
+                return peak <= held ? "held at the limit, the rest accepted in turn" : $"{peak} connections held (limit {held})";
+            }
+            finally
+            {
+                foreach (var s in silent) await s.DisposeAsync();
+            }
         }),
     };
 

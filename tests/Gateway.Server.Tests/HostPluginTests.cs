@@ -1,7 +1,6 @@
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using static Gateway.Server.Tests.TestHelpers;
 
 namespace Gateway.Server.Tests;
@@ -20,44 +19,9 @@ public sealed class HostPluginTests : IDisposable
         try { Directory.Delete(_root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
-    /// <summary>
-    /// A plugins folder holding a copy of the sample plugin's build output (src/Gateway.Samples/bin/&lt;Configuration&gt;/&lt;tfm&gt;/,
-    /// built with these tests through a ProjectReference that does not reference its assembly).
-    /// </summary>
-    private string SamplePluginsFolder()
-    {
-        string hostDll = HostProcess.HostDllPath(); // src/Gateway.Host/bin/<Configuration>/<tfm>/Gateway.Host.dll
-        var output = new DirectoryInfo(Path.GetDirectoryName(hostDll)!);
-        string tfm = output.Name, configuration = output.Parent!.Name;
-        string src = output.Parent!.Parent!.Parent!.Parent!.FullName;
-        string build = Path.Combine(src, "Gateway.Samples", "bin", configuration, tfm);
-        Assert.True(File.Exists(Path.Combine(build, "Gateway.Samples.dll")), $"the sample plugin is not built at {build}");
-        string plugins = Path.Combine(_root, "plugins");
-        Copy(build, Path.Combine(plugins, "Gateway.Samples"));
-        return plugins;
-    }
+    private string SamplePluginsFolder() => HostProcess.SamplePluginsFolder(_root);
 
-    private static void Copy(string source, string target)
-    {
-        Directory.CreateDirectory(target);
-        foreach (var file in Directory.GetFiles(source)) File.Copy(file, Path.Combine(target, Path.GetFileName(file)));
-        foreach (var dir in Directory.GetDirectories(source)) Copy(dir, Path.Combine(target, Path.GetFileName(dir)));
-    }
-
-    /// <summary>The port the host bound for "127.0.0.1:0", read from its "Listening on" log line (bounded wait).</summary>
-    private static async Task<int> BoundPortAsync(HostProcess host)
-    {
-        var listening = new Regex(@"Listening on 127\.0\.0\.1:(\d+)");
-        var deadline = DateTime.UtcNow + StartTimeout;
-        while (DateTime.UtcNow < deadline && !host.HasExited)
-        {
-            var m = listening.Match(host.StdOut);
-            if (m.Success) return int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
-            await Task.Delay(10);
-        }
-        Assert.Fail("the host never logged its listening port\n" + host.Describe());
-        return 0;
-    }
+    private static Task<int> BoundPortAsync(HostProcess host) => host.BoundPortAsync(StartTimeout);
 
     private static async Task SendAsync(ClientWebSocket ws, string text)
     {
