@@ -232,7 +232,7 @@ public sealed class GatewayServer : IAsyncDisposable
     }
 
     private static bool IsTransient(SocketError error) => error is SocketError.ConnectionReset or SocketError.ConnectionAborted
-        or SocketError.Interrupted or SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable or SocketError.TryAgain
+        or SocketError.Interrupted or SocketError.TryAgain
         or SocketError.NetworkDown or SocketError.NetworkUnreachable or SocketError.HostUnreachable or SocketError.TimedOut;
 
     private async Task ProcessConnectionAsync(Socket socket)
@@ -267,8 +267,10 @@ public sealed class GatewayServer : IAsyncDisposable
             if (ip is not null) ReleaseAddress(ip);
             await transport.DisposeAsync().ConfigureAwait(false);
             Metrics.ConnectionClosed();
+            // Count down before freeing the slot: the connection accepted into it must not see this one as still open.
+            int left = Interlocked.Decrement(ref _inflightConnections);
             _acceptSlots?.Release();
-            if (Interlocked.Decrement(ref _inflightConnections) == 0 && _acceptClosed) _allClosed.TrySetResult();
+            if (left == 0 && _acceptClosed) _allClosed.TrySetResult();
         }
     }
 
