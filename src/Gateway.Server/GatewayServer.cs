@@ -83,7 +83,7 @@ public sealed class GatewayServer : IAsyncDisposable
             _maxConnections = DescriptorLimit.DefaultMaxConnections(_descriptorLimit, open, OverLimitSlots, DescriptorReserve.Size) ?? 0;
             _maxConnectionsSource = _maxConnections > 0
                 ? $"from the descriptor limit: {_descriptorLimit} - {open ?? 0} open - {DescriptorLimit.Headroom} headroom - {OverLimitSlots} over-limit slots - {DescriptorReserve.Size} reserve"
-                : "none: the descriptor limit is unknown or unlimited";
+                : "0 = none: the descriptor limit is unknown or unlimited";
         }
         if (_maxConnections > 0) _acceptSlots = new SemaphoreSlim(_maxConnections + OverLimitSlots);
         Metrics.ConnectionLimit = _maxConnections;

@@ -47,7 +47,7 @@ internal static partial class Log
     [LoggerMessage(15, LogLevel.Warning, "{Count} log lines about misbehaving clients were suppressed (Limits:ClientFaultLogsPerSecond)")]
     public static partial void Suppressed(ILogger logger, long count);
 
-    [LoggerMessage(40, LogLevel.Information, "Connection limit: {Limit} ({Source}; 0 = none)")]
+    [LoggerMessage(40, LogLevel.Information, "Connection limit: {Limit} ({Source})")]
     public static partial void ConnectionLimit(ILogger logger, int limit, string source);
 
     [LoggerMessage(41, LogLevel.Warning, "Limits:MaxConnections {Limit} is more than the descriptor limit {Descriptors} allows: past it, accept fails with EMFILE and backs off")]
