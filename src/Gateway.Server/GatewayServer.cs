@@ -50,7 +50,7 @@ public sealed class GatewayServer : IAsyncDisposable
     private readonly DescriptorReserve _reserve = new();
     private long _lastAcceptErrorLog, _lastAcceptPauseLog;
     private int _acceptErrorsSinceLog;
-    private static readonly long AcceptLogIntervalMs = 5000;
+    private const long AcceptLogIntervalMs = 5000;
 
     public GatewayServer(GatewayOptions options, IReadOnlyDictionary<string, IWebSocketApplication> routes, GatewayMetrics? metrics = null, ILoggerFactory? loggerFactory = null)
     {
