@@ -10,6 +10,8 @@ internal sealed class GatewayConnection(SocketConnection transport)
     public SocketConnection Transport { get; } = transport;
     public long Id => Transport.Id;
     public WebSocketSession? Session { get; set; }
+    /// <summary>Accepted past Limits:MaxConnections (into an over-limit slot): it may read a health endpoint, never upgrade.</summary>
+    public bool OverLimit { get; init; }
 
     private long _deadline; // Environment.TickCount64 in ms; 0 = none
     private string? _deadlineReason;

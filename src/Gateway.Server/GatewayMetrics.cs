@@ -50,6 +50,8 @@ public sealed class GatewayMetrics : IDisposable
         _meter.CreateObservableCounter("gateway.idle_timeouts", () => Volatile.Read(ref _idleTimeouts));
         _meter.CreateObservableCounter("gateway.connection_limit.rejections", () => Volatile.Read(ref _connectionLimitRejections));
         _meter.CreateObservableCounter("gateway.origin.rejections", () => Volatile.Read(ref _originRejections));
+        _meter.CreateObservableCounter("gateway.accept.errors", () => AcceptErrorMeasurements());
+        _meter.CreateObservableCounter("gateway.accept.paused", () => Volatile.Read(ref _acceptPauses));
         _meter.CreateObservableCounter("gateway.logs.suppressed", () => Volatile.Read(ref _suppressedTotal));
         _meter.CreateObservableUpDownCounter("gateway.topics.active", () => _topicCount());
         _meter.CreateObservableUpDownCounter("gateway.topics.subscriptions", () => Volatile.Read(ref _subscriptions));
@@ -112,6 +114,12 @@ public sealed class GatewayMetrics : IDisposable
     internal void ServerCallCompleted() => Interlocked.Increment(ref _serverCallsCompleted);
     internal void ServerCallFailed() => Interlocked.Increment(ref _serverCallsFailed);
     internal void ServerCallTimedOut() => Interlocked.Increment(ref _serverCallsTimedOut);
+
+    private IEnumerable<Measurement<long>> AcceptErrorMeasurements()
+    {
+        foreach (var reason in Enum.GetValues<AcceptErrorReason>())
+            yield return new Measurement<long>(AcceptErrors(reason), new KeyValuePair<string, object?>("reason", ReasonLabel(reason)));
+    }
 
     private IEnumerable<Measurement<long>> ProtocolErrorMeasurements()
     {
@@ -260,6 +268,7 @@ public sealed class GatewayMetrics : IDisposable
             long v = Volatile.Read(ref _protocolErrors[i]);
             if (v != 0) sb.Append(CultureInfo.InvariantCulture, $"gateway_protocol_errors_total{{code=\"{1000 + i}\"}} {v}\n");
         }
+        AppendAcceptMetrics(sb);
         return sb.ToString();
     }
 
@@ -276,6 +285,33 @@ public sealed class GatewayMetrics : IDisposable
 
     private static void Gauge(StringBuilder sb, string name, string help, long value) =>
         sb.Append(CultureInfo.InvariantCulture, $"# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n");
+
+    // The accept loop: errors by cause, pauses at the connection limit, the limit in force.
+    private readonly long[] _acceptErrors = new long[3]; // by AcceptErrorReason
+    private long _acceptPauses;
+
+    /// <summary>The connection limit in force (Limits:MaxConnections or the one derived from the descriptor limit; 0 = none).</summary>
+    public int ConnectionLimit { get; internal set; }
+    public long AcceptErrors(AcceptErrorReason reason) => Volatile.Read(ref _acceptErrors[(int)reason]);
+    public long AcceptPauses => Volatile.Read(ref _acceptPauses);
+    internal void AcceptError(AcceptErrorReason reason) => Interlocked.Increment(ref _acceptErrors[(int)reason]);
+    internal void AcceptPaused() => Interlocked.Increment(ref _acceptPauses);
+
+    private void AppendAcceptMetrics(StringBuilder sb)
+    {
+        sb.Append("# HELP gateway_accept_errors_total Failed accepts, by cause (too_many_open_files: EMFILE/ENFILE; no_buffer_space; transient: the client gave up first).\n# TYPE gateway_accept_errors_total counter\n");
+        foreach (var reason in Enum.GetValues<AcceptErrorReason>())
+            sb.Append(CultureInfo.InvariantCulture, $"gateway_accept_errors_total{{reason=\"{ReasonLabel(reason)}\"}} {AcceptErrors(reason)}\n");
+        Counter(sb, "gateway_accept_paused_total", "Times accepting paused because Limits:MaxConnections and its over-limit slots were all in use.", _acceptPauses);
+        Gauge(sb, "gateway_connection_limit", "The connection limit in force (Limits:MaxConnections, or derived from the descriptor limit; 0 = none).", ConnectionLimit);
+    }
+
+    private static string ReasonLabel(AcceptErrorReason reason) => reason switch
+    {
+        AcceptErrorReason.TooManyOpenFiles => "too_many_open_files",
+        AcceptErrorReason.NoBufferSpace => "no_buffer_space",
+        _ => "transient",
+    };
 
     public void Dispose() => _meter.Dispose();
 }

@@ -27,6 +27,9 @@ public sealed class GatewayServer : IAsyncDisposable
     private readonly List<Task> _acceptLoops = new();
     private readonly List<IPEndPoint> _bound = new();
     private readonly CancellationTokenSource _stopping = new();
+    // Accepting outlives the start of the stop: the listener keeps answering probes until the drain ends.
+    private readonly CancellationTokenSource _acceptStop = new();
+    private volatile bool _acceptClosed;
     private readonly CancellationTokenSource _heartbeatStop = new();
     private readonly PipeOptions _inputOptions;
     private readonly PipeOptions _outputOptions;
@@ -35,6 +38,20 @@ public sealed class GatewayServer : IAsyncDisposable
     private volatile bool _ready;
     private int _inflightConnections;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<IPAddress, int> _perIp = new();
+
+    /// <summary>
+    /// Connections accepted past <c>Limits:MaxConnections</c> only to be answered (503 for an upgrade, health
+    /// endpoints as usual); past these too, accepting pauses and the kernel's listen backlog holds newcomers.
+    /// </summary>
+    internal const int OverLimitSlots = 32;
+    private readonly int _maxConnections;          // 0 = no limit
+    private readonly string _maxConnectionsSource;
+    private readonly long? _descriptorLimit;
+    private readonly SemaphoreSlim? _acceptSlots;  // MaxConnections + OverLimitSlots; null = no limit
+    private readonly DescriptorReserve _reserve = new();
+    private long _lastAcceptErrorLog, _lastAcceptPauseLog;
+    private int _acceptErrorsSinceLog;
+    private const long AcceptLogIntervalMs = 5000;
 
     public GatewayServer(GatewayOptions options, IReadOnlyDictionary<string, IWebSocketApplication> routes, GatewayMetrics? metrics = null, ILoggerFactory? loggerFactory = null)
     {
@@ -53,6 +70,25 @@ public sealed class GatewayServer : IAsyncDisposable
             pauseWriterThreshold: 256 * 1024, resumeWriterThreshold: 128 * 1024, minimumSegmentSize: BlockMemoryPool.BlockSize, useSynchronizationContext: false);
         _outputOptions = new PipeOptions(pool, PipeScheduler.ThreadPool, PipeScheduler.ThreadPool,
             pauseWriterThreshold: 1024 * 1024, resumeWriterThreshold: 512 * 1024, minimumSegmentSize: BlockMemoryPool.BlockSize, useSynchronizationContext: false);
+
+        // Created after the plugins are loaded (the host builds the server last), so the descriptors open now
+        // include theirs.
+        _descriptorLimit = DescriptorLimit.SoftLimit();
+        if (options.Limits.MaxConnections > 0)
+        {
+            _maxConnections = options.Limits.MaxConnections;
+            _maxConnectionsSource = $"{GatewayOptions.SectionName}:Limits:MaxConnections";
+        }
+        else
+        {
+            int? open = DescriptorLimit.OpenNow();
+            _maxConnections = DescriptorLimit.DefaultMaxConnections(_descriptorLimit, open, OverLimitSlots, DescriptorReserve.Size) ?? 0;
+            _maxConnectionsSource = _maxConnections > 0
+                ? $"from the descriptor limit: {_descriptorLimit} - {open ?? 0} open - {DescriptorLimit.Headroom} headroom - {OverLimitSlots} over-limit slots - {DescriptorReserve.Size} reserve"
+                : "0 = none: the descriptor limit is unknown or unlimited";
+        }
+        if (_maxConnections > 0) _acceptSlots = new SemaphoreSlim(_maxConnections + OverLimitSlots);
+        Metrics.ConnectionLimit = _maxConnections;
     }
 
     public GatewayMetrics Metrics { get; }
@@ -61,6 +97,8 @@ public sealed class GatewayServer : IAsyncDisposable
     public int ConnectionCount => _registry.Count;
     /// <summary>The open connections (tests look at one connection's transport state).</summary>
     internal IEnumerable<GatewayConnection> Connections => _registry.All;
+    /// <summary>The connection limit in force: <c>Limits:MaxConnections</c>, or derived from the descriptor limit when that is 0; 0 = none.</summary>
+    public int MaxConnections => _maxConnections;
     /// <summary>True between a successful start and the beginning of stop (what /readyz reports).</summary>
     public bool IsReady => _ready;
 
@@ -94,6 +132,10 @@ public sealed class GatewayServer : IAsyncDisposable
         WebSocketHandshake.ComputeAccept("dGhlIHNhbXBsZSBub25jZQ=="u8, warm);
         // Ready before the first accept: a client must never see "stopping" from a server that is starting.
         _ready = true;
+        _reserve.TryAcquire();
+        Log.ConnectionLimit(_log, _maxConnections, _maxConnectionsSource);
+        if (_maxConnections > 0 && _descriptorLimit is { } fds && _maxConnections + OverLimitSlots > fds)
+            Log.ConnectionLimitAboveDescriptors(_log, _maxConnections, fds);
         _heartbeat = HeartbeatLoopAsync();
         foreach (var l in _listeners)
         {
@@ -106,47 +148,104 @@ public sealed class GatewayServer : IAsyncDisposable
     private async Task AcceptLoopAsync(Socket listener)
     {
         var endpoint = listener.LocalEndPoint!;
-        while (!_stopping.IsCancellationRequested)
+        var token = _acceptStop.Token;
+        int backoffMs = 0;
+        while (!token.IsCancellationRequested)
         {
             Socket socket;
             try
             {
-                socket = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+                if (_acceptSlots is { } slots && !slots.Wait(0))
+                {
+                    // At the limit, stop accepting: the kernel's backlog holds newcomers until a connection ends.
+                    // Accepting them only to refuse them would spend the very descriptors the limit protects.
+                    Metrics.AcceptPaused();
+                    if (TakeLogTurn(ref _lastAcceptPauseLog)) Log.AcceptPaused(_log, endpoint, _maxConnections, OverLimitSlots);
+                    await slots.WaitAsync(token).ConfigureAwait(false);
+                }
             }
-            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
+            catch (OperationCanceledException)
             {
                 break;
             }
+            try
+            {
+                socket = await listener.AcceptAsync(token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
+            {
+                _acceptSlots?.Release();
+                break;
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
+            {
+                // EMFILE/ENFILE (or no socket buffers): hand the reserve back so the runtime keeps working, and back
+                // off (doubling up to 1 s) until the reserve can be taken again, i.e. until descriptors are free.
+                _acceptSlots?.Release();
+                _reserve.Release();
+                Metrics.AcceptError(ex.SocketErrorCode == SocketError.TooManyOpenSockets ? AcceptErrorReason.TooManyOpenFiles : AcceptErrorReason.NoBufferSpace);
+                backoffMs = Math.Clamp(backoffMs * 2, 10, 1000);
+                LogAcceptError(endpoint, ex.SocketErrorCode, backoffMs);
+                try
+                {
+                    do
+                    {
+                        await Task.Delay(backoffMs, token).ConfigureAwait(false);
+                        backoffMs = Math.Min(backoffMs * 2, 1000);
+                    }
+                    while (!_reserve.TryAcquire());
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+                continue;
+            }
             catch (SocketException ex) when (IsTransient(ex.SocketErrorCode))
             {
-                // A client that gave up before we accepted it, or a momentary lack of descriptors/buffers:
-                // the listener is fine, keep going (after a short pause if the process is out of resources).
-                Log.AcceptTransient(_log, endpoint, ex.SocketErrorCode.ToString());
-                if (ex.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
-                {
-                    try { await Task.Delay(50, _stopping.Token).ConfigureAwait(false); } catch (OperationCanceledException) { break; }
-                }
+                // A client that gave up before we accepted it, or a network hiccup: the listener is fine.
+                _acceptSlots?.Release();
+                Metrics.AcceptError(AcceptErrorReason.Transient);
+                LogAcceptError(endpoint, ex.SocketErrorCode, 0);
                 continue;
             }
             catch (Exception ex)
             {
+                _acceptSlots?.Release();
                 Log.AcceptFatal(_log, endpoint, ex);
                 break;
             }
-            socket.NoDelay = true;
+            backoffMs = 0;
             _ = ProcessConnectionAsync(socket);
         }
     }
 
+    // Accept errors come in storms (20 a second and more): one line per interval, with the count since the last.
+    private void LogAcceptError(EndPoint endpoint, SocketError error, int backoffMs)
+    {
+        int count = Interlocked.Increment(ref _acceptErrorsSinceLog);
+        if (!TakeLogTurn(ref _lastAcceptErrorLog)) return;
+        count = Interlocked.Exchange(ref _acceptErrorsSinceLog, 0);
+        Log.AcceptError(_log, endpoint, error.ToString(), count, Volatile.Read(ref _inflightConnections), backoffMs);
+    }
+
+    private static bool TakeLogTurn(ref long last)
+    {
+        long now = Environment.TickCount64, seen = Volatile.Read(ref last);
+        return (seen == 0 || now - seen >= AcceptLogIntervalMs) && Interlocked.CompareExchange(ref last, now, seen) == seen;
+    }
+
     private static bool IsTransient(SocketError error) => error is SocketError.ConnectionReset or SocketError.ConnectionAborted
-        or SocketError.Interrupted or SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable or SocketError.TryAgain
+        or SocketError.Interrupted or SocketError.TryAgain
         or SocketError.NetworkDown or SocketError.NetworkUnreachable or SocketError.HostUnreachable or SocketError.TimedOut;
 
     private async Task ProcessConnectionAsync(Socket socket)
     {
-        Interlocked.Increment(ref _inflightConnections);
+        int open = Interlocked.Increment(ref _inflightConnections);
+        try { socket.NoDelay = true; } catch (SocketException) { } // reset before we got to it: the reads will say so
         var transport = new SocketConnection(socket, _registry.NextId(), _inputOptions, _outputOptions);
-        var connection = new GatewayConnection(transport);
+        // Counted from accept, not from the upgrade: a connection still in its handshake holds a descriptor too.
+        var connection = new GatewayConnection(transport) { OverLimit = _maxConnections > 0 && open > _maxConnections };
         _registry.Add(connection);
         var ip = ClientAddress(transport);
         if (ip is not null) _perIp.AddOrUpdate(ip, 1, static (_, n) => n + 1);
@@ -173,7 +272,10 @@ public sealed class GatewayServer : IAsyncDisposable
             if (ip is not null) ReleaseAddress(ip);
             await transport.DisposeAsync().ConfigureAwait(false);
             Metrics.ConnectionClosed();
-            if (Interlocked.Decrement(ref _inflightConnections) == 0 && _stopping.IsCancellationRequested) _allClosed.TrySetResult();
+            // Count down before freeing the slot: the connection accepted into it must not see this one as still open.
+            int left = Interlocked.Decrement(ref _inflightConnections);
+            _acceptSlots?.Release();
+            if (left == 0 && _acceptClosed) _allClosed.TrySetResult();
         }
     }
 
@@ -273,19 +375,20 @@ public sealed class GatewayServer : IAsyncDisposable
             await RespondAsync(connection, 403, "origin not allowed", headOnly: false).ConfigureAwait(false);
             return;
         }
-        int maxTotal = _options.Limits.MaxConnections, maxPerIp = _options.Limits.MaxConnectionsPerIp;
+        int maxPerIp = _options.Limits.MaxConnectionsPerIp;
         var address = ClientAddress(connection.Transport);
-        if ((maxTotal > 0 && _registry.Count > maxTotal) ||
+        if (connection.OverLimit ||
             (maxPerIp > 0 && address is not null && _perIp.TryGetValue(address, out int fromIp) && fromIp > maxPerIp))
         {
             Metrics.ConnectionLimitRejected();
-            await RespondAsync(connection, 503, maxTotal > 0 && _registry.Count > maxTotal ? "connection limit reached" : "too many connections from this address", headOnly: false,
+            await RespondAsync(connection, 503, connection.OverLimit ? "connection limit reached" : "too many connections from this address", headOnly: false,
                 [new("Retry-After", "5")]).ConfigureAwait(false);
             return;
         }
         if (!_ready)
         {
-            await RespondAsync(connection, 503, "server is stopping", headOnly: false).ConfigureAwait(false);
+            // During the drain the listener stays open for probes; a new session would only be closed 1001 again.
+            await RespondAsync(connection, 503, "server is stopping", headOnly: false, [new("Retry-After", "5")]).ConfigureAwait(false);
             return;
         }
 
@@ -388,17 +491,16 @@ public sealed class GatewayServer : IAsyncDisposable
     }
 
     /// <summary>
-    /// Graceful stop: readiness goes to 503 and the listeners close; every session refuses new calls
-    /// (UNAVAILABLE), ends its streams and gets <c>Timeouts:Shutdown</c> to finish its in-flight requests;
-    /// then every connection is closed with 1001 and given <c>Timeouts:Close</c> to answer before it is dropped.
+    /// Graceful stop: readiness goes to 503; every session refuses new calls (UNAVAILABLE), ends its streams and
+    /// gets <c>Timeouts:Shutdown</c> to finish its in-flight requests, while the listeners stay open so probes
+    /// see /readyz 503 (and new upgrades get 503). Then the listeners close, a call still running is answered
+    /// UNAVAILABLE, and every connection is closed with 1001 and given <c>Timeouts:Close</c> to answer before it is dropped.
     /// </summary>
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
         if (_stopping.IsCancellationRequested) return;
         _ready = false;
         _stopping.Cancel();
-        foreach (var l in _listeners) l.Dispose();
-        try { await Task.WhenAll(_acceptLoops).ConfigureAwait(false); } catch { }
 
         var connections = _registry.Snapshot.ToList();
         Log.Stopping(_log, connections.Count);
@@ -411,8 +513,20 @@ public sealed class GatewayServer : IAsyncDisposable
                 if (c.Session is { } s) draining.Add(s.DrainAsync(drain.Token).AsTask());
             }
             try { await Task.WhenAll(draining).WaitAsync(drain.Token).ConfigureAwait(false); }
-            catch (OperationCanceledException) { }
+            catch (OperationCanceledException)
+            {
+                // Each application answers what it could not finish (UNAVAILABLE) as its token fires: let those
+                // answers be queued before the 1001 below, but never wait long for an application that ignores it.
+                try { await Task.WhenAll(draining).WaitAsync(TimeSpan.FromSeconds(1), CancellationToken.None).ConfigureAwait(false); }
+                catch (Exception) { }
+            }
         }
+
+        // The drain is over: stop accepting (what is still in the backlog is reset by the kernel).
+        _acceptStop.Cancel();
+        foreach (var l in _listeners) l.Dispose();
+        try { await Task.WhenAll(_acceptLoops).ConfigureAwait(false); } catch { }
+        _acceptClosed = true;
 
         foreach (var c in _registry.Snapshot)
         {
@@ -439,6 +553,8 @@ public sealed class GatewayServer : IAsyncDisposable
     {
         await StopAsync().ConfigureAwait(false);
         _stopping.Dispose();
+        _acceptStop.Dispose();
         _heartbeatStop.Dispose();
+        _reserve.Dispose();
     }
 }

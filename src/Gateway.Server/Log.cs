@@ -8,8 +8,8 @@ internal static partial class Log
     [LoggerMessage(1, LogLevel.Information, "Listening on {EndPoint}")]
     public static partial void Listening(ILogger logger, System.Net.EndPoint endPoint);
 
-    [LoggerMessage(2, LogLevel.Warning, "Transient accept error on {EndPoint}: {Error}")]
-    public static partial void AcceptTransient(ILogger logger, System.Net.EndPoint endPoint, string error);
+    [LoggerMessage(2, LogLevel.Warning, "Accept on {EndPoint} failed with {Error} ({Count} times since the last report); {Open} connections open; backing off {BackoffMs} ms")]
+    public static partial void AcceptError(ILogger logger, System.Net.EndPoint endPoint, string error, int count, int open, int backoffMs);
 
     [LoggerMessage(3, LogLevel.Critical, "Accept loop on {EndPoint} stopped by a fatal error")]
     public static partial void AcceptFatal(ILogger logger, System.Net.EndPoint endPoint, Exception exception);
@@ -46,6 +46,15 @@ internal static partial class Log
 
     [LoggerMessage(15, LogLevel.Warning, "{Count} per-connection log lines (client faults, aborted connections, handler failures) were suppressed (Limits:ClientFaultLogsPerSecond)")]
     public static partial void Suppressed(ILogger logger, long count);
+
+    [LoggerMessage(40, LogLevel.Information, "Connection limit: {Limit} ({Source})")]
+    public static partial void ConnectionLimit(ILogger logger, int limit, string source);
+
+    [LoggerMessage(41, LogLevel.Warning, "Limits:MaxConnections {Limit} is more than the descriptor limit {Descriptors} allows: past it, accept fails with EMFILE and backs off")]
+    public static partial void ConnectionLimitAboveDescriptors(ILogger logger, int limit, long descriptors);
+
+    [LoggerMessage(42, LogLevel.Warning, "Connection limit {Limit} (+{OverLimitSlots} connections answered 503) reached: accepting on {EndPoint} paused until one closes")]
+    public static partial void AcceptPaused(ILogger logger, System.Net.EndPoint endPoint, int limit, int overLimitSlots);
 
     [LoggerMessage(12, LogLevel.Information, "Stopping: closing {Count} connections")]
     public static partial void Stopping(ILogger logger, int count);

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Gateway.Server;
 using Gateway.Tests.Shared;
 
 namespace Gateway.Policy.Tests;
@@ -108,6 +109,41 @@ public class HandshakeLimitTests
         Assert.Equal("fourth", await fourth.EchoAsync("fourth"));
         Assert.Equal("second", await second.EchoAsync("second"));
         Assert.Equal(1, gw.Metrics.ConnectionLimitRejections);
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task Connections_still_in_the_handshake_count_against_MaxConnections_and_past_the_over_limit_slots_accepting_pauses()
+    {
+        await using var gw = await PolicyGateway.StartAsync(o => o.Limits.MaxConnections = 2);
+        int held = 2 + GatewayServer.OverLimitSlots;
+        var silent = new List<RawClient>();
+        try
+        {
+            // Two connections that have sent nothing yet fill the limit: an upgrade is refused.
+            for (int i = 0; i < 2; i++) silent.Add(await RawClient.ConnectAsync(gw.EndPoint));
+            Assert.True(await Waits.WaitUntilAsync(() => gw.Server.ConnectionCount == 2), $"connections: {gw.Server.ConnectionCount}");
+            await using (var refused = await RawClient.ConnectAsync(gw.EndPoint))
+            {
+                var (status, _) = await refused.HandshakeAsync("/ws");
+                Assert.Equal(503, status);
+                Assert.Equal("connection limit reached\n", await refused.ReadToEndAsync());
+            }
+
+            // Past the over-limit slots the server stops accepting: the kernel's backlog holds the rest.
+            for (int i = 0; i < GatewayServer.OverLimitSlots + 10; i++) silent.Add(await RawClient.ConnectAsync(gw.EndPoint));
+            Assert.True(await Waits.WaitUntilAsync(() => gw.Metrics.AcceptPauses >= 1 && gw.Server.ConnectionCount == held),
+                $"connections: {gw.Server.ConnectionCount}, pauses: {gw.Metrics.AcceptPauses}");
+            Assert.Equal(held, gw.Server.ConnectionCount);
+            Assert.Equal(2, gw.Metrics.ConnectionLimit);
+        }
+        finally
+        {
+            foreach (var s in silent) await s.DisposeAsync();
+        }
+        // Once they are gone (the backlog ones accepted and ended in turn), upgrades succeed again.
+        Assert.True(await Waits.WaitUntilAsync(() => gw.Server.ConnectionCount == 0), $"connections: {gw.Server.ConnectionCount}");
+        await using var admitted = await gw.OpenRpcAsync();
+        Assert.Equal("in", await admitted.EchoAsync("in"));
     }
 
     [Fact(Timeout = 30_000)]

@@ -36,6 +36,7 @@ public class HostileClientTests
         { "abrupt RST mid-frame", "dropped" },
         { "handler-crash flood", "every reply INTERNAL, log bounded" },
         { "silent sockets at the handshake timeout", "dropped, log bounded" },
+        { "silent connections held in the handshake beyond MaxConnections", "held at the limit, the rest accepted in turn" },
     };
 
     private const int FloodSendLimit = 64 * 1024;
@@ -337,6 +338,38 @@ public class HostileClientTests
             return written >= 1 && written <= 5 * windows && written + gw.Metrics.LogLinesSuppressed == sockets
                 ? "dropped, log bounded"
                 : $"{written} lines written, {gw.Metrics.LogLinesSuppressed} suppressed in {windows} s";
+        }),
+
+        // 55 sockets that connect and never send a byte, against MaxConnections=4 (the good client holds one). The
+        // server holds at most the limit plus its over-limit slots; the rest wait in the kernel's backlog (not in
+        // our descriptors) and are accepted as the handshake timeout frees slots.
+        ["silent connections held in the handshake beyond MaxConnections"] = new(o =>
+        {
+            o.Limits.MaxConnections = 4;
+            o.Timeouts.Handshake = TimeSpan.FromMilliseconds(500);
+            o.Timeouts.HeartbeatResolution = TimeSpan.FromMilliseconds(20);
+        }, async (gw, during) =>
+        {
+            const int Silent = 55;
+            int held = gw.Options.Limits.MaxConnections + Gateway.Server.GatewayServer.OverLimitSlots;
+            var silent = new List<RawClient>();
+            try
+            {
+                for (int i = 0; i < Silent; i++) silent.Add(await RawClient.ConnectAsync(gw.EndPoint));
+                if (!await Waits.WaitUntilAsync(() => gw.Metrics.AcceptPauses >= 1 && gw.Server.ConnectionCount == held, TimeSpan.FromSeconds(5)))
+                    return $"{gw.Server.ConnectionCount} connections held, {gw.Metrics.AcceptPauses} pauses";
+                await during();
+                int peak = gw.Server.ConnectionCount;
+                // Every silent socket is accepted in its turn and dropped at the handshake timeout.
+                if (!await Waits.WaitUntilAsync(() => gw.Metrics.HandshakeTimeouts == Silent, TimeSpan.FromSeconds(20)))
+                    return $"{gw.Metrics.HandshakeTimeouts} of {Silent} handshake timeouts";
+                await using var late = await gw.OpenRawAsync(); // the limit has room again
+                return peak <= held ? "held at the limit, the rest accepted in turn" : $"{peak} connections held (limit {held})";
+            }
+            finally
+            {
+                foreach (var s in silent) await s.DisposeAsync();
+            }
         }),
     };
 

@@ -29,11 +29,6 @@ public class ShutdownTests
         await client.SendAsync(Wire.Concat(Enumerable.Range(1, 3).Select(i => Wire.RequestFrame("w" + i, "t/wait", "{\"ms\":500}"))));
         Assert.True(await Waits.WaitUntilAsync(() => gw.Service.Running == 3), $"running: {gw.Service.Running}");
 
-        // The listener closes at the start of the stop, so a /readyz probe must be connected (accepted) before it;
-        // it sends its request during the drain.
-        await using var probe = await RawClient.ConnectAsync(gw.EndPoint);
-        Assert.True(await Waits.WaitUntilAsync(() => gw.Server.ConnectionCount == 2), $"connections: {gw.Server.ConnectionCount}");
-
         var clock = Stopwatch.StartNew();
         var stop = gw.Server.StopAsync();
         var messages = new List<System.Text.Json.JsonElement>();
@@ -52,7 +47,8 @@ public class ShutdownTests
         Assert.Equal("UNAVAILABLE", Wire.ErrorCode(late));
         Assert.True(late.GetProperty("error").GetProperty("retryable").GetBoolean());
 
-        // 3. /readyz during the drain: 503.
+        // 3. /readyz during the drain, on a connection made after the stop began: 503.
+        await using var probe = await RawClient.ConnectAsync(gw.EndPoint);
         await probe.SendAsync("GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
         var (status, _) = await probe.ReadHttpHeadAsync();
         Assert.Equal(503, status);
@@ -74,7 +70,7 @@ public class ShutdownTests
     }
 
     [Fact(Timeout = 30_000)]
-    public async Task A_request_still_running_at_Timeouts_Shutdown_is_cut_off_and_the_connection_closed_1001()
+    public async Task A_request_still_running_at_Timeouts_Shutdown_is_answered_UNAVAILABLE_then_the_connection_closed_1001()
     {
         await using var gw = await PolicyGateway.StartAsync(o => o.Timeouts.Shutdown = TimeSpan.FromMilliseconds(300));
         await using var client = await gw.OpenRawAsync();
@@ -87,10 +83,57 @@ public class ShutdownTests
         var closedAt = clock.Elapsed;
         Assert.Equal(1001, code);
         Assert.Equal(0, after);
-        Assert.Empty(messages); // no result for a call that never finished
+        // The caller learns its call was cut off (and may retry elsewhere) before the close, not just a dropped socket.
+        var cutOff = Assert.Single(messages);
+        Assert.Equal("b", Wire.IdOf(cutOff));
+        Assert.Equal("UNAVAILABLE", Wire.ErrorCode(cutOff));
+        Assert.Equal(503, cutOff.GetProperty("error").GetProperty("status").GetInt32());
+        Assert.True(cutOff.GetProperty("error").GetProperty("retryable").GetBoolean());
         Assert.True(closedAt >= TimeSpan.FromMilliseconds(250), $"closed after {closedAt.TotalMilliseconds:F0} ms, before Timeouts:Shutdown");
         Assert.True(closedAt < TimeSpan.FromSeconds(3), $"closed only after {closedAt.TotalMilliseconds:F0} ms");
         await gw.Service.BlockCancelled.Task.WaitAsync(TimeSpan.FromSeconds(5)); // its token fired when the connection went
         await stop.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task During_the_drain_the_listener_answers_probes_readyz_503_healthz_200_refuses_upgrades_503_then_closes()
+    {
+        await using var gw = await PolicyGateway.StartAsync(o => o.Timeouts.Shutdown = TimeSpan.FromSeconds(10));
+        await using var client = await gw.OpenRawAsync();
+        await client.SendRequestAsync("b", "t/block");
+        await gw.Service.BlockStarted.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        var endPoint = gw.EndPoint;
+
+        // The blocked call keeps the drain going (up to 10 s): everything below happens inside it.
+        var stop = gw.Server.StopAsync();
+        Assert.True(await Waits.WaitUntilAsync(() => !gw.Server.IsReady));
+
+        async Task<(int Status, string Head, string Body)> GetAsync(string request)
+        {
+            await using var probe = await RawClient.ConnectAsync(endPoint);
+            await probe.SendAsync(request);
+            var (status, head) = await probe.ReadHttpHeadAsync();
+            return (status, head, await probe.ReadToEndAsync());
+        }
+        var ready = await GetAsync("GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+        Assert.Equal(503, ready.Status);
+        Assert.Equal("stopping\n", ready.Body);
+        var health = await GetAsync("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+        Assert.Equal(200, health.Status);
+        var upgrade = await GetAsync(RawClient.UpgradeRequest(gw.Options.WebSocketPath, subprotocols: "gateway.v1.json"));
+        Assert.Equal(503, upgrade.Status);
+        Assert.Contains("Retry-After: 5", upgrade.Head);
+        Assert.False(stop.IsCompleted, "the drain ended before the probes: they proved nothing");
+
+        // The caller cancels the call, which ends the drain; then the listener closes and the stop completes.
+        await client.SendAsync(Wire.TextFrame("{\"id\":\"b\",\"cancel\":true}"));
+        var (_, code, _, _) = await client.ReadUntilCloseAsync();
+        Assert.Equal(1001, code);
+        await stop.WaitAsync(TimeSpan.FromSeconds(10));
+        var refused = await Assert.ThrowsAsync<System.Net.Sockets.SocketException>(async () =>
+        {
+            await using var late = await RawClient.ConnectAsync(endPoint);
+        });
+        Assert.Equal(System.Net.Sockets.SocketError.ConnectionRefused, refused.SocketErrorCode);
     }
 }

@@ -16,29 +16,7 @@ public sealed class HostPluginTests : IDisposable
         try { Directory.Delete(_root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
-    /// <summary>
-    /// A plugins folder holding a copy of the sample plugin's build output (src/Gateway.Samples/bin/&lt;Configuration&gt;/&lt;tfm&gt;/,
-    /// built with these tests through a ProjectReference that does not reference its assembly).
-    /// </summary>
-    private string SamplePluginsFolder()
-    {
-        string hostDll = HostProcess.HostDllPath(); // src/Gateway.Host/bin/<Configuration>/<tfm>/Gateway.Host.dll
-        var output = new DirectoryInfo(Path.GetDirectoryName(hostDll)!);
-        string tfm = output.Name, configuration = output.Parent!.Name;
-        string src = output.Parent!.Parent!.Parent!.Parent!.FullName;
-        string build = Path.Combine(src, "Gateway.Samples", "bin", configuration, tfm);
-        Assert.True(File.Exists(Path.Combine(build, "Gateway.Samples.dll")), $"the sample plugin is not built at {build}");
-        string plugins = Path.Combine(_root, "plugins");
-        Copy(build, Path.Combine(plugins, "Gateway.Samples"));
-        return plugins;
-    }
-
-    private static void Copy(string source, string target)
-    {
-        Directory.CreateDirectory(target);
-        foreach (var file in Directory.GetFiles(source)) File.Copy(file, Path.Combine(target, Path.GetFileName(file)));
-        foreach (var dir in Directory.GetDirectories(source)) Copy(dir, Path.Combine(target, Path.GetFileName(dir)));
-    }
+    private string SamplePluginsFolder() => HostProcess.SamplePluginsFolder(_root);
 
     [Fact]
     public async Task TheSamplePluginsTicker_PublishesToSubscribers_InOrder()

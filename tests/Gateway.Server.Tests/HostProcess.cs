@@ -47,16 +47,25 @@ internal sealed class HostProcess : IDisposable
         return dll;
     }
 
-    public static HostProcess Start(params string[] args) => Start(new Dictionary<string, string>(), args);
+    public static HostProcess Start(params string[] args) => Start(new Dictionary<string, string>(), null, args);
 
     /// <summary>As <see cref="Start(string[])"/>, with extra environment variables (e.g. DOTNET_GCHeapHardLimit).</summary>
-    public static HostProcess Start(IReadOnlyDictionary<string, string> environment, params string[] args)
+    public static HostProcess Start(IReadOnlyDictionary<string, string> environment, params string[] args) => Start(environment, null, args);
+
+    /// <summary>As <see cref="Start(IReadOnlyDictionary{string, string}, int?, string[])"/> with no extra environment.</summary>
+    public static HostProcess Start(int? descriptorLimit, params string[] args) => Start(new Dictionary<string, string>(), descriptorLimit, args);
+
+    /// <summary>
+    /// Starts the host with RLIMIT_NOFILE (soft and hard) set to <paramref name="descriptorLimit"/> when given, through
+    /// <c>sh -c 'ulimit -n N; exec …'</c>: the limit an operator's <c>ulimit -n</c> gives it, which the runtime cannot raise.
+    /// </summary>
+    public static HostProcess Start(IReadOnlyDictionary<string, string> environment, int? descriptorLimit, params string[] args)
     {
         string workDir = Path.Combine(Path.GetTempPath(), "gateway-host-test-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(workDir);
         // The dotnet that runs the tests (dotnet test sets DOTNET_HOST_PATH), else the one on PATH.
         string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } p && File.Exists(p) ? p : "dotnet";
-        var psi = new ProcessStartInfo(dotnet)
+        var psi = new ProcessStartInfo(descriptorLimit is null ? dotnet : "/bin/sh")
         {
             WorkingDirectory = workDir,
             RedirectStandardOutput = true,
@@ -64,6 +73,13 @@ internal sealed class HostProcess : IDisposable
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        if (descriptorLimit is { } limit)
+        {
+            // exec: the process we track (and kill) is the host itself, not a shell around it.
+            psi.ArgumentList.Add("-c");
+            psi.ArgumentList.Add($"ulimit -n {limit} && exec \"$0\" \"$@\"");
+            psi.ArgumentList.Add(dotnet);
+        }
         psi.ArgumentList.Add(HostDllPath());
         foreach (var a in args) psi.ArgumentList.Add(a);
         // Only the command line configures the gateway: drop any Gateway__* variables the test runner has.
@@ -122,6 +138,31 @@ internal sealed class HostProcess : IDisposable
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         await kill.WaitForExitAsync(cts.Token);
         if (kill.ExitCode != 0) throw new InvalidOperationException($"kill -TERM {Id} failed with {kill.ExitCode}");
+    }
+
+    /// <summary>
+    /// A plugins folder under <paramref name="root"/> holding a copy of the sample plugin's build output
+    /// (src/Gateway.Samples/bin/&lt;Configuration&gt;/&lt;tfm&gt;/, built with these tests through a ProjectReference that does
+    /// not reference its assembly).
+    /// </summary>
+    public static string SamplePluginsFolder(string root)
+    {
+        string hostDll = HostDllPath(); // src/Gateway.Host/bin/<Configuration>/<tfm>/Gateway.Host.dll
+        var output = new DirectoryInfo(Path.GetDirectoryName(hostDll)!);
+        string tfm = output.Name, configuration = output.Parent!.Name;
+        string src = output.Parent!.Parent!.Parent!.Parent!.FullName;
+        string build = Path.Combine(src, "Gateway.Samples", "bin", configuration, tfm);
+        if (!File.Exists(Path.Combine(build, "Gateway.Samples.dll"))) throw new FileNotFoundException($"the sample plugin is not built at {build}");
+        string plugins = Path.Combine(root, "plugins");
+        Copy(build, Path.Combine(plugins, "Gateway.Samples"));
+        return plugins;
+    }
+
+    private static void Copy(string source, string target)
+    {
+        Directory.CreateDirectory(target);
+        foreach (var file in Directory.GetFiles(source)) File.Copy(file, Path.Combine(target, Path.GetFileName(file)));
+        foreach (var dir in Directory.GetDirectories(source)) Copy(dir, Path.Combine(target, Path.GetFileName(dir)));
     }
 
     public string Describe() => $"exit: {(HasExited ? ExitCode.ToString() : "still running")}\n--- stdout ---\n{StdOut}\n--- stderr ---\n{StdErr}";

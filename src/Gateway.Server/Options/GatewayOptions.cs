@@ -46,7 +46,10 @@ public sealed class LimitsOptions
     public SlowConsumerPolicy SlowConsumerPolicy { get; set; } = SlowConsumerPolicy.DropNewest;
     /// <summary>Log lines per second about misbehaving clients (bad handshakes, protocol errors, bad envelopes); the rest are counted and summarized. 0 = no limit.</summary>
     public int ClientFaultLogsPerSecond { get; set; } = 20;
-    /// <summary>Open TCP connections the server accepts upgrades for; past it, upgrades get 503. 0 = no limit.</summary>
+    /// <summary>
+    /// Open TCP connections, counted from accept; past it, upgrades get 503 and then accepting pauses.
+    /// 0 = derived from the file descriptor limit (docs/configuration.md), or none where that is unknown.
+    /// </summary>
     public int MaxConnections { get; set; }
     /// <summary>Open TCP connections from one IP address; past it, upgrades from that address get 503. 0 = no limit.</summary>
     public int MaxConnectionsPerIp { get; set; }

@@ -82,8 +82,18 @@ public sealed class RpcApplication : IWebSocketApplication
         return default;
     }
 
-    public ValueTask DrainAsync(WebSocketSession session, CancellationToken cancellationToken) =>
-        new(((RpcConnection)session.State!).DrainAsync().WaitAsync(cancellationToken));
+    public async ValueTask DrainAsync(WebSocketSession session, CancellationToken cancellationToken)
+    {
+        var connection = (RpcConnection)session.State!;
+        try
+        {
+            await connection.DrainAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            connection.AbandonRunning();
+        }
+    }
 
     public ValueTask OnDisconnectedAsync(WebSocketSession session)
     {

@@ -282,6 +282,21 @@ internal sealed class RpcConnection
         return tcs.Task;
     }
 
+    /// <summary>
+    /// Shutdown ran out of time (Timeouts:Shutdown): every call still running is answered UNAVAILABLE now, ahead
+    /// of the 1001 that follows, so its caller knows to retry elsewhere rather than guess; its token fires.
+    /// </summary>
+    public void AbandonRunning()
+    {
+        RpcCall[] running;
+        lock (_calls) running = _running.ToArray();
+        foreach (var call in running)
+        {
+            if (call.HasId && call.TryFinish()) SendError(call.Id, ErrorCode.Unavailable, "server shut down before the call finished");
+            call.Abort();
+        }
+    }
+
     /// <summary>Completes when fewer than the limit of calls are running (the read loop waits here: backpressure).</summary>
     public Task WaitForSlotAsync()
     {
