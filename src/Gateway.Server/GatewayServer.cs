@@ -95,6 +95,8 @@ public sealed class GatewayServer : IAsyncDisposable
     /// <summary>Where the server actually listens (port 0 resolved).</summary>
     public IReadOnlyList<IPEndPoint> BoundEndPoints => _bound;
     public int ConnectionCount => _registry.Count;
+    /// <summary>Accepted connections whose socket is not yet released: what Limits:MaxConnections counts.</summary>
+    internal int OpenConnections => Volatile.Read(ref _inflightConnections);
     /// <summary>The open connections (tests look at one connection's transport state).</summary>
     internal IEnumerable<GatewayConnection> Connections => _registry.All;
     /// <summary>The connection limit in force: <c>Limits:MaxConnections</c>, or derived from the descriptor limit when that is 0; 0 = none.</summary>

@@ -363,6 +363,9 @@ public class HostileClientTests
                 // Every silent socket is accepted in its turn and dropped at the handshake timeout.
                 if (!await Waits.WaitUntilAsync(() => gw.Metrics.HandshakeTimeouts == Silent, TimeSpan.FromSeconds(20)))
                     return $"{gw.Metrics.HandshakeTimeouts} of {Silent} handshake timeouts";
+                // A timed-out connection is counted before its socket is released: wait until only the good client holds one.
+                if (!await Waits.WaitUntilAsync(() => gw.Server.OpenConnections == 1, TimeSpan.FromSeconds(10)))
+                    return $"{gw.Server.OpenConnections} connections still open after every handshake timeout";
                 await using var late = await gw.OpenRawAsync(); // the limit has room again
                 return peak <= held ? "held at the limit, the rest accepted in turn" : $"{peak} connections held (limit {held})";
             }
