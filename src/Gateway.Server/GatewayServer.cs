@@ -47,7 +47,8 @@ public sealed class GatewayServer : IAsyncDisposable
     private readonly int _maxConnections;          // 0 = no limit
     private readonly string _maxConnectionsSource;
     private readonly long? _descriptorLimit;
-    private readonly SemaphoreSlim? _acceptSlots;  // MaxConnections + OverLimitSlots; null = no limit
+    private readonly SemaphoreSlim? _acceptSlots;  // _acceptLimit of them; null = no limit
+    private readonly int _acceptLimit;             // MaxConnections + OverLimitSlots, at most what the descriptors allow
     private readonly DescriptorReserve _reserve = new();
     private long _lastAcceptErrorLog, _lastAcceptPauseLog;
     private int _acceptErrorsSinceLog;
@@ -74,20 +75,30 @@ public sealed class GatewayServer : IAsyncDisposable
         // Created after the plugins are loaded (the host builds the server last), so the descriptors open now
         // include theirs.
         _descriptorLimit = DescriptorLimit.SoftLimit();
+        int? open = DescriptorLimit.OpenNow();
+        int? budget = DescriptorLimit.ConnectionBudget(_descriptorLimit, open, DescriptorReserve.Size);
         if (options.Limits.MaxConnections > 0)
         {
             _maxConnections = options.Limits.MaxConnections;
             _maxConnectionsSource = $"{GatewayOptions.SectionName}:Limits:MaxConnections";
         }
+        else if (budget is { } b)
+        {
+            _maxConnections = Math.Max(DescriptorLimit.Minimum, b - OverLimitSlots);
+            _maxConnectionsSource = $"from the descriptor limit: {_descriptorLimit} - {open ?? 0} open - {DescriptorLimit.Headroom} headroom - {OverLimitSlots} over-limit slots - {DescriptorReserve.Size} reserve";
+        }
         else
         {
-            int? open = DescriptorLimit.OpenNow();
-            _maxConnections = DescriptorLimit.DefaultMaxConnections(_descriptorLimit, open, OverLimitSlots, DescriptorReserve.Size) ?? 0;
-            _maxConnectionsSource = _maxConnections > 0
-                ? $"from the descriptor limit: {_descriptorLimit} - {open ?? 0} open - {DescriptorLimit.Headroom} headroom - {OverLimitSlots} over-limit slots - {DescriptorReserve.Size} reserve"
-                : "0 = none: the descriptor limit is unknown or unlimited";
+            _maxConnectionsSource = "0 = none: the descriptor limit is unknown or unlimited";
         }
-        if (_maxConnections > 0) _acceptSlots = new SemaphoreSlim(_maxConnections + OverLimitSlots);
+        long acceptLimit = _maxConnections > 0 ? (long)_maxConnections + OverLimitSlots : long.MaxValue;
+        // Never more connections than descriptors, whatever Limits:MaxConnections says.
+        if (budget is { } fit && fit < acceptLimit) acceptLimit = fit;
+        if (acceptLimit < int.MaxValue)
+        {
+            _acceptLimit = (int)acceptLimit;
+            _acceptSlots = new SemaphoreSlim(_acceptLimit);
+        }
         Metrics.ConnectionLimit = _maxConnections;
     }
 
@@ -135,9 +146,9 @@ public sealed class GatewayServer : IAsyncDisposable
         // Ready before the first accept: a client must never see "stopping" from a server that is starting.
         _ready = true;
         _reserve.TryAcquire();
-        Log.ConnectionLimit(_log, _maxConnections, _maxConnectionsSource);
-        if (_maxConnections > 0 && _descriptorLimit is { } fds && _maxConnections + OverLimitSlots > fds)
-            Log.ConnectionLimitAboveDescriptors(_log, _maxConnections, fds);
+        Log.ConnectionLimit(_log, _maxConnections, _maxConnectionsSource, _acceptLimit);
+        if (_maxConnections > 0 && _acceptLimit < _maxConnections + OverLimitSlots)
+            Log.ConnectionLimitAboveDescriptors(_log, _maxConnections, _descriptorLimit ?? 0, _acceptLimit);
         _heartbeat = HeartbeatLoopAsync();
         foreach (var l in _listeners)
         {
@@ -151,6 +162,7 @@ public sealed class GatewayServer : IAsyncDisposable
     {
         var endpoint = listener.LocalEndPoint!;
         var token = _acceptStop.Token;
+        using var acceptor = new SocketAcceptor();
         int backoffMs = 0;
         while (!token.IsCancellationRequested)
         {
@@ -162,7 +174,7 @@ public sealed class GatewayServer : IAsyncDisposable
                     // At the limit, stop accepting: the kernel's backlog holds newcomers until a connection ends.
                     // Accepting them only to refuse them would spend the very descriptors the limit protects.
                     Metrics.AcceptPaused();
-                    if (TakeLogTurn(ref _lastAcceptPauseLog)) Log.AcceptPaused(_log, endpoint, _maxConnections, OverLimitSlots);
+                    if (TakeLogTurn(ref _lastAcceptPauseLog)) Log.AcceptPaused(_log, endpoint, _acceptLimit, _maxConnections);
                     await slots.WaitAsync(token).ConfigureAwait(false);
                 }
             }
@@ -170,24 +182,40 @@ public sealed class GatewayServer : IAsyncDisposable
             {
                 break;
             }
+            SocketError error;
             try
             {
-                socket = await listener.AcceptAsync(token).ConfigureAwait(false);
+                error = await acceptor.AcceptAsync(listener).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
+            catch (ObjectDisposedException)
             {
                 _acceptSlots?.Release();
                 break;
             }
-            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
+            if (error == SocketError.Success)
+            {
+                socket = acceptor.AcceptSocket!;
+                if (token.IsCancellationRequested)
+                {
+                    socket.Dispose();
+                    _acceptSlots?.Release();
+                    break;
+                }
+            }
+            else if (token.IsCancellationRequested || error == SocketError.OperationAborted)
+            {
+                _acceptSlots?.Release();
+                break;
+            }
+            else if (error is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
             {
                 // EMFILE/ENFILE (or no socket buffers): hand the reserve back so the runtime keeps working, and back
                 // off (doubling up to 1 s) until the reserve can be taken again, i.e. until descriptors are free.
                 _acceptSlots?.Release();
                 _reserve.Release();
-                Metrics.AcceptError(ex.SocketErrorCode == SocketError.TooManyOpenSockets ? AcceptErrorReason.TooManyOpenFiles : AcceptErrorReason.NoBufferSpace);
+                Metrics.AcceptError(error == SocketError.TooManyOpenSockets ? AcceptErrorReason.TooManyOpenFiles : AcceptErrorReason.NoBufferSpace);
                 backoffMs = Math.Clamp(backoffMs * 2, 10, 1000);
-                LogAcceptError(endpoint, ex.SocketErrorCode, backoffMs);
+                LogAcceptError(endpoint, error, backoffMs);
                 try
                 {
                     do
@@ -203,18 +231,18 @@ public sealed class GatewayServer : IAsyncDisposable
                 }
                 continue;
             }
-            catch (SocketException ex) when (IsTransient(ex.SocketErrorCode))
+            else if (IsTransient(error))
             {
                 // A client that gave up before we accepted it, or a network hiccup: the listener is fine.
                 _acceptSlots?.Release();
                 Metrics.AcceptError(AcceptErrorReason.Transient);
-                LogAcceptError(endpoint, ex.SocketErrorCode, 0);
+                LogAcceptError(endpoint, error, 0);
                 continue;
             }
-            catch (Exception ex)
+            else
             {
                 _acceptSlots?.Release();
-                Log.AcceptFatal(_log, endpoint, ex);
+                Log.AcceptFatal(_log, endpoint, new SocketException((int)error));
                 break;
             }
             backoffMs = 0;

@@ -47,14 +47,14 @@ internal static partial class Log
     [LoggerMessage(15, LogLevel.Warning, "{Count} per-connection log lines (client faults, aborted connections, handler failures) were suppressed (Limits:ClientFaultLogsPerSecond)")]
     public static partial void Suppressed(ILogger logger, long count);
 
-    [LoggerMessage(40, LogLevel.Information, "Connection limit: {Limit} ({Source})")]
-    public static partial void ConnectionLimit(ILogger logger, int limit, string source);
+    [LoggerMessage(40, LogLevel.Information, "Connection limit: {Limit} ({Source}); accepting pauses at {AcceptLimit} open connections (0 = never)")]
+    public static partial void ConnectionLimit(ILogger logger, int limit, string source, int acceptLimit);
 
-    [LoggerMessage(41, LogLevel.Warning, "Limits:MaxConnections {Limit} is more than the descriptor limit {Descriptors} allows: past it, accept fails with EMFILE and backs off")]
-    public static partial void ConnectionLimitAboveDescriptors(ILogger logger, int limit, long descriptors);
+    [LoggerMessage(41, LogLevel.Warning, "Limits:MaxConnections {Limit} is more than the descriptor limit {Descriptors} allows: accepting pauses at {AcceptLimit} open connections")]
+    public static partial void ConnectionLimitAboveDescriptors(ILogger logger, int limit, long descriptors, int acceptLimit);
 
-    [LoggerMessage(42, LogLevel.Warning, "Connection limit {Limit} (+{OverLimitSlots} connections answered 503) reached: accepting on {EndPoint} paused until one closes")]
-    public static partial void AcceptPaused(ILogger logger, System.Net.EndPoint endPoint, int limit, int overLimitSlots);
+    [LoggerMessage(42, LogLevel.Warning, "Accepting on {EndPoint} paused at {AcceptLimit} open connections (connection limit {Limit}) until one closes")]
+    public static partial void AcceptPaused(ILogger logger, System.Net.EndPoint endPoint, int acceptLimit, int limit);
 
     [LoggerMessage(12, LogLevel.Information, "Stopping: closing {Count} connections")]
     public static partial void Stopping(ILogger logger, int count);

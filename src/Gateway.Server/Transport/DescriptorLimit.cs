@@ -64,15 +64,14 @@ internal static partial class DescriptorLimit
     }
 
     /// <summary>
-    /// The default for <c>Limits:MaxConnections</c>: soft limit − descriptors open now − <see cref="Headroom"/> −
-    /// the over-limit answer slots − the reserve, at least <see cref="Minimum"/>; null (no limit) when the
-    /// descriptor limit is unknown or unlimited.
+    /// Connections the process can hold without running out: soft limit − descriptors open now − <see cref="Headroom"/> −
+    /// the reserve, at least <see cref="Minimum"/>; null (no bound) when the descriptor limit is unknown or unlimited.
+    /// Accepting pauses here even when <c>Limits:MaxConnections</c> is set higher: a connection accepted into the
+    /// last free descriptor leaves the runtime none, and it aborts the process the next time it needs one.
     /// </summary>
-    public static int? DefaultMaxConnections(long? softLimit, int? openNow, int overLimitSlots, int reserve)
+    public static int? ConnectionBudget(long? softLimit, int? openNow, int reserve)
     {
         if (softLimit is not { } soft) return null;
-        long open = openNow ?? 0;
-        long max = soft - open - Headroom - overLimitSlots - reserve;
-        return (int)Math.Clamp(max, Minimum, 10_000_000);
+        return (int)Math.Clamp(soft - (openNow ?? 0) - Headroom - reserve, Minimum, 20_000_000);
     }
 }
