@@ -132,9 +132,9 @@ public sealed class KindsTests(StandardGatewayFixture fixture) : IClassFixture<S
         Assert.True(result.IsResult(), result.ToJsonString());
         Assert.Equal(350, result["result"].Long("delayMs"));
         var progress = messages.Take(messages.Count - 1).ToList();
-        // One report per wait of up to 100 ms: four on an idle machine, but a loaded one may stretch a wait past the
+        // One report per wait of up to 100 ms: about four on an idle machine, but a loaded one may stretch a wait past the
         // whole 350 ms, so only "at least one, and all before the result" is certain.
-        Assert.True(progress.Count is >= 1 and <= 4, $"expected 1 to 4 progress messages, got {progress.Count}");
+        Assert.True(progress.Count >= 1, $"expected progress before the result, got {progress.Count} progress messages");
         Assert.All(progress, p => Assert.True(p.IsProgress(), p.ToJsonString()));
         var elapsed = progress.Select(p => p["progress"].Long("elapsedMs") ?? -1).ToList();
         // The handler reports after each wait of 100 ms (the last one shorter, to reach 350): progress i comes at least
