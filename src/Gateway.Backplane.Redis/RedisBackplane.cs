@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text;
-using Gateway.Server.Backplane;
+using Gateway.Backplane;
 using Gateway.Server.Options;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;

@@ -1,4 +1,4 @@
-using Gateway.Server.Backplane;
+using Gateway.Backplane;
 using Gateway.Server.Options;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;

@@ -1,4 +1,4 @@
-using Gateway.Server.Backplane;
+using Gateway.Backplane;
 using Gateway.Server.Options;
 using Gateway.Server.Push;
 using Gateway.Server.Rpc;
