@@ -1,7 +1,5 @@
 using System.Collections.Concurrent;
 using System.Text;
-using Gateway.Backplane;
-using Gateway.Server.Options;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 
@@ -45,17 +43,10 @@ public sealed class RedisBackplane : IBackplane
         _options = options;
         _log = logger;
         _prefix = options.ChannelPrefix;
-        try
-        {
-            _config = ConfigurationOptions.Parse(options.Configuration ?? throw new ArgumentException("no configuration string"));
-        }
-        catch (Exception ex) when (ex is ArgumentException or RedisException)
-        {
-            throw new GatewayConfigurationException($"{GatewayOptions.SectionName}:Backplane:Redis:Configuration is not a valid StackExchange.Redis configuration ('{options.Configuration}'): {ex.Message}", ex);
-        }
-        // Parse drops what it cannot read as an endpoint ("host:notaport") without a word; ConnectAsync would then fail at start.
-        if (_config.EndPoints.Count == 0)
-            throw new GatewayConfigurationException($"{GatewayOptions.SectionName}:Backplane:Redis:Configuration names no Redis endpoint ('{options.Configuration}'): give host:port, e.g. '127.0.0.1:6379'");
+        // The host's options check has refused a bad string already (naming the key); this is for direct construction.
+        if (RedisBackplaneOptionsSection.TryParse(options.Configuration, RedisBackplaneOptions.SectionPath, out var config) is { } error)
+            throw new ArgumentException(error, nameof(options));
+        _config = config!;
         // Start even if Redis is not up yet (containers start in any order) and keep reconnecting; operations that
         // cannot reach Redis within OperationTimeout fail to their caller instead of waiting for ever.
         _config.AbortOnConnectFail = false;
