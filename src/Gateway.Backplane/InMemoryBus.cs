@@ -33,22 +33,9 @@ public sealed class InMemoryBus
         }
     }
 
-    internal void Subscribe(string nodeId, string topic)
-    {
-        lock (_gate)
-        {
-            if (!_topics.TryGetValue(topic, out var set)) _topics[topic] = set = new HashSet<string>(StringComparer.Ordinal);
-            set.Add(nodeId);
-        }
-    }
+    internal void Subscribe(string nodeId, string topic) => Add(_topics, topic, nodeId);
 
-    internal void Unsubscribe(string nodeId, string topic)
-    {
-        lock (_gate)
-        {
-            if (_topics.TryGetValue(topic, out var set) && set.Remove(nodeId) && set.Count == 0) _topics.Remove(topic);
-        }
-    }
+    internal void Unsubscribe(string nodeId, string topic) => Remove(_topics, topic, nodeId);
 
     internal void Publish(string from, string topic, ReadOnlySpan<byte> message)
     {
@@ -87,20 +74,25 @@ public sealed class InMemoryBus
         }
     }
 
-    internal void AddUser(string nodeId, string userId)
+    internal void AddUser(string nodeId, string userId) => Add(_users, userId, nodeId);
+
+    internal void RemoveUser(string nodeId, string userId) => Remove(_users, userId, nodeId);
+
+    /// <summary>Topics and users are both "key → nodes" maps; an empty set is removed so the maps do not grow with old keys.</summary>
+    private void Add(Dictionary<string, HashSet<string>> map, string key, string nodeId)
     {
         lock (_gate)
         {
-            if (!_users.TryGetValue(userId, out var set)) _users[userId] = set = new HashSet<string>(StringComparer.Ordinal);
+            if (!map.TryGetValue(key, out var set)) map[key] = set = new HashSet<string>(StringComparer.Ordinal);
             set.Add(nodeId);
         }
     }
 
-    internal void RemoveUser(string nodeId, string userId)
+    private void Remove(Dictionary<string, HashSet<string>> map, string key, string nodeId)
     {
         lock (_gate)
         {
-            if (_users.TryGetValue(userId, out var set) && set.Remove(nodeId) && set.Count == 0) _users.Remove(userId);
+            if (map.TryGetValue(key, out var set) && set.Remove(nodeId) && set.Count == 0) map.Remove(key);
         }
     }
 
