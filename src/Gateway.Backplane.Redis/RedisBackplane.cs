@@ -1,7 +1,5 @@
 using System.Collections.Concurrent;
 using System.Text;
-using Gateway.Server.Backplane;
-using Gateway.Server.Options;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 
@@ -21,7 +19,7 @@ namespace Gateway.Backplane.Redis;
 /// registrations are kept as desired state and restored after a reconnect, including into an empty Redis after a restart.
 /// Delivery is at most once (Redis pub/sub): what is published while a node is cut off from Redis is not replayed to it.
 /// </summary>
-public sealed class RedisBackplane : IBackplane
+public sealed partial class RedisBackplane : IBackplane
 {
     private readonly ConfigurationOptions _config;
     private readonly RedisBackplaneOptions _options;
@@ -45,17 +43,10 @@ public sealed class RedisBackplane : IBackplane
         _options = options;
         _log = logger;
         _prefix = options.ChannelPrefix;
-        try
-        {
-            _config = ConfigurationOptions.Parse(options.Configuration ?? throw new ArgumentException("no configuration string"));
-        }
-        catch (Exception ex) when (ex is ArgumentException or RedisException)
-        {
-            throw new GatewayConfigurationException($"{GatewayOptions.SectionName}:Backplane:Redis:Configuration is not a valid StackExchange.Redis configuration ('{options.Configuration}'): {ex.Message}", ex);
-        }
-        // Parse drops what it cannot read as an endpoint ("host:notaport") without a word; ConnectAsync would then fail at start.
-        if (_config.EndPoints.Count == 0)
-            throw new GatewayConfigurationException($"{GatewayOptions.SectionName}:Backplane:Redis:Configuration names no Redis endpoint ('{options.Configuration}'): give host:port, e.g. '127.0.0.1:6379'");
+        // The host's options check has refused a bad string already (naming the key); this is for direct construction.
+        if (RedisBackplaneOptionsSection.TryParse(options.Configuration, RedisBackplaneOptions.SectionPath, out var config) is { } error)
+            throw new ArgumentException(error, nameof(options));
+        _config = config!;
         // Start even if Redis is not up yet (containers start in any order) and keep reconnecting; operations that
         // cannot reach Redis within OperationTimeout fail to their caller instead of waiting for ever.
         _config.AbortOnConnectFail = false;
@@ -268,93 +259,7 @@ public sealed class RedisBackplane : IBackplane
         await Run(() => Task.WhenAll(db.SetRemoveAsync(UserKey(userId), nodeId), db.SetRemoveAsync(NodeUsersKey(nodeId), userId)), "forget node " + nodeId).ConfigureAwait(false);
     }
 
-    // ---- presence, restore -----------------------------------------------------------------------
-
-    private async Task HeartbeatLoopAsync(CancellationToken cancellationToken)
-    {
-        using var timer = new PeriodicTimer(_options.HeartbeatInterval);
-        while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
-        {
-            if (!IsConnected) continue;
-            try
-            {
-                // A first announce that never happened (Redis was down at start) is forced, so the nodes set gets this node.
-                await AnnounceAsync(force: !_announced).ConfigureAwait(false);
-                await RetryMissingSubscriptionsAsync().ConfigureAwait(false);
-                await RetryUsersAsync().ConfigureAwait(false);
-                await RemoveDeadNodesAsync().ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                // The heartbeat must outlive any single failure, or presence would expire under a live node.
-                RedisLog.OperationFailed(_log, "heartbeat", ex.Message);
-            }
-        }
-    }
-
-    /// <summary>
-    /// Refreshes this node's presence. When the key was gone (first start, Redis restarted empty, or the node was
-    /// cut off long enough to be taken for dead), every registration of this node is written again.
-    /// </summary>
-    private async Task AnnounceAsync(bool force)
-    {
-        if (_mux is null || !_mux.IsConnected) return;
-        try
-        {
-            var db = _mux.GetDatabase();
-            bool fresh = await db.StringSetAsync(PresenceKey(_nodeId), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), PresenceTtl, When.NotExists).ConfigureAwait(false);
-            if (!fresh) await db.KeyExpireAsync(PresenceKey(_nodeId), PresenceTtl).ConfigureAwait(false);
-            if (fresh || force)
-            {
-                var writes = new List<Task> { db.SetAddAsync(NodesKey, _nodeId) };
-                foreach (var user in _users.Keys)
-                {
-                    writes.Add(db.SetAddAsync(UserKey(user), _nodeId));
-                    writes.Add(db.SetAddAsync(NodeUsersKey(_nodeId), user));
-                }
-                // And the other half of the desired state: users this node no longer holds whose removal could not
-                // reach Redis when it was made (cut off), or other nodes would keep routing them here.
-                foreach (var member in await db.SetMembersAsync(NodeUsersKey(_nodeId)).ConfigureAwait(false))
-                {
-                    string user = member.ToString();
-                    if (_users.ContainsKey(user)) continue;
-                    writes.Add(db.SetRemoveAsync(UserKey(user), _nodeId));
-                    writes.Add(db.SetRemoveAsync(NodeUsersKey(_nodeId), user));
-                }
-                await Task.WhenAll(writes).ConfigureAwait(false);
-                if (fresh && !force) RedisLog.Reannounced(_log, _nodeId, _users.Count);
-            }
-            _announced = true;
-        }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
-        {
-            RedisLog.OperationFailed(_log, "announce this node", ex.Message);
-        }
-    }
-
-    /// <summary>Nodes whose presence expired died without leaving: remove them from the users they held.</summary>
-    private async Task RemoveDeadNodesAsync()
-    {
-        try
-        {
-            var db = Mux.GetDatabase();
-            foreach (var member in await db.SetMembersAsync(NodesKey).ConfigureAwait(false))
-            {
-                string node = member.ToString();
-                if (node == _nodeId || await db.KeyExistsAsync(PresenceKey(node)).ConfigureAwait(false)) continue;
-                var users = await db.SetMembersAsync(NodeUsersKey(node)).ConfigureAwait(false);
-                var removals = users.Select(u => (Task)db.SetRemoveAsync(UserKey(u.ToString()), node)).ToList();
-                await Task.WhenAll(removals).ConfigureAwait(false);
-                await db.KeyDeleteAsync(NodeUsersKey(node)).ConfigureAwait(false);
-                await db.SetRemoveAsync(NodesKey, node).ConfigureAwait(false);
-                RedisLog.DeadNodeRemoved(_log, node, users.Length);
-            }
-        }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
-        {
-            RedisLog.OperationFailed(_log, "remove dead nodes", ex.Message);
-        }
-    }
+    // ---- restore (presence: RedisBackplane.Presence.cs) ------------------------------------------
 
     private async Task RestoreAsync()
     {
@@ -485,25 +390,4 @@ public sealed class RedisBackplane : IBackplane
         public volatile ChannelMessageQueue? Queue;
         public volatile bool Removed;
     }
-}
-
-internal static partial class RedisLog
-{
-    [LoggerMessage(300, LogLevel.Warning, "Redis backplane: {ConnectionType} connection to {EndPoint} lost ({Failure}); reconnecting")]
-    public static partial void ConnectionFailed(ILogger logger, string connectionType, string endPoint, string failure);
-
-    [LoggerMessage(301, LogLevel.Information, "Redis backplane: {ConnectionType} connection to {EndPoint} restored")]
-    public static partial void ConnectionRestored(ILogger logger, string connectionType, string endPoint);
-
-    [LoggerMessage(302, LogLevel.Warning, "Redis backplane: Redis ({Configuration}) is not reachable yet; the gateway serves its own connections and keeps trying")]
-    public static partial void NotConnectedAtStart(ILogger logger, string configuration);
-
-    [LoggerMessage(303, LogLevel.Warning, "Redis backplane: {Operation} failed: {Reason}")]
-    public static partial void OperationFailed(ILogger logger, string operation, string reason);
-
-    [LoggerMessage(304, LogLevel.Information, "Redis backplane: node {NodeId} was missing from Redis (restarted or cut off); registered again with {Users} users")]
-    public static partial void Reannounced(ILogger logger, string nodeId, int users);
-
-    [LoggerMessage(305, LogLevel.Information, "Redis backplane: node {NodeId} stopped heartbeating; removed it from {Users} users")]
-    public static partial void DeadNodeRemoved(ILogger logger, string nodeId, int users);
 }

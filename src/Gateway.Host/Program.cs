@@ -21,8 +21,10 @@ builder.Logging.AddSerilog(serilog, dispose: true);
 try
 {
     builder.Services.AddGateway(builder.Configuration);
+    // Gateway:Backplane:Redis is checked whichever backplane is selected (appsettings.json carries one);
     // Gateway:Backplane:Type=Redis: several nodes share topics, users and connections (docs/scaling.md).
     // Any other value is left to the options validation, which names the key and the allowed values.
+    Gateway.Backplane.Redis.RedisBackplaneServiceCollectionExtensions.AddRedisBackplaneOptions(builder.Services);
     if (string.Equals(builder.Configuration["Gateway:Backplane:Type"], "Redis", StringComparison.OrdinalIgnoreCase))
         Gateway.Backplane.Redis.RedisBackplaneServiceCollectionExtensions.AddRedisBackplane(builder.Services);
 }

@@ -10,12 +10,13 @@ namespace Gateway.Backplane.Redis.Tests;
 /// </summary>
 public sealed class ConfigurationTests(ITestOutputHelper output)
 {
-    private Exception BuildFails(IDictionary<string, string?> overrides, bool addRedis = true)
+    private Exception BuildFails(IDictionary<string, string?> overrides, bool addRedis = true,
+        Action<Microsoft.Extensions.DependencyInjection.IServiceCollection>? after = null)
     {
         using var folder = new PluginFolder();
         var settings = RpcGateway.Settings(folder.PluginsPath, overrides);
         Microsoft.Extensions.DependencyInjection.ServiceProvider? built = null;
-        var ex = Record.Exception(() => built = RpcGateway.BuildProvider(settings, after: addRedis ? s => s.AddRedisBackplane() : null));
+        var ex = Record.Exception(() => built = RpcGateway.BuildProvider(settings, after: after ?? (addRedis ? s => s.AddRedisBackplane() : null)));
         if (built is not null)
         {
             built.DisposeAsync().AsTask().GetAwaiter().GetResult();
@@ -109,6 +110,21 @@ public sealed class ConfigurationTests(ITestOutputHelper output)
         var ex = BuildFails(Redis(), addRedis: false);
         Assert.Contains("Gateway:Backplane:Type", ex.Message);
         Assert.Contains("AddRedisBackplane", ex.Message);
+    }
+
+    [Fact]
+    public void With_Type_InMemory_the_Redis_section_is_still_checked_as_the_host_registers_it()
+    {
+        // The host registers the Redis section whichever backplane is selected (appsettings.json carries one), so a
+        // typo there is reported even while the node runs alone; the Configuration string is only required with Type=Redis.
+        var ex = BuildFails(new Dictionary<string, string?>
+        {
+            ["Gateway:Backplane:Redis:ChannelPrefix"] = "has space",
+            ["Gateway:Backplane:Redis:Hots"] = "x",
+        }, after: s => s.AddRedisBackplaneOptions());
+        Assert.Contains("Gateway:Backplane:Redis:ChannelPrefix must be 1 to 64", ex.Message);
+        Assert.Contains("Gateway:Backplane:Redis:Hots is not a configuration key; the keys under Gateway:Backplane:Redis are Configuration, ChannelPrefix", ex.Message);
+        Assert.DoesNotContain("Gateway:Backplane:Redis:Configuration", ex.Message);
     }
 
     [Fact]

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using Gateway.Backplane.Redis.Tests.Infrastructure;
 using Gateway.Rpc.Tests.Infrastructure;
-using Gateway.Server.Backplane;
+using Gateway.Backplane;
 using StackExchange.Redis;
 using Xunit.Abstractions;
 

@@ -180,7 +180,9 @@ public class OptionsValidationTests
             .AddInMemoryCollection(pairs.Select(p => new KeyValuePair<string, string?>("Gateway:" + p.Key, p.Value)))
             .Build();
         var options = new GatewayOptions();
-        return (options, GatewayConfigurationReader.Bind(configuration.GetSection(GatewayOptions.SectionName), options));
+        // As the host reads it: with the Redis backplane's section registered (Gateway.Backplane.Redis).
+        return (options, GatewayConfigurationReader.Bind(configuration.GetSection(GatewayOptions.SectionName), options,
+            [new Gateway.Backplane.Redis.RedisBackplaneOptionsSection()]));
     }
 
     [Fact]

@@ -1,4 +1,4 @@
-using Gateway.Server.Backplane;
+using Gateway.Backplane;
 using Gateway.Server.Options;
 using Gateway.Server.Push;
 using Gateway.Server.Rpc;
@@ -24,15 +24,19 @@ public static class GatewayServiceCollectionExtensions
     public static IServiceCollection AddGateway(this IServiceCollection services, IConfiguration configuration)
     {
         // Not the binder's Bind(): its errors name CLR types and read a bare number as days (GatewayConfigurationReader).
+        // The brokers' sections (Gateway:Backplane:Redis) are checked with the rest: their assemblies register them.
         services.AddOptions<GatewayOptions>()
-            .Configure(o =>
+            .Configure<IEnumerable<BackplaneOptionsSection>>((o, backplanes) =>
             {
-                var errors = GatewayConfigurationReader.Bind(configuration.GetSection(GatewayOptions.SectionName), o);
+                var errors = GatewayConfigurationReader.Bind(configuration.GetSection(GatewayOptions.SectionName), o, backplanes);
                 if (errors.Count > 0) throw new OptionsValidationException(Microsoft.Extensions.Options.Options.DefaultName, typeof(GatewayOptions), errors);
             })
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>();
         services.AddSingleton<GatewayMetrics>();
+        // A generic host has registered its configuration already; a bare service collection (tests, embedding) gets
+        // this one, so a backplane assembly binds its section from the configuration the gateway read.
+        services.TryAddSingleton(configuration);
         // Plugins register services, so they are loaded while the collection is still open. Only the keys needed
         // here are read now; the whole section is validated when the options are first used.
         var json = JsonFor(configuration);

@@ -91,20 +91,14 @@ public enum BackplaneType
 public sealed class BackplaneOptions
 {
     /// <summary>InMemory (the default: a single node) or Redis.</summary>
+    /// <remarks>
+    /// A broker's own settings (Gateway:Backplane:Redis) belong to its assembly: it registers a
+    /// <see cref="Gateway.Backplane.BackplaneOptionsSection"/> and <see cref="GatewayConfigurationReader"/> checks them with the rest.
+    /// </remarks>
     public BackplaneType Type { get; set; } = BackplaneType.InMemory;
-    public RedisBackplaneOptions Redis { get; set; } = new();
-}
 
-public sealed class RedisBackplaneOptions
-{
-    /// <summary>A StackExchange.Redis configuration string, e.g. "127.0.0.1:6379" or "redis1:6379,password=…,ssl=true". Required with Type=Redis.</summary>
-    public string? Configuration { get; set; }
-    /// <summary>Prefix of every channel and key the gateway uses, so several gateway clusters can share one Redis.</summary>
-    public string ChannelPrefix { get; set; } = "gateway";
-    /// <summary>How often a node refreshes its presence (and notices nodes that are gone).</summary>
-    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(5);
-    /// <summary>How long a publish, subscribe or lookup waits for Redis, including while it reconnects; past it the caller gets UNAVAILABLE.</summary>
-    public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromSeconds(5);
+    /// <summary>The brokers' sections as <see cref="GatewayConfigurationReader"/> bound them, for <see cref="GatewayOptionsValidator"/>. Not configuration keys.</summary>
+    internal List<(Gateway.Backplane.BackplaneOptionsSection Section, object Options)> Sections { get; } = [];
 }
 
 /// <summary>A token bucket: PermitsPerSecond refill, Burst capacity. PermitsPerSecond 0 = no limit.</summary>

@@ -93,13 +93,12 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         }
         if (!Enum.IsDefined(o.Backplane.Type))
             errors.Add($"{S}:Backplane:Type must be one of {string.Join(", ", Enum.GetNames<BackplaneType>())} (got '{o.Backplane.Type}').");
-        if (o.Backplane.Type == BackplaneType.Redis && string.IsNullOrWhiteSpace(o.Backplane.Redis.Configuration))
-            errors.Add($"{S}:Backplane:Redis:Configuration is required when {S}:Backplane:Type is Redis (e.g. '127.0.0.1:6379').");
-        var prefix = o.Backplane.Redis.ChannelPrefix;
-        if (string.IsNullOrEmpty(prefix) || prefix.Length > 64 || prefix.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.' or ':')))
-            errors.Add($"{S}:Backplane:Redis:ChannelPrefix must be 1 to 64 letters, digits, '_', '-', '.' or ':' (got '{prefix}').");
-        Range(errors, $"{S}:Backplane:Redis:HeartbeatInterval", o.Backplane.Redis.HeartbeatInterval, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(5));
-        Range(errors, $"{S}:Backplane:Redis:OperationTimeout", o.Backplane.Redis.OperationTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(5));
+        foreach (var (section, options) in o.Backplane.Sections)
+        {
+            string path = $"{S}:Backplane:{section.Name}";
+            foreach (var (key, allowed) in section.Allowed) Allowed(errors, $"{path}:{key}", allowed);
+            section.Validate(options, path, selected: o.Backplane.Type.ToString().Equals(section.Name, StringComparison.OrdinalIgnoreCase), errors);
+        }
         return errors;
     }
 

@@ -4,7 +4,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Gateway.Protocol.WebSockets;
-using Gateway.Server.Backplane;
+using Gateway.Backplane;
 using Gateway.Server.Options;
 using Gateway.Server.Rpc;
 using Gateway.Server.WebSockets;

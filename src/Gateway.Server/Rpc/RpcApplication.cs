@@ -4,7 +4,7 @@ using System.Text.Json;
 using Gateway.Protocol.Http;
 using Gateway.Protocol.Rpc;
 using Gateway.Protocol.WebSockets;
-using Gateway.Server.Backplane;
+using Gateway.Backplane;
 using Gateway.Server.Push;
 using Gateway.Server.WebSockets;
 using Microsoft.Extensions.Logging;

@@ -1,4 +1,3 @@
-using Gateway.Server.Options;
 using Microsoft.Extensions.Logging;
 using Xunit.Abstractions;
 

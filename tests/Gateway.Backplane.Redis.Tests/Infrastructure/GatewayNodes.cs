@@ -137,7 +137,7 @@ public static class ClientWaits
 /// <summary>When backplanes report being connected again (StackExchange.Redis raises no event a test could await for every connection type, so this polls IsConnected, bounded).</summary>
 public static class ReconnectWatch
 {
-    public static async Task<IReadOnlyDictionary<string, TimeSpan?>> WatchAsync(System.Diagnostics.Stopwatch since, TimeSpan limit, params (string Name, Gateway.Server.Backplane.IBackplane Backplane)[] backplanes)
+    public static async Task<IReadOnlyDictionary<string, TimeSpan?>> WatchAsync(System.Diagnostics.Stopwatch since, TimeSpan limit, params (string Name, Gateway.Backplane.IBackplane Backplane)[] backplanes)
     {
         var seen = backplanes.ToDictionary(b => b.Name, _ => (TimeSpan?)null);
         var deadline = DateTime.UtcNow + limit;

@@ -1,5 +1,5 @@
 using System.Text;
-using Gateway.Server.Backplane;
+using Gateway.Backplane;
 
 namespace Gateway.Backplane.Redis.Tests.Infrastructure;
 

@@ -1,5 +1,5 @@
 using Gateway.Rpc.Tests.Infrastructure;
-using Gateway.Server.Backplane;
+using Gateway.Backplane;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Gateway.Rpc.Tests.Push;

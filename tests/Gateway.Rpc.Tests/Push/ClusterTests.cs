@@ -1,7 +1,7 @@
 using Gateway.Tests.Shared;
 using System.Text.Json.Nodes;
 using Gateway.Rpc.Tests.Infrastructure;
-using Gateway.Server.Backplane;
+using Gateway.Backplane;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Gateway.Rpc.Tests.Push;

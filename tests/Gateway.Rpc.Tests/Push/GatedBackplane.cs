@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using Gateway.Server.Backplane;
+using Gateway.Backplane;
 
 namespace Gateway.Rpc.Tests.Push;
 

@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using Gateway.Rpc.Tests.Infrastructure;
 using Gateway.Server;
-using Gateway.Server.Backplane;
+using Gateway.Backplane;
 using Gateway.Server.Push;
 using Microsoft.Extensions.DependencyInjection;
 

@@ -1,4 +1,4 @@
-namespace Gateway.Server.Backplane;
+namespace Gateway.Backplane;
 
 /// <summary>
 /// What several gateway nodes share, and nothing more (in the spirit of Centrifuge's broker.go): topic channels that a
@@ -60,19 +60,3 @@ public interface IBackplane : IAsyncDisposable
     /// <summary>Removes a node that did not answer from a user's registration (it died without leaving).</summary>
     ValueTask ForgetUserNodeAsync(string userId, string nodeId, CancellationToken cancellationToken);
 }
-
-/// <summary>Where a backplane delivers what other nodes sent. Callbacks must not block: they run on the backplane's receive path.</summary>
-public interface IBackplaneReceiver
-{
-    /// <summary>A topic message from another node. The receiver may keep the memory: the backplane does not reuse it.</summary>
-    void OnTopicMessage(string topic, ReadOnlyMemory<byte> message);
-
-    /// <summary>A broadcast from another node.</summary>
-    void OnBroadcast(ReadOnlyMemory<byte> message);
-
-    /// <summary>A message sent to this node's own channel.</summary>
-    void OnNodeMessage(ReadOnlyMemory<byte> message);
-}
-
-/// <summary>A backplane operation failed: the broker is unreachable or did not answer in time.</summary>
-public sealed class BackplaneUnavailableException(string message, Exception? inner = null) : Exception(message, inner);

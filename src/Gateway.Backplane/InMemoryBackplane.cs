@@ -1,6 +1,6 @@
 using System.Threading.Channels;
 
-namespace Gateway.Server.Backplane;
+namespace Gateway.Backplane;
 
 /// <summary>
 /// The default backplane: nodes in one process. A gateway on its own gets a private bus, so it is a single node and a
@@ -116,117 +116,5 @@ public sealed class InMemoryBackplane(InMemoryBus? bus = null) : IBackplane
     {
         try { await StopAsync(CancellationToken.None).ConfigureAwait(false); }
         catch (OperationCanceledException) { }
-    }
-}
-
-/// <summary>The shared state of in-process nodes: who listens to which topic and which node holds which user.</summary>
-public sealed class InMemoryBus
-{
-    internal const byte TopicKind = 1, BroadcastKind = 2, NodeKind = 3;
-    private readonly object _gate = new();
-    private readonly Dictionary<string, InMemoryBackplane> _nodes = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, HashSet<string>> _topics = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, HashSet<string>> _users = new(StringComparer.Ordinal);
-
-    /// <summary>Ids of the nodes on this bus.</summary>
-    public IReadOnlyList<string> Nodes
-    {
-        get { lock (_gate) return _nodes.Keys.ToArray(); }
-    }
-
-    internal void Join(string nodeId, InMemoryBackplane node)
-    {
-        lock (_gate)
-        {
-            if (!_nodes.TryAdd(nodeId, node)) throw new InvalidOperationException($"node id '{nodeId}' is already on this bus");
-        }
-    }
-
-    internal void Leave(string nodeId)
-    {
-        lock (_gate)
-        {
-            _nodes.Remove(nodeId);
-            foreach (var set in _topics.Values) set.Remove(nodeId);
-            foreach (var set in _users.Values) set.Remove(nodeId);
-        }
-    }
-
-    internal void Subscribe(string nodeId, string topic)
-    {
-        lock (_gate)
-        {
-            if (!_topics.TryGetValue(topic, out var set)) _topics[topic] = set = new HashSet<string>(StringComparer.Ordinal);
-            set.Add(nodeId);
-        }
-    }
-
-    internal void Unsubscribe(string nodeId, string topic)
-    {
-        lock (_gate)
-        {
-            if (_topics.TryGetValue(topic, out var set) && set.Remove(nodeId) && set.Count == 0) _topics.Remove(topic);
-        }
-    }
-
-    internal void Publish(string from, string topic, ReadOnlySpan<byte> message)
-    {
-        byte[]? copy = null;
-        lock (_gate)
-        {
-            if (!_topics.TryGetValue(topic, out var set)) return;
-            foreach (var id in set)
-            {
-                if (id == from || !_nodes.TryGetValue(id, out var node)) continue;
-                node.Deliver(new InMemoryBackplane.Delivery(TopicKind, topic, copy ??= message.ToArray()));
-            }
-        }
-    }
-
-    internal void Broadcast(string from, ReadOnlySpan<byte> message)
-    {
-        byte[]? copy = null;
-        lock (_gate)
-        {
-            foreach (var (id, node) in _nodes)
-            {
-                if (id != from) node.Deliver(new InMemoryBackplane.Delivery(BroadcastKind, null, copy ??= message.ToArray()));
-            }
-        }
-    }
-
-    internal bool SendToNode(string nodeId, ReadOnlySpan<byte> message)
-    {
-        lock (_gate)
-        {
-            if (!_nodes.TryGetValue(nodeId, out var node)) return false;
-            node.Deliver(new InMemoryBackplane.Delivery(NodeKind, null, message.ToArray()));
-            return true;
-        }
-    }
-
-    internal void AddUser(string nodeId, string userId)
-    {
-        lock (_gate)
-        {
-            if (!_users.TryGetValue(userId, out var set)) _users[userId] = set = new HashSet<string>(StringComparer.Ordinal);
-            set.Add(nodeId);
-        }
-    }
-
-    internal void RemoveUser(string nodeId, string userId)
-    {
-        lock (_gate)
-        {
-            if (_users.TryGetValue(userId, out var set) && set.Remove(nodeId) && set.Count == 0) _users.Remove(userId);
-        }
-    }
-
-    internal IReadOnlyList<string> UserNodes(string userId)
-    {
-        lock (_gate)
-        {
-            return _users.TryGetValue(userId, out var set) ? set.ToArray() : [];
-        }
     }
 }
