@@ -1,5 +1,6 @@
 using Gateway.Server.Backplane;
 using Gateway.Server.Options;
+using Gateway.Server.Plugins;
 using Gateway.Server.Push;
 using Gateway.Server.Rpc;
 using Gateway.Server.WebSockets;

@@ -2,15 +2,9 @@ using System.Linq.Expressions;
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using Gateway.Server.Plugins;
 
 namespace Gateway.Server.Rpc;
-
-public enum ProcedureKind { Request, Notification, Subscription }
-
-internal enum ReturnShape { Value, TaskOfT, ValueTaskOfT, Task, ValueTask, Void, AsyncEnumerable }
-
-/// <summary>A plugin could not be loaded or one of its handlers is unusable; the message names the plugin, the type and the method.</summary>
-public sealed class PluginLoadException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>
 /// A handler method found in a plugin, checked once at startup. <see cref="Bind"/> turns it into a
@@ -189,6 +183,3 @@ internal sealed class ProcedureDescriptor
         return procedure;
     }
 }
-
-/// <summary>Stands in for the input of a handler that takes none.</summary>
-internal readonly struct NoInput;

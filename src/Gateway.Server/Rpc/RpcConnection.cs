@@ -4,6 +4,7 @@ using System.Text.Json.Serialization.Metadata;
 using Gateway.Protocol.Rpc;
 using Gateway.Protocol.WebSockets;
 using Gateway.Server.Push;
+using Gateway.Server.Rpc.Limits;
 using Gateway.Server.WebSockets;
 using Microsoft.Extensions.Logging;
 
@@ -25,51 +26,31 @@ internal sealed class RpcConnection
     private TaskCompletionSource? _slotWaiter;
     private int _badInARow;
     private volatile bool _closed;
-    private TokenBucket _bucket;
-    private TokenBucket[]? _procedureBuckets;
-    private int _rejectedInRow;
+    private RateAdmission _admission;
     private int _withDeadline;
 
     public RpcConnection(WebSocketSession session, RpcApplication app)
     {
         Session = session;
         _app = app;
-        _bucket = new TokenBucket(app.RateLimits.PerConnection);
-        if (app.ProcedureLimits.Length > 0)
-        {
-            _procedureBuckets = new TokenBucket[app.ProcedureLimits.Length];
-            for (int i = 0; i < _procedureBuckets.Length; i++) _procedureBuckets[i] = new TokenBucket(app.ProcedureLimits[i]);
-        }
+        _admission = new RateAdmission(app.RateLimits, app.ProcedureLimits);
         if (app.HasDeadlines) session.Heartbeat = Tick;
         // Disconnect cancels every running handler at once, even if the read loop is parked at the in-flight limit.
         session.Closed.UnsafeRegister(static state => ((RpcConnection)state!).Close(), this);
     }
 
     /// <summary>
-    /// Rate limits, checked on the read loop before a call starts: the connection's bucket, then the
-    /// procedure's. Past RateLimits:MaxRejectionsInRow refusals in a row the connection is closed with 1008.
+    /// Rate limits (<see cref="RateAdmission"/>), checked on the read loop before a call starts. Past
+    /// RateLimits:MaxRejectionsInRow refusals in a row the connection is closed with 1008.
     /// </summary>
     public bool TryAdmit(Procedure? procedure, out TimeSpan retryAfter)
     {
-        retryAfter = default;
-        bool ok = !_bucket.Enabled || _bucket.TryTake(out retryAfter);
-        if (ok && procedure is { RateLimitSlot: >= 0 } && _procedureBuckets is { } buckets)
-        {
-            ok = buckets[procedure.RateLimitSlot].TryTake(out retryAfter);
-            // Refused by its own limit: the call did not run, so it must not use up the connection's budget.
-            if (!ok && _bucket.Enabled) _bucket.Refund();
-        }
-        if (ok)
-        {
-            _rejectedInRow = 0;
-            return true;
-        }
+        if (_admission.TryAdmit(procedure?.RateLimitSlot ?? -1, out retryAfter)) return true;
         _app.Metrics?.RateLimitHit();
-        int max = _app.RateLimits.MaxRejectionsInRow;
-        if (max > 0 && ++_rejectedInRow >= max)
+        if (_admission.IsAbusive)
         {
             _app.Metrics?.RateLimitClose();
-            if (MayLog(LogLevel.Warning)) RpcLog.Abuse(Log, Session.Id, _rejectedInRow);
+            if (MayLog(LogLevel.Warning)) RpcLog.Abuse(Log, Session.Id, _admission.RejectedInRow);
             Session.Close(CloseCodes.PolicyViolation, "rate limit exceeded repeatedly");
         }
         return false;
@@ -600,30 +581,4 @@ internal sealed class RpcConnection
     }
 
     public void GoodMessage() => _badInARow = 0;
-}
-
-internal enum TopicAdd { Added, Already, TooMany, Closed }
-
-internal static partial class RpcLog
-{
-    [LoggerMessage(100, LogLevel.Error, "[{ConnectionId}] handler for {Path} failed")]
-    public static partial void HandlerFailed(ILogger logger, long connectionId, string path, Exception exception);
-
-    [LoggerMessage(101, LogLevel.Debug, "[{ConnectionId}] notification to {Path} dropped: {Reason}")]
-    public static partial void NotificationDropped(ILogger logger, long connectionId, string path, string reason);
-
-    [LoggerMessage(102, LogLevel.Debug, "[{ConnectionId}] invalid envelope: {Problem}")]
-    public static partial void BadEnvelope(ILogger logger, long connectionId, string problem);
-
-    [LoggerMessage(103, LogLevel.Information, "Plugin {Plugin} loaded from {Path}")]
-    public static partial void PluginLoaded(ILogger logger, string plugin, string path);
-
-    [LoggerMessage(104, LogLevel.Information, "  {Kind} {Procedure} ({Input} -> {Output}) [{Plugin}]")]
-    public static partial void ProcedureBound(ILogger logger, string kind, string procedure, string input, string output, string plugin);
-
-    [LoggerMessage(106, LogLevel.Warning, "[{ConnectionId}] closing with 1008 after {Count} rate-limited calls in a row")]
-    public static partial void Abuse(ILogger logger, long connectionId, int count);
-
-    [LoggerMessage(105, LogLevel.Warning, "Plugins folder {Path} does not exist: only the built-in procedures are served")]
-    public static partial void NoPluginFolder(ILogger logger, string path);
 }
