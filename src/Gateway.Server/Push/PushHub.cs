@@ -9,6 +9,7 @@ using Gateway.Server.Options;
 using Gateway.Server.Rpc;
 using Gateway.Server.WebSockets;
 using Microsoft.Extensions.Logging;
+using Gateway.Server.Codec;
 
 namespace Gateway.Server.Push;
 
@@ -691,7 +692,7 @@ public sealed class PushHub : ITopics, IConnections, IBackplaneReceiver, IAsyncD
         }
         catch (RpcException ex)
         {
-            if (reply.Abandon()) SendReply(reply, isError: true, new ReadOnlySequence<byte>(ErrorObjects.Write(ex, _json)));
+            if (reply.Abandon()) SendReply(reply, isError: true, new ReadOnlySequence<byte>(ErrorObjects.ToBytes(ex, _json)));
         }
         catch (Exception ex)
         {

@@ -127,6 +127,8 @@ internal sealed class ProcedureDescriptor
     /// <summary>The input in the client's terms ("an object", "an integer"...), for error messages; never a .NET type name.</summary>
     public string InputShape => _inputShape ??= InputType is null ? "no input" : JsonShape.Describe(InputType);
 
+    private static readonly MethodInfo FromValueTask = typeof(NoOutput).GetMethod(nameof(NoOutput.From))!;
+
     /// <summary>Compiles the invoker and creates the typed procedure around the service instance.</summary>
     public Procedure Bind(object? service, JsonSerializerOptions json)
     {
@@ -154,18 +156,21 @@ internal sealed class ProcedureDescriptor
                 body = Expression.New(resultType.GetConstructor([typeof(Task<>).MakeGenericType(OutputType!)])!, call);
                 break;
             case ReturnShape.ValueTaskOfT:
-            case ReturnShape.ValueTask:
             case ReturnShape.AsyncEnumerable:
                 resultType = Method.ReturnType;
                 body = call;
                 break;
+            case ReturnShape.ValueTask:
+                resultType = typeof(ValueTask<NoOutput>);
+                body = Expression.Call(FromValueTask, call);
+                break;
             case ReturnShape.Task:
-                resultType = typeof(ValueTask);
-                body = Expression.New(typeof(ValueTask).GetConstructor([typeof(Task)])!, call);
+                resultType = typeof(ValueTask<NoOutput>);
+                body = Expression.Call(FromValueTask, Expression.New(typeof(ValueTask).GetConstructor([typeof(Task)])!, call));
                 break;
             default:
-                resultType = typeof(ValueTask);
-                body = Expression.Block(call, Expression.Default(typeof(ValueTask)));
+                resultType = typeof(ValueTask<NoOutput>);
+                body = Expression.Block(call, Expression.Default(typeof(ValueTask<NoOutput>)));
                 break;
         }
         var delegateType = typeof(Func<,,,,>).MakeGenericType(typeof(object), tin, typeof(RpcContext), typeof(CancellationToken), resultType);
@@ -174,8 +179,7 @@ internal sealed class ProcedureDescriptor
         Type procedureType = Shape switch
         {
             ReturnShape.AsyncEnumerable => typeof(SubscriptionProcedure<,>).MakeGenericType(tin, OutputType!),
-            ReturnShape.Task or ReturnShape.ValueTask or ReturnShape.Void => typeof(VoidProcedure<>).MakeGenericType(tin),
-            _ => typeof(RequestProcedure<,>).MakeGenericType(tin, OutputType!),
+            _ => typeof(RequestProcedure<,>).MakeGenericType(tin, OutputType ?? typeof(NoOutput)),
         };
         object? inputInfo = InputType is null ? null : json.GetTypeInfo(InputType);
         object? outputInfo = OutputType is null ? null : json.GetTypeInfo(OutputType);

@@ -3,8 +3,12 @@ using Gateway.Protocol.Rpc;
 
 namespace Gateway.Server.Rpc;
 
+/// <summary>
+/// The one invoker of requests and notifications, whether the handler returns a value (<typeparamref name="TOut"/>) or
+/// nothing (<see cref="NoOutput"/>): a synchronous completion is answered on the read loop, the rest when it completes.
+/// </summary>
 internal sealed class RequestProcedure<TIn, TOut>(ProcedureDescriptor descriptor, object? service,
-    Func<object?, TIn, RpcContext, CancellationToken, ValueTask<TOut>> invoker, JsonTypeInfo<TIn>? inputInfo, JsonTypeInfo<TOut> outputInfo)
+    Func<object?, TIn, RpcContext, CancellationToken, ValueTask<TOut>> invoker, JsonTypeInfo<TIn>? inputInfo, JsonTypeInfo<TOut>? outputInfo)
     : Procedure(descriptor)
 {
     public override void Dispatch(RpcConnection connection, ref Envelope envelope, in RequestId id)
@@ -24,12 +28,19 @@ internal sealed class RequestProcedure<TIn, TOut>(ProcedureDescriptor descriptor
         }
         if (pending.IsCompletedSuccessfully)
         {
-            connection.SendResult(call, pending.Result, outputInfo);
+            Reply(connection, call, pending.Result);
             connection.EndCall(call);
             return;
         }
         connection.Track(call);
         _ = CompleteAsync(connection, call, pending);
+    }
+
+    // A handler that returns nothing (TOut is NoOutput, no type info) answers "result":null.
+    private void Reply(RpcConnection connection, RpcCall call, TOut result)
+    {
+        if (outputInfo is null) connection.SendNullResult(call);
+        else connection.SendResult(call, result, outputInfo);
     }
 
     private async Task CompleteAsync(RpcConnection connection, RpcCall call, ValueTask<TOut> pending)
@@ -39,7 +50,7 @@ internal sealed class RequestProcedure<TIn, TOut>(ProcedureDescriptor descriptor
             var result = await pending.ConfigureAwait(false);
             // A reply is never dropped: wait for the client to drain, the call still counting as in flight.
             await connection.Session.WaitForSendRoomAsync().ConfigureAwait(false);
-            connection.SendResult(call, result, outputInfo);
+            Reply(connection, call, result);
         }
         catch (Exception ex)
         {

@@ -68,16 +68,16 @@ internal sealed class RpcCall : RpcContext
         catch (ObjectDisposedException) { }
     }
 
-    /// <summary>Readies the object for reuse; false when its token fired and it must be dropped.</summary>
-    public bool TryReset()
+    /// <summary>
+    /// Readies the object for reuse; it can always go back to the pool. A token that fired is replaced (not disposed:
+    /// its CancelAsync callbacks may still be running, and with no timer or links there is nothing to free).
+    /// </summary>
+    public void Reset()
     {
         _procedure = null;
         Id = default;
         Key = null;
-        if (_cts.TryReset()) return true;
-        // Not disposed: its CancelAsync callbacks may still be running; with no timer or links there is nothing to free.
-        _cts = new CancellationTokenSource();
-        return true;
+        if (!_cts.TryReset()) _cts = new CancellationTokenSource();
     }
 
     public override string ConnectionId => _connection.ConnectionId;

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Gateway.Protocol.Rpc;
 using Gateway.Protocol.WebSockets;
+using Gateway.Server.Codec;
 using Gateway.Server.Push;
 using Gateway.Server.Rpc.Limits;
 using Gateway.Server.WebSockets;
@@ -223,12 +224,10 @@ internal sealed class RpcConnection
                 if (call.Procedure.DeadlineMs > 0 && call.Procedure.Kind != ProcedureKind.Subscription) _withDeadline--;
             }
         }
-        if (call.TryReset())
+        call.Reset();
+        lock (_pool)
         {
-            lock (_pool)
-            {
-                if (_pool.Count < 4) _pool.Push(call);
-            }
+            if (_pool.Count < 4) _pool.Push(call);
         }
         int left = Interlocked.Decrement(ref _inflight);
         if (left < _app.MaxInflight)
@@ -513,18 +512,8 @@ internal sealed class RpcConnection
             w.WriteStartObject();
             var id = e.Id;
             ReplyWriter.WriteId(w, in id);
-            w.WriteStartObject("error"u8);
-            w.WriteString("code"u8, e.Code.WireName());
-            w.WriteNumber("status"u8, e.Code.Status());
-            w.WriteString("message"u8, e.Message);
-            w.WriteBoolean("retryable"u8, e.Retryable);
-            if (e.RetryAfter is { } after) w.WriteNumber("retryAfterMs"u8, (long)Math.Ceiling(after.TotalMilliseconds));
-            if (e.Details is not null)
-            {
-                w.WritePropertyName("details"u8);
-                JsonSerializer.Serialize(w, e.Details, e.Details.GetType(), e.Json);
-            }
-            w.WriteEndObject();
+            w.WritePropertyName("error"u8);
+            ErrorObjects.Write(w, e.Code, e.Message, e.Retryable, e.RetryAfter, e.Details, e.Json);
             w.WriteEndObject();
         }, isTerminal: true);
     }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using Gateway.Server.Codec;
 
 namespace Gateway.Server.Push;
 
@@ -22,7 +23,7 @@ internal sealed class ForwardedServerCall(PushHub hub, string originNode, long c
 
     public override void OnFailed(ErrorCode code, string message)
     {
-        if (TryClaim()) hub.SendReply(this, isError: true, new ReadOnlySequence<byte>(ErrorObjects.Write(code, message)));
+        if (TryClaim()) hub.SendReply(this, isError: true, new ReadOnlySequence<byte>(ErrorObjects.ToBytes(code, message)));
     }
 
     /// <summary>The origin cancelled or gave up: nothing goes back.</summary>

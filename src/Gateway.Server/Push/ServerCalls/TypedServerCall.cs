@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using Gateway.Server.Codec;
 
 namespace Gateway.Server.Push;
 

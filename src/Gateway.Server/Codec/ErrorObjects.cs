@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 
-namespace Gateway.Server.Push;
+namespace Gateway.Server.Codec;
 
 /// <summary>The protocol's error object (PROTOCOL.md), read into an <see cref="RpcException"/> and written from a code.</summary>
 internal static class ErrorObjects
@@ -33,39 +33,40 @@ internal static class ErrorObjects
         }
     }
 
-    public static byte[] Write(ErrorCode code, string message)
+    /// <summary>An error object for a code and message (no details): what the gateway answers for a call it failed itself.</summary>
+    public static byte[] ToBytes(ErrorCode code, string message) => ToBytes(code, message, code.IsRetryable(), null, null, null);
+
+    /// <summary>The error object of a handler's <see cref="RpcException"/>, details included.</summary>
+    public static byte[] ToBytes(RpcException ex, JsonSerializerOptions json) =>
+        ToBytes(ex.Code, ex.Message, ex.Retryable ?? ex.Code.IsRetryable(), ex.RetryAfter, ex.Details, json);
+
+    private static byte[] ToBytes(ErrorCode code, string message, bool retryable, TimeSpan? retryAfter, object? details, JsonSerializerOptions? json)
     {
         var buffer = new ArrayBufferWriter<byte>(128);
         using (var w = new Utf8JsonWriter(buffer))
         {
-            w.WriteStartObject();
-            w.WriteString("code"u8, code.WireName());
-            w.WriteNumber("status"u8, code.Status());
-            w.WriteString("message"u8, message);
-            w.WriteBoolean("retryable"u8, code.IsRetryable());
-            w.WriteEndObject();
+            Write(w, code, message, retryable, retryAfter, details, json);
         }
         return buffer.WrittenSpan.ToArray();
     }
 
-    public static byte[] Write(RpcException ex, JsonSerializerOptions json)
+    /// <summary>
+    /// The one writer of the protocol's error object, <c>{"code","status","message","retryable"[,"retryAfterMs"][,"details"]}</c>:
+    /// replies to the client and answers sent to another node both come through here.
+    /// </summary>
+    public static void Write(Utf8JsonWriter w, ErrorCode code, string message, bool retryable, TimeSpan? retryAfter, object? details, JsonSerializerOptions? json)
     {
-        var buffer = new ArrayBufferWriter<byte>(128);
-        using (var w = new Utf8JsonWriter(buffer))
+        w.WriteStartObject();
+        w.WriteString("code"u8, code.WireName());
+        w.WriteNumber("status"u8, code.Status());
+        w.WriteString("message"u8, message);
+        w.WriteBoolean("retryable"u8, retryable);
+        if (retryAfter is { } after) w.WriteNumber("retryAfterMs"u8, (long)Math.Ceiling(after.TotalMilliseconds));
+        if (details is not null)
         {
-            w.WriteStartObject();
-            w.WriteString("code"u8, ex.Code.WireName());
-            w.WriteNumber("status"u8, ex.Code.Status());
-            w.WriteString("message"u8, ex.Message);
-            w.WriteBoolean("retryable"u8, ex.Retryable ?? ex.Code.IsRetryable());
-            if (ex.RetryAfter is { } after) w.WriteNumber("retryAfterMs"u8, (long)Math.Ceiling(after.TotalMilliseconds));
-            if (ex.Details is not null)
-            {
-                w.WritePropertyName("details"u8);
-                JsonSerializer.Serialize(w, ex.Details, ex.Details.GetType(), json);
-            }
-            w.WriteEndObject();
+            w.WritePropertyName("details"u8);
+            JsonSerializer.Serialize(w, details, details.GetType(), json);
         }
-        return buffer.WrittenSpan.ToArray();
+        w.WriteEndObject();
     }
 }
