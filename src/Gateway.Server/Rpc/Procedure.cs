@@ -19,5 +19,5 @@ internal abstract class Procedure(ProcedureDescriptor descriptor)
     /// <summary>Deadline of one call in milliseconds; 0 = none.</summary>
     public long DeadlineMs { get; set; }
 
-    public abstract void Dispatch(RpcConnection connection, ref Envelope envelope, in RequestId id);
+    public abstract void Dispatch(RpcConnection connection, ref Envelope envelope, in Codec.RequestId id);
 }

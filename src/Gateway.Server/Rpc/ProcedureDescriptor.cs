@@ -2,6 +2,7 @@ using System.Linq.Expressions;
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using Gateway.Server.Codec;
 using Gateway.Server.Plugins;
 
 namespace Gateway.Server.Rpc;

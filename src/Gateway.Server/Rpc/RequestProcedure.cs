@@ -11,10 +11,10 @@ internal sealed class RequestProcedure<TIn, TOut>(ProcedureDescriptor descriptor
     Func<object?, TIn, RpcContext, CancellationToken, ValueTask<TOut>> invoker, JsonTypeInfo<TIn>? inputInfo, JsonTypeInfo<TOut>? outputInfo)
     : Procedure(descriptor)
 {
-    public override void Dispatch(RpcConnection connection, ref Envelope envelope, in RequestId id)
+    public override void Dispatch(RpcConnection connection, ref Envelope envelope, in Codec.RequestId id)
     {
-        if (!connection.TryReadInput(this, ref envelope, inputInfo, id, out TIn input)) return;
-        var call = connection.BeginCall(this, id, envelope.HasId);
+        if (!InputReader.TryRead(connection, this, ref envelope, inputInfo, id, out TIn input)) return;
+        var call = connection.Calls.Begin(this, id, envelope.HasId);
         ValueTask<TOut> pending;
         try
         {
@@ -22,25 +22,25 @@ internal sealed class RequestProcedure<TIn, TOut>(ProcedureDescriptor descriptor
         }
         catch (Exception ex)
         {
-            connection.Fail(call, ex);
-            connection.EndCall(call);
+            connection.Replies.Fail(call, ex);
+            connection.Calls.End(call);
             return;
         }
         if (pending.IsCompletedSuccessfully)
         {
             Reply(connection, call, pending.Result);
-            connection.EndCall(call);
+            connection.Calls.End(call);
             return;
         }
-        connection.Track(call);
+        connection.Calls.Track(call);
         _ = CompleteAsync(connection, call, pending);
     }
 
     // A handler that returns nothing (TOut is NoOutput, no type info) answers "result":null.
     private void Reply(RpcConnection connection, RpcCall call, TOut result)
     {
-        if (outputInfo is null) connection.SendNullResult(call);
-        else connection.SendResult(call, result, outputInfo);
+        if (outputInfo is null) connection.Replies.SendNullResult(call);
+        else connection.Replies.SendResult(call, result, outputInfo);
     }
 
     private async Task CompleteAsync(RpcConnection connection, RpcCall call, ValueTask<TOut> pending)
@@ -54,11 +54,11 @@ internal sealed class RequestProcedure<TIn, TOut>(ProcedureDescriptor descriptor
         }
         catch (Exception ex)
         {
-            connection.Fail(call, ex);
+            connection.Replies.Fail(call, ex);
         }
         finally
         {
-            connection.EndCall(call);
+            connection.Calls.End(call);
         }
     }
 }

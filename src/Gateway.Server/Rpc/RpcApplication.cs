@@ -5,6 +5,7 @@ using Gateway.Protocol.Http;
 using Gateway.Protocol.Rpc;
 using Gateway.Protocol.WebSockets;
 using Gateway.Server.Backplane;
+using Gateway.Server.Codec;
 using Gateway.Server.Push;
 using Gateway.Server.WebSockets;
 using Microsoft.Extensions.Logging;
@@ -71,6 +72,8 @@ public sealed class RpcApplication : IWebSocketApplication
     internal GatewayMetrics? Metrics { get; }
     /// <summary>Topics, events and server-to-client calls of this node.</summary>
     public PushHub Hub { get; }
+    /// <summary>The hub as the RPC layer sees it: connections' push state and the handlers' push API.</summary>
+    internal IPushEndpoint Push => Hub;
     /// <summary>Names of every procedure served, plugins' and built-ins'.</summary>
     public IEnumerable<string> ProcedureNames => _procedures.Keys;
 
@@ -78,7 +81,6 @@ public sealed class RpcApplication : IWebSocketApplication
     {
         var connection = new RpcConnection(session, this);
         session.State = connection;
-        Hub.Register(connection);
         return default;
     }
 
@@ -99,7 +101,7 @@ public sealed class RpcApplication : IWebSocketApplication
     {
         var connection = (RpcConnection)session.State!;
         connection.Close();
-        Hub.Unregister(connection);
+        Push.Disconnect(connection.Push);
         return default;
     }
 
@@ -108,15 +110,19 @@ public sealed class RpcApplication : IWebSocketApplication
         var connection = (RpcConnection)session.State!;
         if (opcode != Opcode.Text)
         {
-            connection.SendError(RequestId.None, ErrorCode.InvalidArgument, "gateway.v1.json messages are text frames; binary frames are not accepted");
-            connection.BadMessage("binary frame");
+            connection.Replies.SendError(RequestId.None, ErrorCode.InvalidArgument, "gateway.v1.json messages are text frames; binary frames are not accepted");
+            connection.Faults.BadMessage("binary frame");
             return default;
         }
         Span<char> path = stackalloc char[JsonEnvelope.MaxPathLength];
         JsonEnvelope.Parse(payload, path, out var envelope, Json.MaxDepth);
-        if (envelope.Kind is EnvelopeKind.Request or EnvelopeKind.Notification &&
-            (connection.InflightCount >= MaxInflight || session.IsOverSendLimit))
-            return DispatchWhenSlotFreeAsync(connection, payload);
+        if (envelope.Kind is EnvelopeKind.Request or EnvelopeKind.Notification)
+        {
+            if (connection.Calls.InflightCount >= MaxInflight || session.IsOverSendLimit) return DispatchWhenSlotFreeAsync(connection, payload);
+            // Messages read before the transport closed are still delivered; a handler started now would only be
+            // cancelled at once, so a client that is gone gets no work started for it (as in DispatchWhenSlotFreeAsync).
+            if (session.Closed.IsCancellationRequested) return default;
+        }
         Dispatch(connection, ref envelope, path.Slice(0, envelope.PathLength));
         return default;
     }
@@ -126,8 +132,8 @@ public sealed class RpcApplication : IWebSocketApplication
         // The session does not consume the message until this completes, so the bytes stay valid.
         // A client that does not read its replies gets no more work done for it (and its socket is not read).
         await connection.Session.WaitForSendRoomAsync().ConfigureAwait(false);
-        while (connection.InflightCount >= MaxInflight && !connection.Session.Closed.IsCancellationRequested)
-            await connection.WaitForSlotAsync().ConfigureAwait(false);
+        while (connection.Calls.InflightCount >= MaxInflight && !connection.Session.Closed.IsCancellationRequested)
+            await connection.Calls.WaitForSlotAsync().ConfigureAwait(false);
         // The client went away while this message waited: nobody is left to answer, so no handler is started for it.
         if (connection.Session.Closed.IsCancellationRequested) return;
         var path = ArrayPool<char>.Shared.Rent(JsonEnvelope.MaxPathLength);
@@ -148,35 +154,35 @@ public sealed class RpcApplication : IWebSocketApplication
         switch (envelope.Kind)
         {
             case EnvelopeKind.Invalid:
-                connection.SendError(id, ErrorCode.InvalidArgument, envelope.Problem!);
-                connection.BadMessage(envelope.Problem!);
+                connection.Replies.SendError(id, ErrorCode.InvalidArgument, envelope.Problem!);
+                connection.Faults.BadMessage(envelope.Problem!);
                 return;
             case EnvelopeKind.Cancel:
-                connection.GoodMessage();
+                connection.Faults.GoodMessage();
                 connection.Cancel(envelope.Id);
                 return;
             case EnvelopeKind.Result:
             case EnvelopeKind.Error:
                 // The client answers a call the server made (IConnections.CallAsync).
-                connection.GoodMessage();
+                connection.Faults.GoodMessage();
                 connection.CompleteServerCall(ref envelope);
                 return;
             case EnvelopeKind.Progress:
                 // Progress on a server call: allowed by the protocol, nothing waits for it.
-                connection.GoodMessage();
+                connection.Faults.GoodMessage();
                 return;
         }
-        connection.GoodMessage();
-        if (connection.Draining)
+        connection.Faults.GoodMessage();
+        if (connection.Calls.Draining)
         {
-            if (envelope.HasId) connection.SendError(id, ErrorCode.Unavailable, "server is shutting down; retry on another instance");
+            if (envelope.HasId) connection.Replies.SendError(id, ErrorCode.Unavailable, "server is shutting down; retry on another instance");
             return;
         }
         _lookup.TryGetValue(path, out var procedure);
         if (!connection.TryAdmit(procedure, out var retryAfter))
         {
-            if (envelope.HasId) connection.SendError(id, ErrorCode.ResourceExhausted, "rate limit exceeded", retryAfter: retryAfter);
-            else connection.DroppedNotification(path.ToString(), "rate limit exceeded");
+            if (envelope.HasId) connection.Replies.SendError(id, ErrorCode.ResourceExhausted, "rate limit exceeded", retryAfter: retryAfter);
+            else connection.Faults.DroppedNotification(path.ToString(), "rate limit exceeded");
             return;
         }
         if (procedure is not null)
@@ -189,8 +195,8 @@ public sealed class RpcApplication : IWebSocketApplication
             DispatchBuiltIn(connection, in envelope, id, path);
             return;
         }
-        if (envelope.HasId) connection.SendError(id, ErrorCode.NotFound, $"no procedure named '{path}'");
-        else connection.DroppedNotification(path.ToString(), "no such procedure");
+        if (envelope.HasId) connection.Replies.SendError(id, ErrorCode.NotFound, $"no procedure named '{path}'");
+        else connection.Faults.DroppedNotification(path.ToString(), "no such procedure");
     }
 
     private void DispatchBuiltIn(RpcConnection connection, in Envelope envelope, in RequestId id, ReadOnlySpan<char> path)
@@ -206,26 +212,13 @@ public sealed class RpcApplication : IWebSocketApplication
         }
         else
         {
-            connection.SendError(id, ErrorCode.NotFound, $"no built-in procedure named '{path}'");
+            connection.Replies.SendError(id, ErrorCode.NotFound, $"no built-in procedure named '{path}'");
         }
     }
 
-    private readonly record struct RawResult(RequestId Id, ReadOnlyMemory<byte> Json);
-
     private static readonly byte[] Pong = "\"pong\""u8.ToArray();
 
-    private static void SendRaw(RpcConnection connection, in RequestId id, ReadOnlyMemory<byte> json)
-    {
-        ReplyWriter.Send(connection, new RawResult(id, json), static (Utf8JsonWriter w, in RawResult r) =>
-        {
-            w.WriteStartObject();
-            var rid = r.Id;
-            ReplyWriter.WriteId(w, in rid);
-            w.WritePropertyName("result"u8);
-            w.WriteRawValue(r.Json.Span, skipInputValidation: true);
-            w.WriteEndObject();
-        }, isTerminal: true);
-    }
+    private static void SendRaw(RpcConnection connection, in RequestId id, ReadOnlyMemory<byte> json) => connection.Replies.SendRawResult(id, json);
 
     private byte[] BuildDescribe()
     {

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json.Serialization.Metadata;
+using Gateway.Server.Codec;
 
 namespace Gateway.Server.Rpc;
 
@@ -86,16 +87,16 @@ internal sealed class RpcCall : RpcContext
     public override IDictionary<string, object?> Items => _connection.Items;
     public override string Path => _procedure?.Name ?? "";
     public override string? UserId { get => _connection.UserId; set => _connection.UserId = value; }
-    public override ValueTask SetUserIdAsync(string? userId) => _connection.Hub.SetUserAsync(_connection, userId, CancellationToken);
-    public override ITopics Topics => _connection.Hub;
-    public override IConnections Connections => _connection.Hub;
+    public override ValueTask SetUserIdAsync(string? userId) => _connection.PushEndpoint.SetUserAsync(_connection.Push, userId, CancellationToken);
+    public override ITopics Topics => _connection.PushEndpoint.Topics;
+    public override IConnections Connections => _connection.PushEndpoint.Connections;
     public override CancellationToken CancellationToken => _cts.Token;
 
     public override ValueTask ReportProgressAsync<T>(T value)
     {
         if (!CanSend) return default;
         var info = (JsonTypeInfo<T>)_connection.Json.GetTypeInfo(typeof(T));
-        _connection.SendProgress(this, value, info);
+        _connection.Replies.SendProgress(this, value, info);
         return default;
     }
 }

@@ -7,17 +7,17 @@ internal sealed class SubscriptionProcedure<TIn, TOut>(ProcedureDescriptor descr
     Func<object?, TIn, RpcContext, CancellationToken, IAsyncEnumerable<TOut>> invoker, JsonTypeInfo<TIn>? inputInfo, JsonTypeInfo<TOut> outputInfo)
     : Procedure(descriptor)
 {
-    public override void Dispatch(RpcConnection connection, ref Envelope envelope, in RequestId id)
+    public override void Dispatch(RpcConnection connection, ref Envelope envelope, in Codec.RequestId id)
     {
         if (!envelope.HasId)
         {
             // A stream needs an id to address its items; a notification can never be answered.
-            connection.DroppedNotification(Name, "a subscription cannot be called as a notification");
+            connection.Faults.DroppedNotification(Name, "a subscription cannot be called as a notification");
             return;
         }
-        if (!connection.TryReadInput(this, ref envelope, inputInfo, id, out TIn input)) return;
-        var call = connection.BeginCall(this, id, hasId: true);
-        connection.Track(call);
+        if (!InputReader.TryRead(connection, this, ref envelope, inputInfo, id, out TIn input)) return;
+        var call = connection.Calls.Begin(this, id, hasId: true);
+        connection.Calls.Track(call);
         _ = StreamAsync(connection, call, input);
     }
 
@@ -33,26 +33,26 @@ internal sealed class SubscriptionProcedure<TIn, TOut>(ProcedureDescriptor descr
             {
                 if (call.IsCancelled || connection.Session.CloseSent) break;
                 // Over the send limit the item follows Limits:SlowConsumerPolicy (dropped and counted, or 1008).
-                connection.SendData(call, enumerator.Current, outputInfo);
+                connection.Replies.SendData(call, enumerator.Current, outputInfo);
             }
             if (!call.IsCancelled && !connection.Session.CloseSent)
             {
                 await connection.Session.WaitForSendRoomAsync().ConfigureAwait(false);
-                connection.SendDone(call);
+                connection.Replies.SendDone(call);
             }
         }
         catch (Exception ex)
         {
-            connection.Fail(call, ex);
+            connection.Replies.Fail(call, ex);
         }
         finally
         {
             if (enumerator is not null)
             {
                 try { await enumerator.DisposeAsync().ConfigureAwait(false); }
-                catch (Exception ex) { connection.LogHandlerError(call, ex); }
+                catch (Exception ex) { connection.Faults.HandlerFailed(call.Path, ex); }
             }
-            connection.EndCall(call);
+            connection.Calls.End(call);
         }
     }
 }

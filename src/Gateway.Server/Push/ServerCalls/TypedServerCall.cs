@@ -23,7 +23,7 @@ internal sealed class TypedServerCall<TResult>(JsonTypeInfo<TResult> info, strin
         catch (Exception ex) when (ex is JsonException or NotSupportedException or InvalidOperationException or FormatException or OverflowException)
         {
             _tcs.TrySetException(new RpcException(ErrorCode.InvalidArgument,
-                $"the answer of {what} is not valid: {Rpc.JsonShape.Explain(Rpc.JsonShape.Describe(typeof(TResult)), info, ex, 64)}"));
+                $"the answer of {what} is not valid: {JsonShape.Explain(JsonShape.Describe(typeof(TResult)), info, ex, 64)}"));
         }
     }
 

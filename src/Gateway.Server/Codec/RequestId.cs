@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace Gateway.Server.Rpc;
+namespace Gateway.Server.Codec;
 
 /// <summary>
 /// A request id as it must be echoed: the raw JSON token (a slice of the received message, valid only

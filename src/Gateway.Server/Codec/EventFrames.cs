@@ -2,9 +2,8 @@ using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Gateway.Protocol.WebSockets;
-using Gateway.Server.Rpc;
 
-namespace Gateway.Server.Push;
+namespace Gateway.Server.Codec;
 
 /// <summary>The event envelope, <c>{"event":…,"topic":…,"data":…}</c>, serialized once per publish.</summary>
 internal static class EventFrames
@@ -14,7 +13,7 @@ internal static class EventFrames
         var builder = FrameBuilder.Rent();
         try
         {
-            var writer = ReplyWriter.Begin(builder);
+            var writer = JsonFrames.Begin(builder);
             WriteEnvelope(writer, eventName, topic, data, info);
             writer.Flush();
             return SharedFrame.From(builder.Finish(Opcode.Text));
@@ -27,7 +26,7 @@ internal static class EventFrames
 
     public static void Write<T>(IBufferWriter<byte> output, string eventName, string? topic, T data, JsonTypeInfo<T> info)
     {
-        using var writer = new Utf8JsonWriter(output, ReplyWriter.WriterOptions);
+        using var writer = new Utf8JsonWriter(output, JsonFrames.WriterOptions);
         WriteEnvelope(writer, eventName, topic, data, info);
     }
 
@@ -37,7 +36,7 @@ internal static class EventFrames
         writer.WriteString("event"u8, eventName);
         if (topic is not null) writer.WriteString("topic"u8, topic);
         writer.WritePropertyName("data"u8);
-        ReplyWriter.WriteValue(writer, data, info);
+        JsonFrames.WriteValue(writer, data, info);
         writer.WriteEndObject();
     }
 }

@@ -1,4 +1,3 @@
-using Gateway.Server.Rpc;
 using Gateway.Server.WebSockets;
 
 namespace Gateway.Server.Push;
@@ -6,7 +5,7 @@ namespace Gateway.Server.Push;
 /// <summary>The local members of a topic or a user, with a snapshot for lock-free iteration rebuilt only after a change.</summary>
 internal sealed class Interest(string key)
 {
-    private readonly HashSet<RpcConnection> _members = new(ReferenceEqualityComparer.Instance);
+    private readonly HashSet<PushState> _members = new(ReferenceEqualityComparer.Instance);
     private WebSocketSession[]? _snapshot = [];
     private bool _retired;
 
@@ -18,7 +17,7 @@ internal sealed class Interest(string key)
     }
 
     /// <summary>False when this entry was retired (emptied and being removed): use a fresh one.</summary>
-    public bool TryAdd(RpcConnection connection)
+    public bool TryAdd(PushState connection)
     {
         lock (_members)
         {
@@ -28,7 +27,7 @@ internal sealed class Interest(string key)
         }
     }
 
-    public bool Remove(RpcConnection connection)
+    public bool Remove(PushState connection)
     {
         lock (_members)
         {
@@ -49,7 +48,7 @@ internal sealed class Interest(string key)
         }
     }
 
-    /// <summary>The members' sessions, as the fan-out loop wants them (no hop through the connection object).</summary>
+    /// <summary>The members' sessions, as the fan-out loop wants them (no hop through the push state).</summary>
     public WebSocketSession[] Snapshot()
     {
         var snapshot = Volatile.Read(ref _snapshot);
