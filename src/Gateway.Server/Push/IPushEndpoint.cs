@@ -1,3 +1,4 @@
+using Gateway.Server.Codec;
 using Gateway.Server.WebSockets;
 
 namespace Gateway.Server.Push;
@@ -9,8 +10,8 @@ namespace Gateway.Server.Push;
 /// </summary>
 internal interface IPushEndpoint
 {
-    /// <summary>Registers a new connection: events, topics, users and server calls can reach it from now on.</summary>
-    PushState Connect(WebSocketSession session);
+    /// <summary>Registers a new connection: events, topics, users and server calls (written in <paramref name="codec"/>) can reach it from now on.</summary>
+    PushState Connect(WebSocketSession session, IWireCodec codec);
 
     /// <summary>The connection is gone: out of the directory, its topics and its user; its waiting server calls fail.</summary>
     void Disconnect(PushState state);

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Gateway.Server.Backplane;
+using Gateway.Server.Codec;
 using Gateway.Server.WebSockets;
 using Microsoft.Extensions.Logging;
 
@@ -62,7 +63,7 @@ public sealed class PushHub : ITopics, IConnections, IBackplaneReceiver, IPushEn
 
     // ---- the RPC layer's connections ---------------------------------------------------------------
 
-    PushState IPushEndpoint.Connect(WebSocketSession session) => _directory.Register(session);
+    PushState IPushEndpoint.Connect(WebSocketSession session, IWireCodec codec) => _directory.Register(session, codec);
     void IPushEndpoint.Disconnect(PushState state) => _directory.Unregister(state);
     ValueTask IPushEndpoint.SetUserAsync(PushState state, string? userId, CancellationToken cancellationToken) =>
         _directory.SetUserAsync(state, userId, cancellationToken);

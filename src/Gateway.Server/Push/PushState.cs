@@ -1,3 +1,4 @@
+using Gateway.Server.Codec;
 using Gateway.Server.WebSockets;
 
 namespace Gateway.Server.Push;
@@ -17,11 +18,11 @@ internal sealed class PushState
     private volatile bool _unregistered;
     private string? _connectionId;
 
-    public PushState(WebSocketSession session, string nodeId, int maxServerCalls)
+    public PushState(WebSocketSession session, IWireCodec codec, string nodeId, int maxServerCalls)
     {
         Session = session;
         _nodeId = nodeId;
-        ServerCalls = new ServerCallTable(session, maxServerCalls);
+        ServerCalls = new ServerCallTable(session, codec, maxServerCalls);
     }
 
     public WebSocketSession Session { get; }

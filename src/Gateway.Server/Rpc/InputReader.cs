@@ -16,7 +16,8 @@ internal static class InputReader
     {
         value = default!;
         if (info is null) return true;
-        if (!envelope.HasInput || IsNull(envelope.Input))
+        var codec = connection.Codec;
+        if (!envelope.HasInput || codec.IsNull(envelope.Input))
         {
             if (!procedure.Descriptor.InputRequired) return true;
             Reject(connection, procedure, envelope.HasId, id, $"input is required: '{procedure.Name}' expects {procedure.Descriptor.InputShape}");
@@ -25,8 +26,7 @@ internal static class InputReader
         int maxDepth = connection.Json.MaxDepth == 0 ? 64 : connection.Json.MaxDepth;
         try
         {
-            var reader = new Utf8JsonReader(envelope.Input, new JsonReaderOptions { MaxDepth = maxDepth });
-            value = JsonSerializer.Deserialize(ref reader, info)!;
+            value = codec.ReadValue(envelope.Input, info, maxDepth);
             return true;
         }
         catch (Exception ex) when (ex is JsonException or NotSupportedException or InvalidOperationException or FormatException or OverflowException)
@@ -36,8 +36,6 @@ internal static class InputReader
             return false;
         }
     }
-
-    private static bool IsNull(in ReadOnlySequence<byte> json) => json.Length == 4 && json.FirstSpan[0] == (byte)'n';
 
     private static void Reject(RpcConnection connection, Procedure procedure, bool hasId, in RequestId id, string message)
     {

@@ -22,7 +22,7 @@ public sealed class RpcApplication : IWebSocketApplication
 {
     private readonly FrozenDictionary<string, Procedure> _procedures;
     private readonly FrozenDictionary<string, Procedure>.AlternateLookup<ReadOnlySpan<char>> _lookup;
-    private readonly byte[] _describe;
+    private readonly BuiltInAnswers[] _answers;
 
     internal RpcApplication(IEnumerable<Procedure> procedures, JsonSerializerOptions json, int maxInflight, int maxBadMessages, ILogger logger,
         Options.RateLimitsOptions? rateLimits = null, TimeSpan requestTimeout = default, GatewayMetrics? metrics = null,
@@ -58,10 +58,14 @@ public sealed class RpcApplication : IWebSocketApplication
         MaxInflight = maxInflight;
         MaxBadMessages = maxBadMessages;
         Logger = logger;
-        _describe = BuildDescribe();
+        _answers = BuildAnswers();
     }
 
-    public IReadOnlyList<string> Subprotocols { get; } = [WebSocketHandshake.JsonSubprotocol];
+    // The wire formats served, the first being the default for a client that asks for none. A second format is one
+    // more entry here; nothing else in dispatch changes.
+    private static readonly IWireCodec[] Codecs = [JsonWireCodec.Instance];
+
+    public IReadOnlyList<string> Subprotocols { get; } = Array.ConvertAll(Codecs, c => c.Subprotocol);
     internal JsonSerializerOptions Json { get; }
     internal int MaxInflight { get; }
     internal int MaxBadMessages { get; }
@@ -79,7 +83,7 @@ public sealed class RpcApplication : IWebSocketApplication
 
     public ValueTask OnConnectedAsync(WebSocketSession session)
     {
-        var connection = new RpcConnection(session, this);
+        var connection = new RpcConnection(session, this, CodecFor(session.Subprotocol));
         session.State = connection;
         return default;
     }
@@ -108,14 +112,15 @@ public sealed class RpcApplication : IWebSocketApplication
     public ValueTask OnMessageAsync(WebSocketSession session, Opcode opcode, ReadOnlySequence<byte> payload)
     {
         var connection = (RpcConnection)session.State!;
-        if (opcode != Opcode.Text)
+        var codec = connection.Codec;
+        if (opcode != codec.FrameOpcode)
         {
-            connection.Replies.SendError(RequestId.None, ErrorCode.InvalidArgument, "gateway.v1.json messages are text frames; binary frames are not accepted");
-            connection.Faults.BadMessage("binary frame");
+            connection.Replies.SendError(RequestId.None, ErrorCode.InvalidArgument, WrongFrameMessage(codec));
+            connection.Faults.BadMessage(codec.FrameOpcode == Opcode.Text ? "binary frame" : "text frame");
             return default;
         }
         Span<char> path = stackalloc char[JsonEnvelope.MaxPathLength];
-        JsonEnvelope.Parse(payload, path, out var envelope, Json.MaxDepth);
+        codec.ReadEnvelope(payload, path, out var envelope, Json.MaxDepth);
         if (envelope.Kind is EnvelopeKind.Request or EnvelopeKind.Notification)
         {
             if (connection.Calls.InflightCount >= MaxInflight || session.IsOverSendLimit) return DispatchWhenSlotFreeAsync(connection, payload);
@@ -139,7 +144,7 @@ public sealed class RpcApplication : IWebSocketApplication
         var path = ArrayPool<char>.Shared.Rent(JsonEnvelope.MaxPathLength);
         try
         {
-            JsonEnvelope.Parse(payload, path, out var envelope, Json.MaxDepth);
+            connection.Codec.ReadEnvelope(payload, path, out var envelope, Json.MaxDepth);
             Dispatch(connection, ref envelope, path.AsSpan(0, envelope.PathLength));
         }
         finally
@@ -204,11 +209,11 @@ public sealed class RpcApplication : IWebSocketApplication
         if (!envelope.HasId) return; // built-ins only answer; as notifications they do nothing
         if (path.SequenceEqual("$ping"))
         {
-            SendRaw(connection, id, Pong);
+            SendRaw(connection, id, Answers(connection.Codec).Pong);
         }
         else if (path.SequenceEqual("$describe"))
         {
-            SendRaw(connection, id, _describe);
+            SendRaw(connection, id, Answers(connection.Codec).Describe);
         }
         else
         {
@@ -216,11 +221,25 @@ public sealed class RpcApplication : IWebSocketApplication
         }
     }
 
-    private static readonly byte[] Pong = "\"pong\""u8.ToArray();
+    private static IWireCodec CodecFor(string? subprotocol)
+    {
+        foreach (var codec in Codecs)
+        {
+            if (codec.Subprotocol == subprotocol) return codec;
+        }
+        return Codecs[0];
+    }
 
-    private static void SendRaw(RpcConnection connection, in RequestId id, ReadOnlyMemory<byte> json) => connection.Replies.SendRawResult(id, json);
+    private static string WrongFrameMessage(IWireCodec codec) => codec.FrameOpcode == Opcode.Text
+        ? codec.Subprotocol + " messages are text frames; binary frames are not accepted"
+        : codec.Subprotocol + " messages are binary frames; text frames are not accepted";
 
-    private byte[] BuildDescribe()
+    // The built-ins' fixed answers, encoded once per wire format at startup.
+    private readonly record struct BuiltInAnswers(byte[] Pong, byte[] Describe);
+
+    private static void SendRaw(RpcConnection connection, in RequestId id, byte[] encoded) => connection.Replies.SendEncodedResult(id, encoded);
+
+    private BuiltInAnswers[] BuildAnswers()
     {
         var list = new List<object>
         {
@@ -237,6 +256,9 @@ public sealed class RpcApplication : IWebSocketApplication
                 output = p.Descriptor.OutputTypeName,
             });
         }
-        return JsonSerializer.SerializeToUtf8Bytes(list, new JsonSerializerOptions(JsonSerializerDefaults.Web));
+        var web = new JsonSerializerOptions(JsonSerializerDefaults.Web);
+        return Array.ConvertAll(Codecs, c => new BuiltInAnswers(c.Encode("pong", web), c.Encode(list, web)));
     }
+
+    private BuiltInAnswers Answers(IWireCodec codec) => _answers[Array.IndexOf(Codecs, codec)];
 }

@@ -20,21 +20,24 @@ internal sealed class RpcConnection
     private Dictionary<string, object?>? _items;
     private RateAdmission _admission;
 
-    public RpcConnection(WebSocketSession session, RpcApplication app)
+    public RpcConnection(WebSocketSession session, RpcApplication app, IWireCodec codec)
     {
         Session = session;
         _app = app;
+        Codec = codec;
         Faults = new ClientFaults(session, app.Logger, app.Metrics, app.MaxBadMessages);
-        Replies = new ReplySender(session, app.Json, app.Metrics, Faults);
+        Replies = new ReplySender(session, codec, app.Json, app.Metrics, Faults);
         Calls = new CallRegistry(this, app.MaxInflight);
         _admission = new RateAdmission(app.RateLimits, app.ProcedureLimits);
-        Push = app.Push.Connect(session);
+        Push = app.Push.Connect(session, codec);
         if (app.HasDeadlines) session.Heartbeat = new DeadlineSweep(Calls, Replies, app.Metrics).Tick;
         // Disconnect cancels every running handler at once, even if the read loop is parked at the in-flight limit.
         session.Closed.UnsafeRegister(static state => ((RpcConnection)state!).Close(), this);
     }
 
     public WebSocketSession Session { get; }
+    /// <summary>The wire format negotiated for this connection.</summary>
+    public IWireCodec Codec { get; }
     public CallRegistry Calls { get; }
     public ReplySender Replies { get; }
     public ClientFaults Faults { get; }

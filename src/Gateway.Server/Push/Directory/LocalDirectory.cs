@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Gateway.Server.Codec;
 using Gateway.Server.WebSockets;
 
 namespace Gateway.Server.Push;
@@ -32,9 +33,9 @@ internal sealed class LocalDirectory
 
     public bool TryGet(long local, out PushState state) => _connections.TryGetValue(local, out state!);
 
-    public PushState Register(WebSocketSession session)
+    public PushState Register(WebSocketSession session, IWireCodec codec)
     {
-        var state = new PushState(session, _link.NodeId, _maxServerCalls);
+        var state = new PushState(session, codec, _link.NodeId, _maxServerCalls);
         _connections[session.Id] = state;
         return state;
     }

@@ -11,6 +11,9 @@ namespace Gateway.Server.Push;
 /// </summary>
 internal sealed class EventSender(LocalDirectory directory, FanOut fanOut, ClusterLink link, JsonSerializerOptions json)
 {
+    // Events cross the cluster as serialized frames, so they have one canonical format: JSON.
+    private static readonly IWireCodec Codec = JsonWireCodec.Instance;
+
     private JsonTypeInfo<T> TypeInfo<T>() => (JsonTypeInfo<T>)json.GetTypeInfo(typeof(T));
 
     public ValueTask PublishAsync<T>(string topic, string eventName, T data, CancellationToken cancellationToken)
@@ -18,7 +21,7 @@ internal sealed class EventSender(LocalDirectory directory, FanOut fanOut, Clust
         TopicNames.ValidateTopic(topic);
         TopicNames.ValidateEvent(eventName);
         link.EnsureStarted();
-        var frame = EventFrames.Build(eventName, topic, data, TypeInfo<T>());
+        var frame = Codec.BuildEvent(eventName, topic, data, TypeInfo<T>());
         return LocalThenCluster(frame, topic, cancellationToken);
     }
 
@@ -30,7 +33,7 @@ internal sealed class EventSender(LocalDirectory directory, FanOut fanOut, Clust
         if (node == link.NodeId)
         {
             if (!directory.TryGet(local, out var state)) return false;
-            var frame = EventFrames.Build(eventName, null, data, TypeInfo<T>());
+            var frame = Codec.BuildEvent(eventName, null, data, TypeInfo<T>());
             try { return fanOut.ToConnection(state, frame); }
             finally { frame.Release(); }
         }
@@ -45,7 +48,7 @@ internal sealed class EventSender(LocalDirectory directory, FanOut fanOut, Clust
         TopicNames.ValidateEvent(eventName);
         link.EnsureStarted();
         // The frame is held until the other nodes have their copy: its payload is the message body, copied once per node.
-        var frame = EventFrames.Build(eventName, null, data, TypeInfo<T>());
+        var frame = Codec.BuildEvent(eventName, null, data, TypeInfo<T>());
         try
         {
             bool found = fanOut.ToUser(userId, frame) > 0 || directory.Users.MemberCount(userId) > 0;
@@ -79,7 +82,7 @@ internal sealed class EventSender(LocalDirectory directory, FanOut fanOut, Clust
     {
         TopicNames.ValidateEvent(eventName);
         link.EnsureStarted();
-        var frame = EventFrames.Build(eventName, null, data, TypeInfo<T>());
+        var frame = Codec.BuildEvent(eventName, null, data, TypeInfo<T>());
         return LocalThenCluster(frame, topic: null, cancellationToken);
     }
 

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Text.Json;
 using Gateway.Server.Codec;
 using Gateway.Server.WebSockets;
 
@@ -9,13 +8,11 @@ namespace Gateway.Server.Push;
 /// The calls this server made to one client and still waits on, by the id they have on that connection's wire.
 /// Ids are the server's own counter, separate from the client's request ids. Closing fails every waiting call.
 /// </summary>
-internal sealed class ServerCallTable(WebSocketSession session, int maxWaiting)
+internal sealed class ServerCallTable(WebSocketSession session, IWireCodec codec, int maxWaiting)
 {
     private readonly Dictionary<long, ServerCall> _waiting = new();
     private long _nextId;
     private bool _closed;
-
-    private readonly record struct OutgoingCall(long Id, string Path, byte[]? Input);
 
     /// <summary>Sends <c>{"id":n,"path":…,"input":…}</c> to the client and keeps the call until its answer, cancel or the close.</summary>
     public void Start(ServerCall call, string path, byte[]? inputJson)
@@ -30,31 +27,14 @@ internal sealed class ServerCallTable(WebSocketSession session, int maxWaiting)
             call.WireId = id;
             _waiting[id] = call;
         }
-        JsonFrames.Send(session, new OutgoingCall(id, path, inputJson), static (Utf8JsonWriter w, in OutgoingCall c) =>
-        {
-            w.WriteStartObject();
-            w.WriteNumber("id"u8, c.Id);
-            w.WriteString("path"u8, c.Path);
-            if (c.Input is not null)
-            {
-                w.WritePropertyName("input"u8);
-                w.WriteRawValue(c.Input, skipInputValidation: true);
-            }
-            w.WriteEndObject();
-        }, isTerminal: true);
+        codec.SendServerCall(session, id, path, inputJson);
     }
 
     /// <summary>The server gives up on a call (deadline, cancel): the client is told to stop. False when it had ended already.</summary>
     public bool Cancel(ServerCall call)
     {
         if (call.WireId == 0 || !TryTake(call.WireId, out var taken) || !ReferenceEquals(taken, call)) return false;
-        JsonFrames.Send(session, call.WireId, static (Utf8JsonWriter w, in long id) =>
-        {
-            w.WriteStartObject();
-            w.WriteNumber("id"u8, id);
-            w.WriteBoolean("cancel"u8, true);
-            w.WriteEndObject();
-        }, isTerminal: true);
+        codec.SendServerCallCancel(session, call.WireId);
         return true;
     }
 
