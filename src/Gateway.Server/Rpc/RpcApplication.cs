@@ -113,7 +113,7 @@ public sealed class RpcApplication : IWebSocketApplication
     {
         var connection = (RpcConnection)session.State!;
         var codec = connection.Codec;
-        if (opcode != codec.FrameOpcode)
+        if (opcode != connection.FrameOpcode)
         {
             connection.Replies.SendError(RequestId.None, ErrorCode.InvalidArgument, WrongFrameMessage(codec));
             connection.Faults.BadMessage(codec.FrameOpcode == Opcode.Text ? "binary frame" : "text frame");

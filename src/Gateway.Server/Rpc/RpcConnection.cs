@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using Gateway.Protocol.Rpc;
+using Gateway.Protocol.WebSockets;
 using Gateway.Server.Codec;
 using Gateway.Server.Push;
 using Gateway.Server.Rpc.Limits;
@@ -25,6 +26,7 @@ internal sealed class RpcConnection
         Session = session;
         _app = app;
         Codec = codec;
+        FrameOpcode = codec.FrameOpcode;
         Faults = new ClientFaults(session, app.Logger, app.Metrics, app.MaxBadMessages);
         Replies = new ReplySender(session, codec, app.Json, app.Metrics, Faults);
         Calls = new CallRegistry(this, app.MaxInflight);
@@ -38,6 +40,8 @@ internal sealed class RpcConnection
     public WebSocketSession Session { get; }
     /// <summary>The wire format negotiated for this connection.</summary>
     public IWireCodec Codec { get; }
+    /// <summary>The codec's frame type, read once: the read loop checks it on every message.</summary>
+    public Opcode FrameOpcode { get; }
     public CallRegistry Calls { get; }
     public ReplySender Replies { get; }
     public ClientFaults Faults { get; }
