@@ -28,7 +28,7 @@ try
     if (string.Equals(builder.Configuration["Gateway:Backplane:Type"], "Redis", StringComparison.OrdinalIgnoreCase))
         Gateway.Backplane.Redis.RedisBackplaneServiceCollectionExtensions.AddRedisBackplane(builder.Services);
 }
-catch (Gateway.Server.Rpc.PluginLoadException ex)
+catch (Gateway.Server.Plugins.PluginLoadException ex)
 {
     return PluginError(ex);
 }
@@ -50,7 +50,7 @@ try
         // Creating the server creates every plugin service and binds every procedure: fail here, not mid-start.
         _ = host.Services.GetRequiredService<Gateway.Server.GatewayServer>();
     }
-    catch (Gateway.Server.Rpc.PluginLoadException ex)
+    catch (Gateway.Server.Plugins.PluginLoadException ex)
     {
         return PluginError(ex);
     }

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Gateway.Samples;
 
-/// <summary>A message with a text and an optional number: what echo/echo returns unchanged.</summary>
+/// <summary>A message with a text and an optional number: the typed example, echo/typed, returns it unchanged.</summary>
 public sealed class Msg
 {
     // Members the client did not send stay out of the reply, so the echo is the input unchanged.
@@ -51,9 +51,19 @@ public sealed class LogInput
 [RpcService("echo")]
 public sealed class EchoService(ILogger<EchoService> log)
 {
-    /// <summary>Returns its input unchanged.</summary>
+    /// <summary>
+    /// Returns its input unchanged, whatever JSON it is: an object with any members, an array, a string, a number,
+    /// true, false or null (no input answers null). What every client author tries first.
+    /// </summary>
     [Rpc("echo")]
-    public ValueTask<Msg> Echo(Msg input, RpcContext context) => new(input);
+    public System.Text.Json.JsonElement? Echo(System.Text.Json.JsonElement? input, RpcContext context) => input;
+
+    /// <summary>
+    /// The typed way to write a handler: the input is bound to <see cref="Msg"/> (members it does not know are ignored,
+    /// a member of the wrong type is INVALID_ARGUMENT naming it) and returned.
+    /// </summary>
+    [Rpc("typed")]
+    public ValueTask<Msg> Typed(Msg input, RpcContext context) => new(input);
 
     /// <summary>Streams {"i":0}…{"i":n-1}, waiting delayMs between items.</summary>
     [Subscription("count")]

@@ -72,7 +72,7 @@ public sealed class BadMessageLimitTests : IAsyncLifetime
         await using var client = await _gateway.ConnectAsync();
         for (int i = 0; i < 5; i++)
         {
-            var reply = await client.CallAsync("echo/echo", new { number = "x" });
+            var reply = await client.CallAsync("echo/typed", new { number = "x" });
             reply.AssertError("INVALID_ARGUMENT", 400);
         }
         for (int i = 0; i < 5; i++)

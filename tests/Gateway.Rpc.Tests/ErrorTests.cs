@@ -36,11 +36,11 @@ public sealed class ErrorTests(StandardGatewayFixture fixture) : IClassFixture<S
     public async Task BadInputType_IsInvalidArgumentNamingTheMember()
     {
         await using var client = await Gateway.ConnectAsync();
-        var reply = await client.CallAsync("echo/echo", new { text = "t", number = "x" });
+        var reply = await client.CallAsync("echo/typed", new { text = "t", number = "x" });
         var error = reply.AssertError("INVALID_ARGUMENT", 400);
         Assert.False(error.Bool("retryable"));
         // In the client's terms: the member and the JSON it must be, never a .NET type name (System.Nullable`1[System.Int64]).
-        Assert.Equal("invalid input for 'echo/echo': $.number must be an integer or null", error.Str("message"));
+        Assert.Equal("invalid input for 'echo/typed': $.number must be an integer or null", error.Str("message"));
         await client.PingAsync();
     }
 
@@ -51,16 +51,16 @@ public sealed class ErrorTests(StandardGatewayFixture fixture) : IClassFixture<S
     public async Task InputOfTheWrongJsonKind_IsInvalidArgument(string input)
     {
         await using var client = await Gateway.ConnectAsync();
-        await client.SendTextAsync($$"""{"id":1,"path":"echo/echo","input":{{input}}}""");
+        await client.SendTextAsync($$"""{"id":1,"path":"echo/typed","input":{{input}}}""");
         var reply = await client.NextAsync("1");
         var error = reply.AssertError("INVALID_ARGUMENT", 400);
-        Assert.Equal("invalid input for 'echo/echo': expects an object", error.Str("message"));
+        Assert.Equal("invalid input for 'echo/typed': expects an object", error.Str("message"));
         await client.PingAsync();
     }
 
     [Theory]
-    [InlineData("""{"id":1,"path":"echo/echo"}""", "input is required: 'echo/echo' expects an object")]
-    [InlineData("""{"id":1,"path":"echo/echo","input":null}""", "input is required: 'echo/echo' expects an object")]
+    [InlineData("""{"id":1,"path":"echo/typed"}""", "input is required: 'echo/typed' expects an object")]
+    [InlineData("""{"id":1,"path":"echo/typed","input":null}""", "input is required: 'echo/typed' expects an object")]
     [InlineData("""{"id":1,"path":"test/int"}""", "input is required: 'test/int' expects an integer")]
     [InlineData("""{"id":1,"path":"test/record","input":null}""", "input is required: 'test/record' expects an object")]
     public async Task MissingRequiredInput_IsInvalidArgument(string message, string expected)
@@ -182,7 +182,7 @@ public sealed class ErrorTests(StandardGatewayFixture fixture) : IClassFixture<S
     public async Task UnknownMembers_AreIgnored()
     {
         await using var client = await Gateway.ConnectAsync();
-        await client.SendTextAsync("""{"id":"u1","path":"echo/echo","input":{"text":"a","extra":[1,{"b":2}]},"meta":{"trace":"x"},"v":2}""");
+        await client.SendTextAsync("""{"id":"u1","path":"echo/typed","input":{"text":"a","extra":[1,{"b":2}]},"meta":{"trace":"x"},"v":2}""");
         var reply = await client.NextAsync("\"u1\"");
         Assert.Equal("a", reply["result"].Str("text"));
     }

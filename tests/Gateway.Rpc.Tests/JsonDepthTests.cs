@@ -8,12 +8,12 @@ namespace Gateway.Rpc.Tests;
 /// </summary>
 public sealed class JsonDepthTests
 {
-    /// <summary>An echo/echo request whose input carries an unknown member nested so the whole message is <paramref name="depth"/> deep.</summary>
+    /// <summary>An echo/typed request whose input carries an unknown member nested so the whole message is <paramref name="depth"/> deep.</summary>
     private static string Request(int depth)
     {
         // {"id":1,...,"input":{"text":"deep","extra": [[...]] }}: envelope 1, input 2, arrays 3..depth.
         int arrays = depth - 2;
-        return "{\"id\":1,\"path\":\"echo/echo\",\"input\":{\"text\":\"deep\",\"extra\":" + new string('[', arrays) + new string(']', arrays) + "}}";
+        return "{\"id\":1,\"path\":\"echo/typed\",\"input\":{\"text\":\"deep\",\"extra\":" + new string('[', arrays) + new string(']', arrays) + "}}";
     }
 
     [Theory]

@@ -23,6 +23,25 @@ public sealed class KindsTests(StandardGatewayFixture fixture) : IClassFixture<S
         Assert.Single(client.ReceivedFor(key));
     }
 
+    [Theory]
+    [InlineData("5")]
+    [InlineData("-1.5e3")]
+    [InlineData("\"text\"")]
+    [InlineData("[1,\"two\",{\"three\":[3]}]")]
+    [InlineData("{\"any\":{\"keys\":[true,false,null]},\"x\":\"y\"}")]
+    [InlineData("true")]
+    [InlineData("null")]
+    public async Task EchoEcho_ReturnsAnyJsonInputUnchanged(string input)
+    {
+        // What README promises and every client author tries first: not only the shape of the typed example (echo/typed).
+        await using var client = await Gateway.ConnectAsync();
+        await client.SendTextAsync($$"""{"id":1,"path":"echo/echo","input":{{input}}}""");
+        var reply = await client.NextAsync("1");
+        Assert.False(reply.ContainsKey("error"), reply.ToJsonString());
+        Assert.True(reply.ContainsKey("result"), reply.ToJsonString());
+        Assert.True(Json.JsonEquals(JsonNode.Parse(input), reply["result"]), reply.ToJsonString());
+    }
+
     [Fact]
     public async Task Request_IdIsEchoedExactly_IntegerAndString()
     {
@@ -50,7 +69,7 @@ public sealed class KindsTests(StandardGatewayFixture fixture) : IClassFixture<S
         await client.SendNotificationAsync("echo/log", new { level = "debug", message = "from the notification test" });
         // Notifications that fail are never answered either: unknown procedure, bad input, a subscription without an id, a built-in.
         await client.SendNotificationAsync("nope/nothing", new { a = 1 });
-        await client.SendNotificationAsync("echo/echo", new { number = "not a number" });
+        await client.SendNotificationAsync("echo/typed", new { number = "not a number" });
         await client.SendNotificationAsync("echo/fail", new { code = "NOT_FOUND" });
         await client.SendNotificationAsync("echo/crash");
         await client.SendNotificationAsync("echo/count", new { n = 3 });
@@ -164,9 +183,9 @@ public sealed class KindsTests(StandardGatewayFixture fixture) : IClassFixture<S
         var list = Assert.IsType<JsonArray>(result);
         var byName = list.OfType<JsonObject>().ToDictionary(p => p.Str("name")!);
 
-        Assert.Equal("request", byName["echo/echo"].Str("kind"));
-        Assert.Equal("Msg", byName["echo/echo"].Str("input"));
-        Assert.Equal("Msg", byName["echo/echo"].Str("output"));
+        Assert.Equal("request", byName["echo/typed"].Str("kind"));
+        Assert.Equal("Msg", byName["echo/typed"].Str("input"));
+        Assert.Equal("Msg", byName["echo/typed"].Str("output"));
         Assert.Equal("subscription", byName["echo/count"].Str("kind"));
         Assert.Equal("CountInput", byName["echo/count"].Str("input"));
         Assert.Equal("Tick", byName["echo/count"].Str("output"));

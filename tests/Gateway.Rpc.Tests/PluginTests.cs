@@ -15,7 +15,7 @@ public sealed class PluginTests(StandardGatewayFixture fixture) : IClassFixture<
         await using var client = await Gateway.ConnectAsync();
         Assert.Equal("both", (await client.ResultAsync("echo/echo", new { text = "both" })).Str("text"));
         Assert.Equal(42, (await client.ResultAsync("test/sync"))!.GetValue<int>());
-        var catalog = Gateway.Provider.GetService(typeof(Gateway.Server.Rpc.PluginCatalog)) as Gateway.Server.Rpc.PluginCatalog;
+        var catalog = Gateway.Provider.GetService(typeof(Gateway.Server.Plugins.PluginCatalog)) as Gateway.Server.Plugins.PluginCatalog;
         Assert.NotNull(catalog);
         Assert.Equal([Plugins.Samples, Plugins.Test], catalog!.Plugins.Select(p => p.Name).OrderBy(n => n, StringComparer.Ordinal));
     }

@@ -1,5 +1,5 @@
 using Gateway.Rpc.Tests.Infrastructure;
-using Gateway.Server.Rpc;
+using Gateway.Server.Plugins;
 
 namespace Gateway.Rpc.Tests;
 

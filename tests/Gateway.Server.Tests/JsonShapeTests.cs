@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Gateway.Server.Options;
+using Gateway.Server.Codec;
 using Gateway.Server.Rpc;
 
 namespace Gateway.Server.Tests;

@@ -1,5 +1,6 @@
 using Gateway.Backplane;
 using Gateway.Server.Options;
+using Gateway.Server.Plugins;
 using Gateway.Server.Push;
 using Gateway.Server.Rpc;
 using Gateway.Server.WebSockets;

@@ -31,7 +31,7 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         CheckPath(errors, $"{S}:EchoPath", o.EchoPath, required: false);
         if (!string.IsNullOrEmpty(o.EchoPath) && o.EchoPath == o.WebSocketPath)
             errors.Add($"{S}:EchoPath must differ from {S}:WebSocketPath (both are '{o.EchoPath}').");
-        foreach (var reserved in new[] { "/healthz", "/readyz", "/metrics" })
+        foreach (var reserved in ReservedPaths.All)
         {
             if (o.WebSocketPath == reserved) errors.Add($"{S}:WebSocketPath must not be the reserved path '{reserved}'.");
             if (o.EchoPath == reserved) errors.Add($"{S}:EchoPath must not be the reserved path '{reserved}'.");

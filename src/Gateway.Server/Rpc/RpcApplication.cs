@@ -5,6 +5,7 @@ using Gateway.Protocol.Http;
 using Gateway.Protocol.Rpc;
 using Gateway.Protocol.WebSockets;
 using Gateway.Backplane;
+using Gateway.Server.Codec;
 using Gateway.Server.Push;
 using Gateway.Server.WebSockets;
 using Microsoft.Extensions.Logging;
@@ -21,7 +22,7 @@ public sealed class RpcApplication : IWebSocketApplication
 {
     private readonly FrozenDictionary<string, Procedure> _procedures;
     private readonly FrozenDictionary<string, Procedure>.AlternateLookup<ReadOnlySpan<char>> _lookup;
-    private readonly byte[] _describe;
+    private readonly BuiltInAnswers[] _answers;
 
     internal RpcApplication(IEnumerable<Procedure> procedures, JsonSerializerOptions json, int maxInflight, int maxBadMessages, ILogger logger,
         Options.RateLimitsOptions? rateLimits = null, TimeSpan requestTimeout = default, GatewayMetrics? metrics = null,
@@ -57,10 +58,14 @@ public sealed class RpcApplication : IWebSocketApplication
         MaxInflight = maxInflight;
         MaxBadMessages = maxBadMessages;
         Logger = logger;
-        _describe = BuildDescribe();
+        _answers = BuildAnswers();
     }
 
-    public IReadOnlyList<string> Subprotocols { get; } = [WebSocketHandshake.JsonSubprotocol];
+    // The wire formats served, the first being the default for a client that asks for none. A second format is one
+    // more entry here; nothing else in dispatch changes.
+    private static readonly IWireCodec[] Codecs = [JsonWireCodec.Instance];
+
+    public IReadOnlyList<string> Subprotocols { get; } = Array.ConvertAll(Codecs, c => c.Subprotocol);
     internal JsonSerializerOptions Json { get; }
     internal int MaxInflight { get; }
     internal int MaxBadMessages { get; }
@@ -71,14 +76,15 @@ public sealed class RpcApplication : IWebSocketApplication
     internal GatewayMetrics? Metrics { get; }
     /// <summary>Topics, events and server-to-client calls of this node.</summary>
     public PushHub Hub { get; }
+    /// <summary>The hub as the RPC layer sees it: connections' push state and the handlers' push API.</summary>
+    internal IPushEndpoint Push => Hub;
     /// <summary>Names of every procedure served, plugins' and built-ins'.</summary>
     public IEnumerable<string> ProcedureNames => _procedures.Keys;
 
     public ValueTask OnConnectedAsync(WebSocketSession session)
     {
-        var connection = new RpcConnection(session, this);
+        var connection = new RpcConnection(session, this, CodecFor(session.Subprotocol));
         session.State = connection;
-        Hub.Register(connection);
         return default;
     }
 
@@ -99,24 +105,29 @@ public sealed class RpcApplication : IWebSocketApplication
     {
         var connection = (RpcConnection)session.State!;
         connection.Close();
-        Hub.Unregister(connection);
+        Push.Disconnect(connection.Push);
         return default;
     }
 
     public ValueTask OnMessageAsync(WebSocketSession session, Opcode opcode, ReadOnlySequence<byte> payload)
     {
         var connection = (RpcConnection)session.State!;
-        if (opcode != Opcode.Text)
+        var codec = connection.Codec;
+        if (opcode != connection.FrameOpcode)
         {
-            connection.SendError(RequestId.None, ErrorCode.InvalidArgument, "gateway.v1.json messages are text frames; binary frames are not accepted");
-            connection.BadMessage("binary frame");
+            connection.Replies.SendError(RequestId.None, ErrorCode.InvalidArgument, WrongFrameMessage(codec));
+            connection.Faults.BadMessage(codec.FrameOpcode == Opcode.Text ? "binary frame" : "text frame");
             return default;
         }
         Span<char> path = stackalloc char[JsonEnvelope.MaxPathLength];
-        JsonEnvelope.Parse(payload, path, out var envelope, Json.MaxDepth);
-        if (envelope.Kind is EnvelopeKind.Request or EnvelopeKind.Notification &&
-            (connection.InflightCount >= MaxInflight || session.IsOverSendLimit))
-            return DispatchWhenSlotFreeAsync(connection, payload);
+        codec.ReadEnvelope(payload, path, out var envelope, Json.MaxDepth);
+        if (envelope.Kind is EnvelopeKind.Request or EnvelopeKind.Notification)
+        {
+            if (connection.Calls.InflightCount >= MaxInflight || session.IsOverSendLimit) return DispatchWhenSlotFreeAsync(connection, payload);
+            // Messages read before the transport closed are still delivered; a handler started now would only be
+            // cancelled at once, so a client that is gone gets no work started for it (as in DispatchWhenSlotFreeAsync).
+            if (session.Closed.IsCancellationRequested) return default;
+        }
         Dispatch(connection, ref envelope, path.Slice(0, envelope.PathLength));
         return default;
     }
@@ -126,14 +137,14 @@ public sealed class RpcApplication : IWebSocketApplication
         // The session does not consume the message until this completes, so the bytes stay valid.
         // A client that does not read its replies gets no more work done for it (and its socket is not read).
         await connection.Session.WaitForSendRoomAsync().ConfigureAwait(false);
-        while (connection.InflightCount >= MaxInflight && !connection.Session.Closed.IsCancellationRequested)
-            await connection.WaitForSlotAsync().ConfigureAwait(false);
+        while (connection.Calls.InflightCount >= MaxInflight && !connection.Session.Closed.IsCancellationRequested)
+            await connection.Calls.WaitForSlotAsync().ConfigureAwait(false);
         // The client went away while this message waited: nobody is left to answer, so no handler is started for it.
         if (connection.Session.Closed.IsCancellationRequested) return;
         var path = ArrayPool<char>.Shared.Rent(JsonEnvelope.MaxPathLength);
         try
         {
-            JsonEnvelope.Parse(payload, path, out var envelope, Json.MaxDepth);
+            connection.Codec.ReadEnvelope(payload, path, out var envelope, Json.MaxDepth);
             Dispatch(connection, ref envelope, path.AsSpan(0, envelope.PathLength));
         }
         finally
@@ -148,35 +159,35 @@ public sealed class RpcApplication : IWebSocketApplication
         switch (envelope.Kind)
         {
             case EnvelopeKind.Invalid:
-                connection.SendError(id, ErrorCode.InvalidArgument, envelope.Problem!);
-                connection.BadMessage(envelope.Problem!);
+                connection.Replies.SendError(id, ErrorCode.InvalidArgument, envelope.Problem!);
+                connection.Faults.BadMessage(envelope.Problem!);
                 return;
             case EnvelopeKind.Cancel:
-                connection.GoodMessage();
+                connection.Faults.GoodMessage();
                 connection.Cancel(envelope.Id);
                 return;
             case EnvelopeKind.Result:
             case EnvelopeKind.Error:
                 // The client answers a call the server made (IConnections.CallAsync).
-                connection.GoodMessage();
+                connection.Faults.GoodMessage();
                 connection.CompleteServerCall(ref envelope);
                 return;
             case EnvelopeKind.Progress:
                 // Progress on a server call: allowed by the protocol, nothing waits for it.
-                connection.GoodMessage();
+                connection.Faults.GoodMessage();
                 return;
         }
-        connection.GoodMessage();
-        if (connection.Draining)
+        connection.Faults.GoodMessage();
+        if (connection.Calls.Draining)
         {
-            if (envelope.HasId) connection.SendError(id, ErrorCode.Unavailable, "server is shutting down; retry on another instance");
+            if (envelope.HasId) connection.Replies.SendError(id, ErrorCode.Unavailable, "server is shutting down; retry on another instance");
             return;
         }
         _lookup.TryGetValue(path, out var procedure);
         if (!connection.TryAdmit(procedure, out var retryAfter))
         {
-            if (envelope.HasId) connection.SendError(id, ErrorCode.ResourceExhausted, "rate limit exceeded", retryAfter: retryAfter);
-            else connection.DroppedNotification(path.ToString(), "rate limit exceeded");
+            if (envelope.HasId) connection.Replies.SendError(id, ErrorCode.ResourceExhausted, "rate limit exceeded", retryAfter: retryAfter);
+            else connection.Faults.DroppedNotification(path.ToString(), "rate limit exceeded");
             return;
         }
         if (procedure is not null)
@@ -189,8 +200,8 @@ public sealed class RpcApplication : IWebSocketApplication
             DispatchBuiltIn(connection, in envelope, id, path);
             return;
         }
-        if (envelope.HasId) connection.SendError(id, ErrorCode.NotFound, $"no procedure named '{path}'");
-        else connection.DroppedNotification(path.ToString(), "no such procedure");
+        if (envelope.HasId) connection.Replies.SendError(id, ErrorCode.NotFound, $"no procedure named '{path}'");
+        else connection.Faults.DroppedNotification(path.ToString(), "no such procedure");
     }
 
     private void DispatchBuiltIn(RpcConnection connection, in Envelope envelope, in RequestId id, ReadOnlySpan<char> path)
@@ -198,36 +209,37 @@ public sealed class RpcApplication : IWebSocketApplication
         if (!envelope.HasId) return; // built-ins only answer; as notifications they do nothing
         if (path.SequenceEqual("$ping"))
         {
-            SendRaw(connection, id, Pong);
+            SendRaw(connection, id, Answers(connection.Codec).Pong);
         }
         else if (path.SequenceEqual("$describe"))
         {
-            SendRaw(connection, id, _describe);
+            SendRaw(connection, id, Answers(connection.Codec).Describe);
         }
         else
         {
-            connection.SendError(id, ErrorCode.NotFound, $"no built-in procedure named '{path}'");
+            connection.Replies.SendError(id, ErrorCode.NotFound, $"no built-in procedure named '{path}'");
         }
     }
 
-    private readonly record struct RawResult(RequestId Id, ReadOnlyMemory<byte> Json);
-
-    private static readonly byte[] Pong = "\"pong\""u8.ToArray();
-
-    private static void SendRaw(RpcConnection connection, in RequestId id, ReadOnlyMemory<byte> json)
+    private static IWireCodec CodecFor(string? subprotocol)
     {
-        ReplyWriter.Send(connection, new RawResult(id, json), static (Utf8JsonWriter w, in RawResult r) =>
+        foreach (var codec in Codecs)
         {
-            w.WriteStartObject();
-            var rid = r.Id;
-            ReplyWriter.WriteId(w, in rid);
-            w.WritePropertyName("result"u8);
-            w.WriteRawValue(r.Json.Span, skipInputValidation: true);
-            w.WriteEndObject();
-        }, isTerminal: true);
+            if (codec.Subprotocol == subprotocol) return codec;
+        }
+        return Codecs[0];
     }
 
-    private byte[] BuildDescribe()
+    private static string WrongFrameMessage(IWireCodec codec) => codec.FrameOpcode == Opcode.Text
+        ? codec.Subprotocol + " messages are text frames; binary frames are not accepted"
+        : codec.Subprotocol + " messages are binary frames; text frames are not accepted";
+
+    // The built-ins' fixed answers, encoded once per wire format at startup.
+    private readonly record struct BuiltInAnswers(byte[] Pong, byte[] Describe);
+
+    private static void SendRaw(RpcConnection connection, in RequestId id, byte[] encoded) => connection.Replies.SendEncodedResult(id, encoded);
+
+    private BuiltInAnswers[] BuildAnswers()
     {
         var list = new List<object>
         {
@@ -244,6 +256,9 @@ public sealed class RpcApplication : IWebSocketApplication
                 output = p.Descriptor.OutputTypeName,
             });
         }
-        return JsonSerializer.SerializeToUtf8Bytes(list, new JsonSerializerOptions(JsonSerializerDefaults.Web));
+        var web = new JsonSerializerOptions(JsonSerializerDefaults.Web);
+        return Array.ConvertAll(Codecs, c => new BuiltInAnswers(c.Encode("pong", web), c.Encode(list, web)));
     }
+
+    private BuiltInAnswers Answers(IWireCodec codec) => _answers[Array.IndexOf(Codecs, codec)];
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json.Serialization.Metadata;
+using Gateway.Server.Codec;
 
 namespace Gateway.Server.Rpc;
 
@@ -68,16 +69,16 @@ internal sealed class RpcCall : RpcContext
         catch (ObjectDisposedException) { }
     }
 
-    /// <summary>Readies the object for reuse; false when its token fired and it must be dropped.</summary>
-    public bool TryReset()
+    /// <summary>
+    /// Readies the object for reuse; it can always go back to the pool. A token that fired is replaced (not disposed:
+    /// its CancelAsync callbacks may still be running, and with no timer or links there is nothing to free).
+    /// </summary>
+    public void Reset()
     {
         _procedure = null;
         Id = default;
         Key = null;
-        if (_cts.TryReset()) return true;
-        // Not disposed: its CancelAsync callbacks may still be running; with no timer or links there is nothing to free.
-        _cts = new CancellationTokenSource();
-        return true;
+        if (!_cts.TryReset()) _cts = new CancellationTokenSource();
     }
 
     public override string ConnectionId => _connection.ConnectionId;
@@ -86,16 +87,16 @@ internal sealed class RpcCall : RpcContext
     public override IDictionary<string, object?> Items => _connection.Items;
     public override string Path => _procedure?.Name ?? "";
     public override string? UserId { get => _connection.UserId; set => _connection.UserId = value; }
-    public override ValueTask SetUserIdAsync(string? userId) => _connection.Hub.SetUserAsync(_connection, userId, CancellationToken);
-    public override ITopics Topics => _connection.Hub;
-    public override IConnections Connections => _connection.Hub;
+    public override ValueTask SetUserIdAsync(string? userId) => _connection.PushEndpoint.SetUserAsync(_connection.Push, userId, CancellationToken);
+    public override ITopics Topics => _connection.PushEndpoint.Topics;
+    public override IConnections Connections => _connection.PushEndpoint.Connections;
     public override CancellationToken CancellationToken => _cts.Token;
 
     public override ValueTask ReportProgressAsync<T>(T value)
     {
         if (!CanSend) return default;
         var info = (JsonTypeInfo<T>)_connection.Json.GetTypeInfo(typeof(T));
-        _connection.SendProgress(this, value, info);
+        _connection.Replies.SendProgress(this, value, info);
         return default;
     }
 }

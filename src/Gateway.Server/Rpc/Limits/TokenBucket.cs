@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Gateway.Server.Options;
 
-namespace Gateway.Server.Rpc;
+namespace Gateway.Server.Rpc.Limits;
 
 /// <summary>
 /// A token bucket for one connection (or one connection and procedure). Only the connection's read loop

@@ -6,7 +6,7 @@ using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
 
-namespace Gateway.Server.Rpc;
+namespace Gateway.Server.Codec;
 
 /// <summary>
 /// Says what a handler's input looks like in the client's terms ("an object", "an integer", "an array"), for

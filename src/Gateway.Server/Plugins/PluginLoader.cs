@@ -4,27 +4,9 @@ using System.Text.Json;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace Gateway.Server.Rpc;
+using Gateway.Server.Rpc;
 
-/// <summary>One plugin folder's assembly, loaded into its own context.</summary>
-public sealed record LoadedPlugin(string Name, string Folder, Assembly Assembly);
-
-/// <summary>What the plugins folder holds: plugins and the procedures they declare, checked and ready to bind.</summary>
-public sealed class PluginCatalog
-{
-    internal PluginCatalog(IReadOnlyList<LoadedPlugin> plugins, IReadOnlyList<ProcedureDescriptor> procedures, string folder, bool folderExists)
-    {
-        Plugins = plugins;
-        Procedures = procedures;
-        Folder = folder;
-        FolderExists = folderExists;
-    }
-
-    public IReadOnlyList<LoadedPlugin> Plugins { get; }
-    internal IReadOnlyList<ProcedureDescriptor> Procedures { get; }
-    public string Folder { get; }
-    public bool FolderExists { get; }
-}
+namespace Gateway.Server.Plugins;
 
 /// <summary>
 /// Loads every plugin under the plugins folder (one subfolder per plugin, holding {folder}.dll and its
@@ -108,37 +90,4 @@ public static class PluginLoader
         }
         return new PluginCatalog(plugins, procedures, full, folderExists: true);
     }
-}
-
-/// <summary>A plugin's own load context: shared contracts from the host, the rest from the plugin's folder.</summary>
-internal sealed class PluginLoadContext : AssemblyLoadContext
-{
-    private readonly AssemblyDependencyResolver _resolver;
-
-    public PluginLoadContext(string name, string mainAssemblyPath) : base("plugin:" + name, isCollectible: false)
-    {
-        _resolver = new AssemblyDependencyResolver(mainAssemblyPath);
-    }
-
-    protected override Assembly? Load(AssemblyName assemblyName)
-    {
-        if (IsShared(assemblyName.Name))
-        {
-            // The host's copy, so that RpcContext, ILogger<T>, IServiceCollection... are the same types on both sides.
-            try { return Default.LoadFromAssemblyName(assemblyName); }
-            catch (FileNotFoundException) { }
-        }
-        string? path = _resolver.ResolveAssemblyToPath(assemblyName);
-        return path is null ? null : LoadFromAssemblyPath(path);
-    }
-
-    protected override IntPtr LoadUnmanagedDll(string unmanagedDllName)
-    {
-        string? path = _resolver.ResolveUnmanagedDllToPath(unmanagedDllName);
-        return path is null ? IntPtr.Zero : LoadUnmanagedDllFromPath(path);
-    }
-
-    internal static bool IsShared(string? name) => name is not null &&
-        (name == "Gateway.Abstractions" || name.StartsWith("Microsoft.Extensions.", StringComparison.Ordinal)
-         || name.StartsWith("System.", StringComparison.Ordinal) || name is "System" or "netstandard" or "mscorlib");
 }

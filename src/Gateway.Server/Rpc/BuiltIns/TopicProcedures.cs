@@ -5,18 +5,6 @@ using Gateway.Server.Push;
 
 namespace Gateway.Server.Rpc;
 
-/// <summary>The input of <c>$subscribe</c> and <c>$unsubscribe</c>.</summary>
-public sealed class TopicRequest
-{
-    [JsonPropertyName("topic")]
-    public string Topic { get; set; } = "";
-}
-
-/// <summary>The answer of <c>$subscribe</c> and <c>$unsubscribe</c>: the topic and whether the connection is now subscribed.</summary>
-public sealed record TopicReply(
-    [property: JsonPropertyName("topic")] string Topic,
-    [property: JsonPropertyName("subscribed")] bool Subscribed);
-
 /// <summary>
 /// The built-in <c>$subscribe</c>/<c>$unsubscribe</c>: bound like plugin procedures (same input checks, rate limits,
 /// in-flight limit and cancellation), gated by the plugins' <see cref="ITopicPolicy"/>s and the

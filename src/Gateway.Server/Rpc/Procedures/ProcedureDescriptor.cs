@@ -2,15 +2,10 @@ using System.Linq.Expressions;
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using Gateway.Server.Codec;
+using Gateway.Server.Plugins;
 
 namespace Gateway.Server.Rpc;
-
-public enum ProcedureKind { Request, Notification, Subscription }
-
-internal enum ReturnShape { Value, TaskOfT, ValueTaskOfT, Task, ValueTask, Void, AsyncEnumerable }
-
-/// <summary>A plugin could not be loaded or one of its handlers is unusable; the message names the plugin, the type and the method.</summary>
-public sealed class PluginLoadException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>
 /// A handler method found in a plugin, checked once at startup. <see cref="Bind"/> turns it into a
@@ -133,6 +128,8 @@ internal sealed class ProcedureDescriptor
     /// <summary>The input in the client's terms ("an object", "an integer"...), for error messages; never a .NET type name.</summary>
     public string InputShape => _inputShape ??= InputType is null ? "no input" : JsonShape.Describe(InputType);
 
+    private static readonly MethodInfo FromValueTask = typeof(NoOutput).GetMethod(nameof(NoOutput.From))!;
+
     /// <summary>Compiles the invoker and creates the typed procedure around the service instance.</summary>
     public Procedure Bind(object? service, JsonSerializerOptions json)
     {
@@ -160,18 +157,21 @@ internal sealed class ProcedureDescriptor
                 body = Expression.New(resultType.GetConstructor([typeof(Task<>).MakeGenericType(OutputType!)])!, call);
                 break;
             case ReturnShape.ValueTaskOfT:
-            case ReturnShape.ValueTask:
             case ReturnShape.AsyncEnumerable:
                 resultType = Method.ReturnType;
                 body = call;
                 break;
+            case ReturnShape.ValueTask:
+                resultType = typeof(ValueTask<NoOutput>);
+                body = Expression.Call(FromValueTask, call);
+                break;
             case ReturnShape.Task:
-                resultType = typeof(ValueTask);
-                body = Expression.New(typeof(ValueTask).GetConstructor([typeof(Task)])!, call);
+                resultType = typeof(ValueTask<NoOutput>);
+                body = Expression.Call(FromValueTask, Expression.New(typeof(ValueTask).GetConstructor([typeof(Task)])!, call));
                 break;
             default:
-                resultType = typeof(ValueTask);
-                body = Expression.Block(call, Expression.Default(typeof(ValueTask)));
+                resultType = typeof(ValueTask<NoOutput>);
+                body = Expression.Block(call, Expression.Default(typeof(ValueTask<NoOutput>)));
                 break;
         }
         var delegateType = typeof(Func<,,,,>).MakeGenericType(typeof(object), tin, typeof(RpcContext), typeof(CancellationToken), resultType);
@@ -180,8 +180,7 @@ internal sealed class ProcedureDescriptor
         Type procedureType = Shape switch
         {
             ReturnShape.AsyncEnumerable => typeof(SubscriptionProcedure<,>).MakeGenericType(tin, OutputType!),
-            ReturnShape.Task or ReturnShape.ValueTask or ReturnShape.Void => typeof(VoidProcedure<>).MakeGenericType(tin),
-            _ => typeof(RequestProcedure<,>).MakeGenericType(tin, OutputType!),
+            _ => typeof(RequestProcedure<,>).MakeGenericType(tin, OutputType ?? typeof(NoOutput)),
         };
         object? inputInfo = InputType is null ? null : json.GetTypeInfo(InputType);
         object? outputInfo = OutputType is null ? null : json.GetTypeInfo(OutputType);
@@ -189,6 +188,3 @@ internal sealed class ProcedureDescriptor
         return procedure;
     }
 }
-
-/// <summary>Stands in for the input of a handler that takes none.</summary>
-internal readonly struct NoInput;

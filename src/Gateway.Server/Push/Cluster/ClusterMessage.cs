@@ -4,23 +4,6 @@ using System.Text;
 
 namespace Gateway.Server.Push;
 
-internal enum ClusterMessageType : byte
-{
-    /// <summary>An event for one connection: local id, then the event envelope (JSON).</summary>
-    ConnectionEvent = 1,
-    /// <summary>An event for every connection of a user: user id, then the event envelope.</summary>
-    UserEvent = 2,
-    /// <summary>A server-to-client call for one connection: correlation, reply node, local id, timeout, path, then the input (JSON, empty for none).</summary>
-    Call = 3,
-    /// <summary>The answer to a Call, Subscribe or Unsubscribe: correlation, outcome, then JSON (a result, or an error object).</summary>
-    Reply = 4,
-    /// <summary>The caller gave up on a Call: correlation and caller node.</summary>
-    CancelCall = 5,
-    /// <summary>Subscribe a connection to a topic: correlation, reply node, local id, topic.</summary>
-    Subscribe = 6,
-    Unsubscribe = 7,
-}
-
 /// <summary>
 /// The messages nodes send each other on their own channels: a type byte, fixed fields (big-endian integers,
 /// strings as a 16-bit length and UTF-8), then a JSON body that runs to the end. Small and versioned by type,
@@ -101,52 +84,5 @@ internal struct ClusterMessage
         var s = Encoding.UTF8.GetString(span.Slice(at + 2, n));
         at += 2 + n;
         return s;
-    }
-}
-
-/// <summary>Writes one <see cref="ClusterMessage"/>; the JSON body goes last, through <see cref="Writer"/>.</summary>
-internal sealed class ClusterMessageWriter
-{
-    private readonly ArrayBufferWriter<byte> _buffer;
-
-    public ClusterMessageWriter(ClusterMessageType type, int bodyHint = 256)
-    {
-        _buffer = new ArrayBufferWriter<byte>(64 + bodyHint);
-        _buffer.GetSpan(1)[0] = (byte)type;
-        _buffer.Advance(1);
-    }
-
-    public IBufferWriter<byte> Writer => _buffer;
-    public ReadOnlyMemory<byte> Written => _buffer.WrittenMemory;
-
-    public ClusterMessageWriter Int64(long value)
-    {
-        BinaryPrimitives.WriteInt64BigEndian(_buffer.GetSpan(8), value);
-        _buffer.Advance(8);
-        return this;
-    }
-
-    public ClusterMessageWriter Byte(byte value)
-    {
-        _buffer.GetSpan(1)[0] = value;
-        _buffer.Advance(1);
-        return this;
-    }
-
-    public ClusterMessageWriter String(string value)
-    {
-        int n = Encoding.UTF8.GetByteCount(value);
-        if (n > ushort.MaxValue) throw new ArgumentException("too long for a cluster message field", nameof(value));
-        var span = _buffer.GetSpan(2 + n);
-        BinaryPrimitives.WriteUInt16BigEndian(span, (ushort)n);
-        Encoding.UTF8.GetBytes(value, span[2..]);
-        _buffer.Advance(2 + n);
-        return this;
-    }
-
-    public ClusterMessageWriter Bytes(ReadOnlySpan<byte> value)
-    {
-        _buffer.Write(value);
-        return this;
     }
 }

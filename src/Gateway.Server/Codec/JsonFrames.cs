@@ -2,15 +2,16 @@ using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Gateway.Protocol.WebSockets;
+using Gateway.Server.WebSockets;
 
-namespace Gateway.Server.Rpc;
+namespace Gateway.Server.Codec;
 
 /// <summary>
-/// Writes reply envelopes with Utf8JsonWriter straight into a <see cref="FrameBuilder"/> (a pooled buffer
+/// Writes JSON messages (replies, server calls, events) with Utf8JsonWriter straight into a <see cref="FrameBuilder"/> (a pooled buffer
 /// with room for the frame header), so a reply becomes a frame with no intermediate string or copy.
 /// The writer and builder are cached per thread and never held across an await.
 /// </summary>
-internal static class ReplyWriter
+internal static class JsonFrames
 {
     [ThreadStatic] private static Utf8JsonWriter? t_writer;
     internal static readonly JsonWriterOptions WriterOptions = new()
@@ -30,7 +31,7 @@ internal static class ReplyWriter
     }
 
     /// <summary>Serializes <paramref name="write"/> into a text frame and queues it on the session.</summary>
-    public static bool Send<TState>(RpcConnection connection, in TState state, WriteAction<TState> write, bool isTerminal)
+    public static bool Send<TState>(WebSocketSession session, in TState state, WriteAction<TState> write, bool isTerminal)
     {
         var builder = FrameBuilder.Rent();
         var writer = Begin(builder);
@@ -51,11 +52,12 @@ internal static class ReplyWriter
         // stream would allocate a buffer on every reply.
         FrameBuilder.Release(builder);
         // Terminal replies are never dropped; stream items and progress may be, for a slow consumer.
-        return isTerminal ? connection.Session.Send(frame) : connection.Session.SendDroppable(frame);
+        return isTerminal ? session.Send(frame) : session.SendDroppable(frame);
     }
 
     public delegate void WriteAction<TState>(Utf8JsonWriter writer, in TState state);
 
+    /// <summary>The request id, echoed exactly as the client sent it (raw JSON token).</summary>
     public static void WriteId(Utf8JsonWriter writer, in RequestId id)
     {
         writer.WritePropertyName("id"u8);
@@ -69,19 +71,4 @@ internal static class ReplyWriter
         if (value is null) writer.WriteNullValue();
         else JsonSerializer.Serialize(writer, value, typeInfo);
     }
-}
-
-/// <summary>
-/// A request id as it must be echoed: the raw JSON token (a slice of the received message, valid only
-/// while the read loop handles that message) or, once the call outlives the message, a copied string.
-/// </summary>
-internal readonly struct RequestId
-{
-    public RequestId(ReadOnlySequence<byte> raw) { Raw = raw; Text = null; }
-    public RequestId(string text) { Raw = default; Text = text; }
-    public ReadOnlySequence<byte> Raw { get; }
-    public string? Text { get; }
-    public bool IsEmpty => Text is null && Raw.IsEmpty;
-    public static readonly RequestId None = default;
-    public string ToText() => Text ?? System.Text.EncodingExtensions.GetString(System.Text.Encoding.UTF8, Raw);
 }

@@ -1,0 +1,78 @@
+using System.Buffers;
+using Gateway.Server.Codec;
+using Gateway.Server.WebSockets;
+
+namespace Gateway.Server.Push;
+
+/// <summary>
+/// The calls this server made to one client and still waits on, by the id they have on that connection's wire.
+/// Ids are the server's own counter, separate from the client's request ids. Closing fails every waiting call.
+/// </summary>
+internal sealed class ServerCallTable(WebSocketSession session, IWireCodec codec, int maxWaiting)
+{
+    private readonly Dictionary<long, ServerCall> _waiting = new();
+    private long _nextId;
+    private bool _closed;
+
+    /// <summary>Sends <c>{"id":n,"path":…,"input":…}</c> to the client and keeps the call until its answer, cancel or the close.</summary>
+    public void Start(ServerCall call, string path, byte[]? inputJson)
+    {
+        long id;
+        lock (_waiting)
+        {
+            if (_closed || session.CloseSent) throw new RpcException(ErrorCode.Unavailable, "the connection is closing");
+            if (_waiting.Count >= maxWaiting)
+                throw new RpcException(ErrorCode.ResourceExhausted, $"the connection already has {_waiting.Count} calls from the server waiting (Gateway:Limits:MaxServerCallsPerConnection)");
+            id = ++_nextId;
+            call.WireId = id;
+            _waiting[id] = call;
+        }
+        codec.SendServerCall(session, id, path, inputJson);
+    }
+
+    /// <summary>The server gives up on a call (deadline, cancel): the client is told to stop. False when it had ended already.</summary>
+    public bool Cancel(ServerCall call)
+    {
+        if (call.WireId == 0 || !TryTake(call.WireId, out var taken) || !ReferenceEquals(taken, call)) return false;
+        codec.SendServerCallCancel(session, call.WireId);
+        return true;
+    }
+
+    /// <summary>
+    /// The client answered a call of ours (a <c>result</c> or an <c>error</c> object); runs on the read loop. False when
+    /// the id is not one of ours or the call ended already (late after its deadline or a cancel): nothing waits for it.
+    /// </summary>
+    public bool TryComplete(in ReadOnlySequence<byte> rawId, bool isError, in ReadOnlySequence<byte> body)
+    {
+        long id = 0;
+        bool parsed = rawId.IsSingleSegment
+            ? System.Buffers.Text.Utf8Parser.TryParse(rawId.FirstSpan, out id, out int used) && used == rawId.Length
+            : long.TryParse(System.Text.EncodingExtensions.GetString(System.Text.Encoding.UTF8, rawId), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out id);
+        if (!parsed || !TryTake(id, out var call)) return false;
+        if (isError) call.OnError(body);
+        else call.OnResult(body);
+        return true;
+    }
+
+    /// <summary>The connection is gone: no new call starts, every waiting one fails with UNAVAILABLE.</summary>
+    public void Close()
+    {
+        ServerCall[]? waiting = null;
+        lock (_waiting)
+        {
+            _closed = true;
+            if (_waiting.Count > 0)
+            {
+                waiting = _waiting.Values.ToArray();
+                _waiting.Clear();
+            }
+        }
+        if (waiting is null) return;
+        foreach (var call in waiting) call.OnFailed(ErrorCode.Unavailable, "the connection closed before answering");
+    }
+
+    private bool TryTake(long id, out ServerCall call)
+    {
+        lock (_waiting) return _waiting.Remove(id, out call!);
+    }
+}

@@ -1,0 +1,3 @@
+namespace Gateway.Server.Push;
+
+internal enum TopicAdd { Added, Already, TooMany, Closed }

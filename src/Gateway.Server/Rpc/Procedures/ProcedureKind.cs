@@ -1,0 +1,3 @@
+namespace Gateway.Server.Rpc;
+
+public enum ProcedureKind { Request, Notification, Subscription }

@@ -1,0 +1,3 @@
+namespace Gateway.Server.Rpc;
+
+internal enum ReturnShape { Value, TaskOfT, ValueTaskOfT, Task, ValueTask, Void, AsyncEnumerable }
