@@ -1,4 +1,5 @@
 using Gateway.Protocol.WebSockets;
+using Gateway.Server.Connections;
 using Gateway.Server.Options;
 using Microsoft.Extensions.Logging;
 

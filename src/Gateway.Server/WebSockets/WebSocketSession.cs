@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using Gateway.Protocol.Http;
 using Gateway.Protocol.WebSockets;
+using Gateway.Server.Connections;
 using Gateway.Server.Options;
 using Microsoft.Extensions.Logging;
 
