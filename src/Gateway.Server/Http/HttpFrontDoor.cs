@@ -138,16 +138,6 @@ internal sealed class HttpFrontDoor
         var output = connection.Transport.Output;
         HttpResponse.Write(output, status, body, contentType, headers, includeBody: !headOnly);
         await output.FlushAsync().ConfigureAwait(false);
-        await output.CompleteAsync().ConfigureAwait(false);
-        // Same lingering close as a WebSocket session: let the response reach the client before the socket goes.
-        connection.SetDeadline(_options.Timeouts.Close, "peer did not close in time");
-        await connection.Transport.SendCompleted.ConfigureAwait(false);
-        var input = connection.Transport.Input;
-        while (true)
-        {
-            var result = await input.ReadAsync().ConfigureAwait(false);
-            input.AdvanceTo(result.Buffer.End);
-            if (result.IsCompleted || result.IsCanceled) return;
-        }
+        await LingeringClose.RunAsync(connection, output.CompleteAsync(), _options.Timeouts.Close).ConfigureAwait(false);
     }
 }

@@ -404,30 +404,8 @@ public sealed class WebSocketSession
         _pongLength = -1;
     }
 
-    /// <summary>
-    /// Sends what is queued (the close frame last), shuts down our sending side, then reads and discards
-    /// until the peer closes or the close timeout passes. Closing at once with unread data would make
-    /// the kernel send RST, and the peer could lose our close frame.
-    /// </summary>
-    private async Task FinishAsync()
-    {
-        _connection.SetDeadline(_options.Timeouts.Close, "peer did not close in time");
-        await _outbox.CompleteAsync().ConfigureAwait(false);
-        try { await _connection.Transport.SendCompleted.ConfigureAwait(false); } catch { }
-        var input = _connection.Transport.Input;
-        try
-        {
-            while (true)
-            {
-                var result = await input.ReadAsync().ConfigureAwait(false);
-                input.AdvanceTo(result.Buffer.End);
-                if (result.IsCompleted || result.IsCanceled) break;
-            }
-        }
-        catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
-        {
-        }
-    }
+    /// <summary>Sends what is queued (the close frame last), then closes the connection lingering (<see cref="LingeringClose"/>).</summary>
+    private Task FinishAsync() => LingeringClose.RunAsync(_connection, new ValueTask(_outbox.CompleteAsync()), _options.Timeouts.Close);
 
     /// <summary>
     /// Enqueue the pong/close/echo of the current read batch without a thread hop when called from the read loop.
