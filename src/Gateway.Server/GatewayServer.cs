@@ -97,7 +97,7 @@ public sealed class GatewayServer : IAsyncDisposable
         _registry.Add(connection);
         var ip = _admission.Track(transport);
         Metrics.ConnectionOpened();
-        if (Metrics.AllowClientFaultLog(_log, LogLevel.Debug)) Log.Accepted(_log, connection.Id, transport.RemoteEndPoint);
+        if (Metrics.LogBudget.Allow(_log, LogLevel.Debug)) Log.Accepted(_log, connection.Id, transport.RemoteEndPoint);
         try
         {
             connection.SetDeadline(_options.Timeouts.Handshake, "handshake timeout");
@@ -110,12 +110,12 @@ public sealed class GatewayServer : IAsyncDisposable
         }
         catch (Exception ex)
         {
-            if (Metrics.AllowClientFaultLog(_log, LogLevel.Error)) Log.ConnectionError(_log, connection.Id, ex);
+            if (Metrics.LogBudget.Allow(_log, LogLevel.Error)) Log.ConnectionError(_log, connection.Id, ex);
         }
         finally
         {
             // One line per dropped connection: thousands of silent sockets timing out at once are a client's doing.
-            if (transport.IsAborted && transport.AbortReason is { } reason && Metrics.AllowClientFaultLog(_log, LogLevel.Information)) Log.Aborted(_log, connection.Id, reason);
+            if (transport.IsAborted && transport.AbortReason is { } reason && Metrics.LogBudget.Allow(_log, LogLevel.Information)) Log.Aborted(_log, connection.Id, reason);
             _registry.Remove(connection);
             _admission.Release(ip);
             await transport.DisposeAsync().ConfigureAwait(false);

@@ -41,7 +41,7 @@ internal sealed class HeartbeatLoop
 
     private void ReportSuppressed()
     {
-        if (_metrics.TakeSuppressed() is > 0 and var suppressed) Log.Suppressed(_log, suppressed);
+        if (_metrics.LogBudget.TakeSuppressed() is > 0 and var suppressed) Log.Suppressed(_log, suppressed);
     }
 
     private async Task RunAsync()
@@ -65,7 +65,7 @@ internal sealed class HeartbeatLoop
                     catch (Exception ex)
                     {
                         // One connection's fault must never stop pings, timeouts and deadlines for everyone else.
-                        if (_metrics.AllowClientFaultLog(_log, LogLevel.Error)) Log.ConnectionError(_log, connection.Id, ex);
+                        if (_metrics.LogBudget.Allow(_log, LogLevel.Error)) Log.ConnectionError(_log, connection.Id, ex);
                     }
                 }
             }
@@ -82,14 +82,14 @@ internal sealed class HeartbeatLoop
             if (now - Volatile.Read(ref connection.Transport.LastReceiveTicks) >= clientTimeout)
             {
                 _metrics.ClientTimedOut();
-                if (_metrics.AllowClientFaultLog(_log, LogLevel.Information)) Log.TimedOut(_log, connection.Id, "sent nothing within the client timeout");
+                if (_metrics.LogBudget.Allow(_log, LogLevel.Information)) Log.TimedOut(_log, connection.Id, "sent nothing within the client timeout");
                 session.Close(CloseCodes.GoingAway, "client timeout");
                 return;
             }
             if (idle > 0 && now - Volatile.Read(ref session.LastMessageTicks) >= idle)
             {
                 _metrics.IdleTimedOut();
-                if (_metrics.AllowClientFaultLog(_log, LogLevel.Information)) Log.TimedOut(_log, connection.Id, "sent no message within the idle timeout");
+                if (_metrics.LogBudget.Allow(_log, LogLevel.Information)) Log.TimedOut(_log, connection.Id, "sent no message within the idle timeout");
                 session.Close(CloseCodes.GoingAway, "idle timeout");
                 return;
             }

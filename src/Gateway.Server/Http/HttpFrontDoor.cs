@@ -105,7 +105,7 @@ internal sealed class HttpFrontDoor
         await output.FlushAsync().ConfigureAwait(false);
         connection.ClearDeadline();
         _metrics.Upgraded();
-        if (_metrics.AllowClientFaultLog(_log, LogLevel.Debug)) Log.Upgraded(_log, connection.Id, path, decision.Subprotocol ?? "(none)");
+        if (_metrics.LogBudget.Allow(_log, LogLevel.Debug)) Log.Upgraded(_log, connection.Id, path, decision.Subprotocol ?? "(none)");
 
         var session = new WebSocketSession(connection, request, decision.Subprotocol, _options, _metrics, _log, _partialGuard);
         connection.Session = session;
@@ -129,7 +129,7 @@ internal sealed class HttpFrontDoor
     private Task RespondAsync(GatewayConnection connection, int status, string reason, bool headOnly, IEnumerable<KeyValuePair<string, string>>? headers = null)
     {
         _metrics.HandshakeRejected();
-        if (_metrics.AllowClientFaultLog(_log, LogLevel.Information)) Log.HandshakeRejected(_log, connection.Id, status, reason);
+        if (_metrics.LogBudget.Allow(_log, LogLevel.Information)) Log.HandshakeRejected(_log, connection.Id, status, reason);
         return WriteAndCloseAsync(connection, status, reason + "\n", headOnly, headers: headers);
     }
 

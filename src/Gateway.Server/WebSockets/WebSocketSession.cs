@@ -160,12 +160,12 @@ public sealed class WebSocketSession
             if (_options.Limits.SlowConsumerPolicy == SlowConsumerPolicy.Close)
             {
                 _metrics.SlowConsumerClosed();
-                if (_metrics.AllowClientFaultLog(_log, LogLevel.Warning)) Log.SlowConsumer(_log, Id, "closing with 1008");
+                if (_metrics.LogBudget.Allow(_log, LogLevel.Warning)) Log.SlowConsumer(_log, Id, "closing with 1008");
                 Close(CloseCodes.PolicyViolation, "slow consumer");
             }
             else
             {
-                if (Interlocked.Increment(ref _droppedFrames) == 1 && _metrics.AllowClientFaultLog(_log, LogLevel.Warning)) Log.SlowConsumer(_log, Id, "dropping stream items and progress");
+                if (Interlocked.Increment(ref _droppedFrames) == 1 && _metrics.LogBudget.Allow(_log, LogLevel.Warning)) Log.SlowConsumer(_log, Id, "dropping stream items and progress");
                 _metrics.FrameDropped();
             }
             return false;
@@ -311,7 +311,7 @@ public sealed class WebSocketSession
                                 break;
                             case FrameEvent.Error:
                                 _metrics.ProtocolError(reader.ErrorCloseCode);
-                                if (_metrics.AllowClientFaultLog(_log, LogLevel.Information)) Log.ProtocolError(_log, Id, reader.ErrorCloseCode, reader.ErrorReason!);
+                                if (_metrics.LogBudget.Allow(_log, LogLevel.Information)) Log.ProtocolError(_log, Id, reader.ErrorCloseCode, reader.ErrorReason!);
                                 QueuePendingPong(closing: true);
                                 if (Interlocked.Exchange(ref _closeSent, 1) == 0)
                                     _outbox.Enqueue(PooledFrame.CreateClose(reader.ErrorCloseCode, Encoding.UTF8.GetBytes(reader.ErrorReason!)), deferDrain: true);
@@ -357,7 +357,7 @@ public sealed class WebSocketSession
         {
             // A fault of ours or of the application: tell the client (1011) instead of vanishing.
             outcome = "internal error: " + ex.GetType().Name;
-            if (_metrics.AllowClientFaultLog(_log, LogLevel.Error)) Log.ApplicationError(_log, Id, ex);
+            if (_metrics.LogBudget.Allow(_log, LogLevel.Error)) Log.ApplicationError(_log, Id, ex);
             if (Interlocked.Exchange(ref _closeSent, 1) == 0)
                 _outbox.Enqueue(PooledFrame.CreateClose(CloseCodes.InternalError, "internal error"u8), deferDrain: true);
         }
@@ -370,9 +370,9 @@ public sealed class WebSocketSession
             if (connected)
             {
                 try { await app.OnDisconnectedAsync(this).ConfigureAwait(false); }
-                catch (Exception ex) { if (_metrics.AllowClientFaultLog(_log, LogLevel.Error)) Log.ApplicationError(_log, Id, ex); }
+                catch (Exception ex) { if (_metrics.LogBudget.Allow(_log, LogLevel.Error)) Log.ApplicationError(_log, Id, ex); }
             }
-            if (_metrics.AllowClientFaultLog(_log, LogLevel.Debug)) Log.SessionEnded(_log, Id, outcome);
+            if (_metrics.LogBudget.Allow(_log, LogLevel.Debug)) Log.SessionEnded(_log, Id, outcome);
         }
         await FinishAsync().ConfigureAwait(false);
     }
@@ -396,7 +396,7 @@ public sealed class WebSocketSession
             if (closing || _options.Limits.SlowConsumerPolicy != SlowConsumerPolicy.Close) return;
             _pongLength = -1;
             _metrics.SlowConsumerClosed();
-            if (_metrics.AllowClientFaultLog(_log, LogLevel.Warning)) Log.SlowConsumer(_log, Id, "not reading its pongs; closing with 1008");
+            if (_metrics.LogBudget.Allow(_log, LogLevel.Warning)) Log.SlowConsumer(_log, Id, "not reading its pongs; closing with 1008");
             Close(CloseCodes.PolicyViolation, "slow consumer");
             return;
         }
