@@ -30,6 +30,15 @@ internal sealed class HeartbeatLoop
 
     public void Start() => _loop = RunAsync();
 
+    /// <summary>
+    /// How long a client closed for Timeouts:ClientTimeout or Timeouts:Idle gets to answer the close before its socket is
+    /// dropped: 1 s (Timeouts:Close if shorter). It has just shown it is not talking to us; the full Timeouts:Close
+    /// would keep a dead peer's socket and buffers for seconds more.
+    /// </summary>
+    private TimeSpan UnresponsiveGrace => _timeouts.Close < MaxUnresponsiveGrace ? _timeouts.Close : MaxUnresponsiveGrace;
+
+    private static readonly TimeSpan MaxUnresponsiveGrace = TimeSpan.FromSeconds(1);
+
     /// <summary>Stops the loop, then reports what was suppressed after its last tick (the connections dropped at shutdown).</summary>
     public async Task StopAsync()
     {
@@ -83,14 +92,14 @@ internal sealed class HeartbeatLoop
             {
                 _metrics.ClientTimedOut();
                 if (_metrics.LogBudget.Allow(_log, LogLevel.Information)) Log.TimedOut(_log, connection.Id, "sent nothing within the client timeout");
-                session.Close(CloseCodes.GoingAway, "client timeout");
+                session.Close(CloseCodes.GoingAway, "client timeout", UnresponsiveGrace);
                 return;
             }
             if (idle > 0 && now - Volatile.Read(ref session.LastMessageTicks) >= idle)
             {
                 _metrics.IdleTimedOut();
                 if (_metrics.LogBudget.Allow(_log, LogLevel.Information)) Log.TimedOut(_log, connection.Id, "sent no message within the idle timeout");
-                session.Close(CloseCodes.GoingAway, "idle timeout");
+                session.Close(CloseCodes.GoingAway, "idle timeout", UnresponsiveGrace);
                 return;
             }
             if (now - session.LastPingTicks >= keepAlive) session.SendPing(now);

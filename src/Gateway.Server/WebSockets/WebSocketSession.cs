@@ -21,6 +21,8 @@ public sealed class WebSocketSession
     private readonly GatewayMetrics _metrics;
     private CancellationTokenSource? _closedCts;
     private int _closeSent;
+    // How long the peer has to finish the close once we started it (Timeouts:Close, or a timed-out client's grace).
+    private long _closeTimeoutMs;
     private volatile bool _inReadLoop;
     private readonly long _sentBaseline;
     // Read for every frame a publish fans out: kept here so the check touches this object and the outbox, nothing else.
@@ -45,6 +47,7 @@ public sealed class WebSocketSession
         _outbox = new Outbox(connection.Transport.Output);
         _transport = connection.Transport;
         _sendLimit = options.Limits.SendBufferLimitBytes;
+        _closeTimeoutMs = (long)options.Timeouts.Close.TotalMilliseconds;
         _sentBaseline = Volatile.Read(ref connection.Transport.BytesSent);
         connection.Transport.Sent = OnTransportSent;
         // The peer may vanish while the read loop is not reading (parked at a limit): end the session's work then too.
@@ -206,11 +209,18 @@ public sealed class WebSocketSession
     }
 
     /// <summary>Starts the closing handshake from the server side; the session ends when the peer answers or the close timeout passes.</summary>
-    public void Close(ushort code, string reason)
+    public void Close(ushort code, string reason) => Close(code, reason, _options.Timeouts.Close);
+
+    /// <summary>
+    /// As <see cref="Close(ushort, string)"/>, dropping the connection once <paramref name="closeTimeout"/> has passed
+    /// (a client that has shown it is not reading gets a short grace, not the whole Timeouts:Close).
+    /// </summary>
+    internal void Close(ushort code, string reason, TimeSpan closeTimeout)
     {
         if (Interlocked.Exchange(ref _closeSent, 1) != 0) return;
+        Volatile.Write(ref _closeTimeoutMs, (long)closeTimeout.TotalMilliseconds);
         ReleaseRoomWaiters();
-        _connection.SetDeadline(_options.Timeouts.Close, "closing handshake timed out");
+        _connection.SetDeadline(closeTimeout, "closing handshake timed out");
         _outbox.Enqueue(PooledFrame.CreateClose(code, Encoding.UTF8.GetBytes(reason)), deferDrain: true);
         if (!_inReadLoop) _outbox.Schedule();
     }
@@ -405,7 +415,8 @@ public sealed class WebSocketSession
     }
 
     /// <summary>Sends what is queued (the close frame last), then closes the connection lingering (<see cref="LingeringClose"/>).</summary>
-    private Task FinishAsync() => LingeringClose.RunAsync(_connection, new ValueTask(_outbox.CompleteAsync()), _options.Timeouts.Close);
+    private Task FinishAsync() =>
+        LingeringClose.RunAsync(_connection, new ValueTask(_outbox.CompleteAsync()), TimeSpan.FromMilliseconds(Volatile.Read(ref _closeTimeoutMs)));
 
     /// <summary>
     /// Enqueue the pong/close/echo of the current read batch without a thread hop when called from the read loop.
