@@ -193,6 +193,3 @@ internal sealed class SocketConnection : IDuplexPipe, IAsyncDisposable
         try { await _sendTask.ConfigureAwait(false); } catch { }
     }
 }
-
-/// <summary>The peer reset the connection or it was torn down under the reader.</summary>
-public sealed class ConnectionResetException(string message, Exception inner) : IOException(message, inner);
