@@ -88,7 +88,7 @@ internal sealed class HeartbeatLoop
     {
         if (connection.Session is { CloseSent: false } session)
         {
-            if (now - Volatile.Read(ref connection.Transport.LastReceiveTicks) >= clientTimeout)
+            if (now - connection.Transport.LastReceiveTicks >= clientTimeout)
             {
                 _metrics.ClientTimedOut();
                 if (_metrics.LogBudget.Allow(_log, LogLevel.Information)) Log.TimedOut(_log, connection.Id, "sent nothing within the client timeout");

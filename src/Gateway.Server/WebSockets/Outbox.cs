@@ -120,13 +120,15 @@ internal sealed class Outbox : IThreadPoolWorkItem
             }
             catch (Exception)
             {
-                // The transport is gone; frames still queued are dropped below.
+                // Not logged: the pipe only throws here once the transport has completed it (the peer reset, an abort,
+                // shutdown), which the connection already logs and counts. Frames still queued are dropped below.
                 _closeWritten = true;
             }
 
             if (_completeRequested && _queue.IsEmpty)
             {
                 // Keep _busy set for good: the pipe is finished and nobody may write to it again.
+                // Completing a pipe the transport already completed may throw; either way nothing more can be sent.
                 try { await _writer.CompleteAsync().ConfigureAwait(false); } catch { }
                 _completed!.TrySetResult();
                 return;
