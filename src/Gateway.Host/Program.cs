@@ -14,9 +14,10 @@ string contentRoot = File.Exists(Path.Combine(Directory.GetCurrentDirectory(), "
     : AppContext.BaseDirectory;
 var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = contentRoot });
 
-var serilog = new LoggerConfiguration().ReadFrom.Configuration(builder.Configuration).CreateLogger();
+// Serilog is the only logging provider, configured from the "Serilog" section (appsettings.json); it is also
+// Serilog's static Log.Logger, which the startup failure below writes to.
 builder.Logging.ClearProviders();
-builder.Logging.AddSerilog(serilog, dispose: true);
+builder.Services.AddSerilog(logger => logger.ReadFrom.Configuration(builder.Configuration));
 
 try
 {
@@ -63,18 +64,22 @@ try
     {
         return ConfigError([ex.Message]);
     }
-    await host.RunAsync();
+    try
+    {
+        await host.RunAsync();
+    }
+    catch (InvalidOperationException ex) when (ex.InnerException is System.Net.Sockets.SocketException)
+    {
+        // GatewayServer.StartAsync: an endpoint of Gateway:Listen cannot be bound (in use, no such address).
+        // Written while the host (which owns the logger) still exists.
+        Log.Fatal("Startup failed: {Message}", ex.Message);
+        return 3;
+    }
     return 0;
-}
-catch (InvalidOperationException ex) when (ex.InnerException is System.Net.Sockets.SocketException)
-{
-    // GatewayServer.StartAsync: an endpoint of Gateway:Listen cannot be bound (in use, no such address).
-    serilog.Fatal("Startup failed: {Message}", ex.Message);
-    return 3;
 }
 finally
 {
-    await serilog.DisposeAsync();
+    await Log.CloseAndFlushAsync();
 }
 
 int PluginError(Exception ex)

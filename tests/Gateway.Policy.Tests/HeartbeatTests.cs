@@ -109,4 +109,39 @@ public class HeartbeatTests
         Assert.Equal(1, gw.Metrics.IdleTimeouts);
         Assert.Equal(0, gw.Metrics.ClientTimeouts);
     }
+
+    // A client closed for Timeouts:ClientTimeout or Timeouts:Idle has shown it is not talking to us: it gets the close
+    // frame and a short grace (1 s), not another whole Timeouts:Close (10 s here) holding its socket open.
+    [Theory(Timeout = 30_000)]
+    [InlineData("client timeout")]
+    [InlineData("idle timeout")]
+    public async Task A_client_that_stops_reading_and_sending_is_dropped_within_the_grace_after_its_timeout(string rule)
+    {
+        var timeout = TimeSpan.FromMilliseconds(500);
+        var closeTimeout = TimeSpan.FromSeconds(10);
+        await using var gw = await PolicyGateway.StartAsync(o =>
+        {
+            o.Timeouts.HeartbeatResolution = TimeSpan.FromMilliseconds(20);
+            o.Timeouts.KeepAliveInterval = KeepAlive;
+            o.Timeouts.Close = closeTimeout;
+            if (rule == "client timeout") o.Timeouts.ClientTimeout = timeout;
+            else
+            {
+                o.Timeouts.ClientTimeout = TimeSpan.FromSeconds(20);
+                o.Timeouts.Idle = timeout;
+            }
+        });
+        await using var silent = await gw.OpenRawAsync();
+        var clock = Stopwatch.StartNew(); // its last byte (the upgrade request) was sent just before
+        // From here on it neither reads (the pings and the close frame stay in its socket buffer) nor sends.
+
+        Assert.True(await Waits.WaitUntilAsync(() => gw.Server.OpenConnections == 0, closeTimeout - TimeSpan.FromSeconds(2)),
+            $"the silent client's socket is still open after {clock.Elapsed.TotalMilliseconds:F0} ms");
+        var dropped = clock.Elapsed;
+        Assert.Equal(1, rule == "client timeout" ? gw.Metrics.ClientTimeouts : gw.Metrics.IdleTimeouts);
+        Assert.True(dropped >= timeout, $"dropped after {dropped.TotalMilliseconds:F0} ms, before its timeout");
+        // Timeout + 1 s grace, with room for a loaded machine; far below timeout + Timeouts:Close.
+        Assert.True(dropped < timeout + TimeSpan.FromSeconds(1) + TimeSpan.FromSeconds(2.5), $"dropped only after {dropped.TotalMilliseconds:F0} ms");
+        Assert.NotEmpty(gw.Logs.With("aborted: closing handshake timed out"));
+    }
 }

@@ -50,15 +50,21 @@ internal sealed class SocketConnection : IDuplexPipe, IAsyncDisposable
     public string? AbortReason { get; private set; }
     /// <summary>Completes when the send loop has written everything and shut down the sending side.</summary>
     public Task SendCompleted => _sendTask;
-    public long BytesReceived;
+    private long _bytesReceived, _bytesSent;
+    private long _lastReceiveTicks = Environment.TickCount64;
+    private ISendObserver? _sendObserver;
     private int _receivePaused;
+    /// <summary>Bytes read from the socket so far.</summary>
+    public long BytesReceived => Volatile.Read(ref _bytesReceived);
+    /// <summary>Bytes written to the socket so far.</summary>
+    public long BytesSent => Volatile.Read(ref _bytesSent);
     /// <summary>True while the receive loop is not reading the socket because the input pipe is full.</summary>
     public bool IsReceivePaused => Volatile.Read(ref _receivePaused) != 0;
     /// <summary>Environment.TickCount64 of the last bytes received: the heartbeat's proof of life.</summary>
-    public long LastReceiveTicks = Environment.TickCount64;
-    public long BytesSent;
-    /// <summary>Called by the send loop after each write to the socket (the session releases writers waiting for room).</summary>
-    public Action? Sent;
+    public long LastReceiveTicks => Volatile.Read(ref _lastReceiveTicks);
+
+    /// <summary>Sets the one observer told after each write to the socket (the WebSocket session, once upgraded).</summary>
+    public void ObserveSends(ISendObserver observer) => Volatile.Write(ref _sendObserver, observer);
 
     public void Start()
     {
@@ -80,8 +86,8 @@ internal sealed class SocketConnection : IDuplexPipe, IAsyncDisposable
                 int n = await _socket.ReceiveAsync(memory, SocketFlags.None).ConfigureAwait(false);
                 if (n == 0) break;
                 writer.Advance(n);
-                Interlocked.Add(ref BytesReceived, n);
-                Volatile.Write(ref LastReceiveTicks, Environment.TickCount64);
+                Interlocked.Add(ref _bytesReceived, n);
+                Volatile.Write(ref _lastReceiveTicks, Environment.TickCount64);
                 var flushing = writer.FlushAsync();
                 FlushResult flush;
                 if (flushing.IsCompleted) flush = flushing.Result;
@@ -115,8 +121,8 @@ internal sealed class SocketConnection : IDuplexPipe, IAsyncDisposable
     private void SignalClosed()
     {
         try { _closed.Cancel(); }
-        catch (AggregateException) { }
-        catch (ObjectDisposedException) { }
+        catch (AggregateException) { } // a callback of the layer above threw: its own work, logged there if at all
+        catch (ObjectDisposedException) { } // signalled after disposal: nobody is listening any more
     }
 
     private async Task SendLoopAsync()
@@ -132,8 +138,8 @@ internal sealed class SocketConnection : IDuplexPipe, IAsyncDisposable
                 if (!buffer.IsEmpty)
                 {
                     await SendAsync(buffer).ConfigureAwait(false);
-                    Interlocked.Add(ref BytesSent, buffer.Length);
-                    Sent?.Invoke();
+                    Interlocked.Add(ref _bytesSent, buffer.Length);
+                    Volatile.Read(ref _sendObserver)?.OnSent();
                 }
                 reader.AdvanceTo(buffer.End);
                 if (result.IsCompleted) break;
@@ -175,6 +181,7 @@ internal sealed class SocketConnection : IDuplexPipe, IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _aborted, 1) != 0) return;
         AbortReason = reason;
+        // A socket the peer reset (or one already disposed) refuses the shutdown: it is being disposed next anyway.
         try { _socket.Shutdown(SocketShutdown.Both); } catch { }
         _socket.Dispose();
         _output.Reader.CancelPendingRead();
@@ -189,10 +196,9 @@ internal sealed class SocketConnection : IDuplexPipe, IAsyncDisposable
         await _input.Reader.CompleteAsync().ConfigureAwait(false);
         await _output.Writer.CompleteAsync().ConfigureAwait(false);
         Abort(AbortReason ?? "disposed");
+        // Both loops catch and report their own failures (the reader sees them); what could still surface here is the
+        // teardown racing them, which changes nothing for a connection being released.
         try { await _receiveTask.ConfigureAwait(false); } catch { }
         try { await _sendTask.ConfigureAwait(false); } catch { }
     }
 }
-
-/// <summary>The peer reset the connection or it was torn down under the reader.</summary>
-public sealed class ConnectionResetException(string message, Exception inner) : IOException(message, inner);

@@ -1,4 +1,5 @@
 using Gateway.Protocol.WebSockets;
+using Gateway.Server.Connections;
 using Gateway.Server.Options;
 using Microsoft.Extensions.Logging;
 
@@ -56,7 +57,7 @@ internal sealed class PartialMessageGuard
                 Interlocked.Add(ref _doomedBytes, held);
                 excess -= held;
                 _metrics.PartialMessageClosed();
-                if (_metrics.AllowClientFaultLog(_log, LogLevel.Warning)) Log.PartialMessageCapClose(_log, session.Id, held, LimitBytes);
+                if (_metrics.LogBudget.Allow(_log, LogLevel.Warning)) Log.PartialMessageCapClose(_log, session.Id, held, LimitBytes);
             }
         }
     }

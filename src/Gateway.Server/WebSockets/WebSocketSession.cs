@@ -2,7 +2,9 @@ using System.Net;
 using System.Text;
 using Gateway.Protocol.Http;
 using Gateway.Protocol.WebSockets;
+using Gateway.Server.Connections;
 using Gateway.Server.Options;
+using Gateway.Server.Transport;
 using Microsoft.Extensions.Logging;
 
 namespace Gateway.Server.WebSockets;
@@ -11,7 +13,7 @@ namespace Gateway.Server.WebSockets;
 /// One upgraded connection: the read loop that turns bytes into frames and messages, the control
 /// frame rules (ping → pong, the close handshake), and the outbox every reply goes through.
 /// </summary>
-public sealed class WebSocketSession
+public sealed partial class WebSocketSession : ISendObserver
 {
     private readonly GatewayConnection _connection;
     private readonly Outbox _outbox;
@@ -20,10 +22,12 @@ public sealed class WebSocketSession
     private readonly GatewayMetrics _metrics;
     private CancellationTokenSource? _closedCts;
     private int _closeSent;
+    // How long the peer has to finish the close once we started it (Timeouts:Close, or a timed-out client's grace).
+    private long _closeTimeoutMs;
     private volatile bool _inReadLoop;
     private readonly long _sentBaseline;
     // Read for every frame a publish fans out: kept here so the check touches this object and the outbox, nothing else.
-    private readonly Transport.SocketConnection _transport;
+    private readonly SocketConnection _transport;
     private readonly long _sendLimit;
     private TaskCompletionSource? _roomWaiter;
     private long _droppedFrames;
@@ -44,8 +48,9 @@ public sealed class WebSocketSession
         _outbox = new Outbox(connection.Transport.Output);
         _transport = connection.Transport;
         _sendLimit = options.Limits.SendBufferLimitBytes;
-        _sentBaseline = Volatile.Read(ref connection.Transport.BytesSent);
-        connection.Transport.Sent = OnTransportSent;
+        _closeTimeoutMs = (long)options.Timeouts.Close.TotalMilliseconds;
+        _sentBaseline = connection.Transport.BytesSent;
+        connection.Transport.ObserveSends(this);
         // The peer may vanish while the read loop is not reading (parked at a limit): end the session's work then too.
         connection.Transport.ConnectionClosed.UnsafeRegister(static state => ((WebSocketSession)state!).OnTransportClosed(), this);
         Request = request;
@@ -86,7 +91,7 @@ public sealed class WebSocketSession
     public bool CloseSent => Volatile.Read(ref _closeSent) != 0;
 
     /// <summary>Bytes handed to the session and not yet written to the socket (outbox plus transport pipe).</summary>
-    public long UnsentBytes => Math.Max(0, _outbox.AcceptedBytes - (Volatile.Read(ref _transport.BytesSent) - _sentBaseline));
+    public long UnsentBytes => Math.Max(0, _outbox.AcceptedBytes - (_transport.BytesSent - _sentBaseline));
     /// <summary>True while the unsent bytes are at or over Limits:SendBufferLimitBytes.</summary>
     public bool IsOverSendLimit => UnsentBytes >= _sendLimit;
     /// <summary>Bytes of incomplete messages this session's reader holds.</summary>
@@ -126,17 +131,15 @@ public sealed class WebSocketSession
 
     private void OnTransportClosed()
     {
-        var cts = _closedCts;
-        if (cts is null)
-        {
-            Interlocked.CompareExchange(ref _closedCts, new CancellationTokenSource(), null);
-            cts = _closedCts;
-        }
-        try { cts!.Cancel(); } catch (AggregateException) { }
+        try { ClosedSource.Cancel(); } catch (AggregateException) { } // an application's callback threw: its fault, not the transport's
         ReleaseRoomWaiters();
     }
 
-    private void OnTransportSent()
+    // Created on first use: most sessions never ask for the token.
+    private CancellationTokenSource ClosedSource =>
+        _closedCts ?? Interlocked.CompareExchange(ref _closedCts, new CancellationTokenSource(), null) ?? _closedCts!;
+
+    void ISendObserver.OnSent()
     {
         if (_roomWaiter is not null && !IsOverSendLimit) ReleaseRoomWaiters();
     }
@@ -159,32 +162,21 @@ public sealed class WebSocketSession
             if (_options.Limits.SlowConsumerPolicy == SlowConsumerPolicy.Close)
             {
                 _metrics.SlowConsumerClosed();
-                if (_metrics.AllowClientFaultLog(_log, LogLevel.Warning)) Log.SlowConsumer(_log, Id, "closing with 1008");
+                if (_metrics.LogBudget.Allow(_log, LogLevel.Warning)) Log.SlowConsumer(_log, Id, "closing with 1008");
                 Close(CloseCodes.PolicyViolation, "slow consumer");
             }
             else
             {
-                if (Interlocked.Increment(ref _droppedFrames) == 1 && _metrics.AllowClientFaultLog(_log, LogLevel.Warning)) Log.SlowConsumer(_log, Id, "dropping stream items and progress");
+                if (Interlocked.Increment(ref _droppedFrames) == 1 && _metrics.LogBudget.Allow(_log, LogLevel.Warning)) Log.SlowConsumer(_log, Id, "dropping stream items and progress");
                 _metrics.FrameDropped();
             }
             return false;
         }
         return Send(frame, countSent);
     }
+
     /// <summary>Fires when the session ends, however it ends.</summary>
-    public CancellationToken Closed
-    {
-        get
-        {
-            var cts = _closedCts;
-            if (cts is null)
-            {
-                Interlocked.CompareExchange(ref _closedCts, new CancellationTokenSource(), null);
-                cts = _closedCts;
-            }
-            return cts!.Token;
-        }
-    }
+    public CancellationToken Closed => ClosedSource.Token;
 
     /// <summary>Queues a frame (ownership passes to the session). False when the session is closing and the frame was dropped.</summary>
     public bool Send(PooledFrame frame) => Send(frame, countSent: true);
@@ -200,232 +192,30 @@ public sealed class WebSocketSession
         // Enqueue before reading the flag: either the read loop still owes a flush, or we drain ourselves
         // (at the end of the read batch we are called from, when there is one).
         if (!_outbox.Enqueue(frame, deferDrain: true)) return false;
+        // Called from another session's read loop on this thread (a publish fanning out to subscribers), the drain is
+        // deferred to the end of that read batch (DrainBatch): one write and one work item per subscriber per burst.
+        // The batch stays thread-static rather than an argument: it would have to travel through the application's
+        // calls (RPC dispatch, push fan-out, IConnections) into this public Send, and it never outlives the synchronous
+        // part of a read (see DrainBatch), so what Send does differs only in when the drain runs, never in what is sent.
         if (!_inReadLoop && !DrainBatch.TryDefer(_outbox)) _outbox.Schedule();
         return true;
     }
 
     /// <summary>Starts the closing handshake from the server side; the session ends when the peer answers or the close timeout passes.</summary>
-    public void Close(ushort code, string reason)
+    public void Close(ushort code, string reason) => Close(code, reason, _options.Timeouts.Close);
+
+    /// <summary>
+    /// As <see cref="Close(ushort, string)"/>, dropping the connection once <paramref name="closeTimeout"/> has passed
+    /// (a client that has shown it is not reading gets a short grace, not the whole Timeouts:Close).
+    /// </summary>
+    internal void Close(ushort code, string reason, TimeSpan closeTimeout)
     {
         if (Interlocked.Exchange(ref _closeSent, 1) != 0) return;
+        Volatile.Write(ref _closeTimeoutMs, (long)closeTimeout.TotalMilliseconds);
         ReleaseRoomWaiters();
-        _connection.SetDeadline(_options.Timeouts.Close, "closing handshake timed out");
+        _connection.SetDeadline(closeTimeout, "closing handshake timed out");
         _outbox.Enqueue(PooledFrame.CreateClose(code, Encoding.UTF8.GetBytes(reason)), deferDrain: true);
         if (!_inReadLoop) _outbox.Schedule();
-    }
-
-    private IWebSocketApplication? _app;
-
-    /// <summary>Lets the application finish its in-flight work before the server closes the session (shutdown).</summary>
-    internal ValueTask DrainAsync(CancellationToken cancellationToken) =>
-        _app is { } app && !CloseSent ? app.DrainAsync(this, cancellationToken) : default;
-
-    internal async Task RunAsync(IWebSocketApplication app)
-    {
-        _app = app;
-        var input = _connection.Transport.Input;
-        var reader = new MessageReader(_options.Limits.MaxMessageBytes, budget: _partialGuard?.Budget);
-        _reader = reader;
-        string outcome = "connection lost";
-        bool connected = false;
-        try
-        {
-            await app.OnConnectedAsync(this).ConfigureAwait(false);
-            connected = true;
-            bool stop = false;
-            while (!stop)
-            {
-                var result = await input.ReadAsync().ConfigureAwait(false);
-                if (PartialEvicted)
-                {
-                    input.AdvanceTo(result.Buffer.End);
-                    outcome = "closed with 1009: incomplete messages over Limits:MaxPartialMessageBytesTotal";
-                    break;
-                }
-                var buffer = result.Buffer;
-                _inReadLoop = true;
-                DrainBatch.Begin();
-                // Thread-static: ended exactly once, on the thread that began it, before anything awaits.
-                bool batchOpen = true;
-                try
-                {
-                    while (!stop)
-                    {
-                        var ev = reader.Read(ref buffer);
-                        if (ev == FrameEvent.NeedMoreData) break;
-                        switch (ev)
-                        {
-                            case FrameEvent.Message:
-                                _metrics.MessageReceived(reader.Payload.Length);
-                                Volatile.Write(ref LastMessageTicks, Environment.TickCount64);
-                                if (!CloseSent)
-                                {
-                                    var pending = app.OnMessageAsync(this, reader.MessageOpcode, reader.Payload);
-                                    if (!pending.IsCompletedSuccessfully)
-                                    {
-                                        // The application is holding the read loop (backpressure): let other senders drain themselves meanwhile.
-                                        _inReadLoop = false;
-                                        batchOpen = false;
-                                        DrainBatch.End();
-                                        QueuePendingPong();
-                                        await _outbox.FlushAsync().ConfigureAwait(false);
-                                        await pending.ConfigureAwait(false);
-                                        DrainBatch.Begin();
-                                        batchOpen = true;
-                                        _inReadLoop = true;
-                                    }
-                                }
-                                reader.ReleaseMessage();
-                                break;
-                            case FrameEvent.Ping:
-                                if (CloseSent) break;
-                                if (_pongLength < 0 && !IsOverSendLimit)
-                                {
-                                    _outbox.Enqueue(PooledFrame.Create(Opcode.Pong, reader.ControlPayload), deferDrain: true);
-                                }
-                                else
-                                {
-                                    // The peer is not reading what we owe it: keep only the latest ping's pong.
-                                    if (_pongLength >= 0) _metrics.CoalescedPings(1);
-                                    var ping = reader.ControlPayload;
-                                    ping.CopyTo(_pongPayload ??= new byte[125]);
-                                    _pongLength = ping.Length;
-                                }
-                                break;
-                            case FrameEvent.Pong:
-                                break;
-                            case FrameEvent.Close:
-                                QueuePendingPong(closing: true);
-                                if (Interlocked.Exchange(ref _closeSent, 1) == 0)
-                                {
-                                    // Echo the peer's status code (RFC 6455 §5.5.1), or an empty close for an empty one.
-                                    _outbox.Enqueue(PooledFrame.CreateClose(reader.CloseCode, default), deferDrain: true);
-                                    outcome = reader.CloseCode == 0 ? "closed by client" : $"closed by client ({reader.CloseCode})";
-                                }
-                                else
-                                {
-                                    outcome = "closing handshake completed";
-                                }
-                                stop = true;
-                                break;
-                            case FrameEvent.Error:
-                                _metrics.ProtocolError(reader.ErrorCloseCode);
-                                if (_metrics.AllowClientFaultLog(_log, LogLevel.Information)) Log.ProtocolError(_log, Id, reader.ErrorCloseCode, reader.ErrorReason!);
-                                QueuePendingPong(closing: true);
-                                if (Interlocked.Exchange(ref _closeSent, 1) == 0)
-                                    _outbox.Enqueue(PooledFrame.CreateClose(reader.ErrorCloseCode, Encoding.UTF8.GetBytes(reader.ErrorReason!)), deferDrain: true);
-                                outcome = $"failed with {reader.ErrorCloseCode}: {reader.ErrorReason}";
-                                stop = true;
-                                break;
-                        }
-                    }
-                }
-                finally
-                {
-                    _inReadLoop = false;
-                    if (batchOpen) DrainBatch.End();
-                }
-                input.AdvanceTo(buffer.Start, buffer.End);
-                QueuePendingPong();
-                // One flush for everything this read produced.
-                await _outbox.FlushAsync().ConfigureAwait(false);
-                // The flush alone is no brake: it returns at once while another drainer (a stream, a publisher) waits on
-                // the full pipe. The send budget is: a peer that does not read what we owe it (replies, items, pongs)
-                // stops being read, so what it makes us queue stays bounded whatever it sends.
-                if (IsOverSendLimit && !CloseSent)
-                {
-                    _metrics.ReadPaused();
-                    try { await WaitForSendRoomAsync().ConfigureAwait(false); }
-                    finally { _metrics.ReadResumed(); }
-                    QueuePendingPong();
-                    await _outbox.FlushAsync().ConfigureAwait(false);
-                }
-                if (_partialGuard is { IsOver: true } guard) guard.Enforce();
-                if (result.IsCompleted || result.IsCanceled)
-                {
-                    if (!stop) outcome = reader.HasPartialMessage ? "connection lost mid-message" : "connection lost without a close frame";
-                    break;
-                }
-            }
-        }
-        catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException)
-        {
-            outcome = "connection lost: " + ex.Message;
-        }
-        catch (Exception ex)
-        {
-            // A fault of ours or of the application: tell the client (1011) instead of vanishing.
-            outcome = "internal error: " + ex.GetType().Name;
-            if (_metrics.AllowClientFaultLog(_log, LogLevel.Error)) Log.ApplicationError(_log, Id, ex);
-            if (Interlocked.Exchange(ref _closeSent, 1) == 0)
-                _outbox.Enqueue(PooledFrame.CreateClose(CloseCodes.InternalError, "internal error"u8), deferDrain: true);
-        }
-        finally
-        {
-            reader.Dispose();
-            if (PartialEvicted) _partialGuard?.Released(Volatile.Read(ref _evictedHeldBytes));
-            try { _closedCts?.Cancel(); } catch (AggregateException) { }
-            ReleaseRoomWaiters();
-            if (connected)
-            {
-                try { await app.OnDisconnectedAsync(this).ConfigureAwait(false); }
-                catch (Exception ex) { if (_metrics.AllowClientFaultLog(_log, LogLevel.Error)) Log.ApplicationError(_log, Id, ex); }
-            }
-            if (_metrics.AllowClientFaultLog(_log, LogLevel.Debug)) Log.SessionEnded(_log, Id, outcome);
-        }
-        await FinishAsync().ConfigureAwait(false);
-    }
-
-    /// <summary>
-    /// Queues the pong for the latest ping of the batch. Over the send limit it stays pending (DropNewest: the read
-    /// loop waits for room and answers then) or the peer is closed with 1008 (Close), like any frame a slow consumer
-    /// cannot take. <paramref name="closing"/>: the connection is about to close anyway, so an unsendable pong is just dropped.
-    /// </summary>
-    private void QueuePendingPong(bool closing = false)
-    {
-        if (_pongLength < 0) return;
-        if (CloseSent)
-        {
-            _pongLength = -1;
-            return;
-        }
-        if (IsOverSendLimit)
-        {
-            if (closing) _pongLength = -1;
-            if (closing || _options.Limits.SlowConsumerPolicy != SlowConsumerPolicy.Close) return;
-            _pongLength = -1;
-            _metrics.SlowConsumerClosed();
-            if (_metrics.AllowClientFaultLog(_log, LogLevel.Warning)) Log.SlowConsumer(_log, Id, "not reading its pongs; closing with 1008");
-            Close(CloseCodes.PolicyViolation, "slow consumer");
-            return;
-        }
-        _outbox.Enqueue(PooledFrame.Create(Opcode.Pong, _pongPayload.AsSpan(0, _pongLength)), deferDrain: true);
-        _pongLength = -1;
-    }
-
-    /// <summary>
-    /// Sends what is queued (the close frame last), shuts down our sending side, then reads and discards
-    /// until the peer closes or the close timeout passes. Closing at once with unread data would make
-    /// the kernel send RST, and the peer could lose our close frame.
-    /// </summary>
-    private async Task FinishAsync()
-    {
-        _connection.SetDeadline(_options.Timeouts.Close, "peer did not close in time");
-        await _outbox.CompleteAsync().ConfigureAwait(false);
-        try { await _connection.Transport.SendCompleted.ConfigureAwait(false); } catch { }
-        var input = _connection.Transport.Input;
-        try
-        {
-            while (true)
-            {
-                var result = await input.ReadAsync().ConfigureAwait(false);
-                input.AdvanceTo(result.Buffer.End);
-                if (result.IsCompleted || result.IsCanceled) break;
-            }
-        }
-        catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
-        {
-        }
     }
 
     /// <summary>

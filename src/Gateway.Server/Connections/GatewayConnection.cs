@@ -1,8 +1,7 @@
-using System.Collections.Concurrent;
 using Gateway.Server.Transport;
 using Gateway.Server.WebSockets;
 
-namespace Gateway.Server;
+namespace Gateway.Server.Connections;
 
 /// <summary>A TCP connection as the server tracks it: its transport, its deadline and, once upgraded, its session.</summary>
 internal sealed class GatewayConnection(SocketConnection transport)
@@ -31,18 +30,4 @@ internal sealed class GatewayConnection(SocketConnection transport)
         reason = _deadlineReason;
         return d != 0 && now >= d;
     }
-}
-
-/// <summary>All live connections, for the heartbeat, shutdown and counts.</summary>
-internal sealed class ConnectionRegistry
-{
-    private readonly ConcurrentDictionary<long, GatewayConnection> _connections = new();
-    private long _nextId;
-
-    public long NextId() => Interlocked.Increment(ref _nextId);
-    public int Count => _connections.Count;
-    public void Add(GatewayConnection c) => _connections[c.Id] = c;
-    public void Remove(GatewayConnection c) => _connections.TryRemove(c.Id, out _);
-    public ICollection<GatewayConnection> Snapshot => _connections.Values;
-    public IEnumerable<GatewayConnection> All => _connections.Select(p => p.Value);
 }

@@ -1,0 +1,143 @@
+using Gateway.Protocol.Http;
+using Gateway.Server.Connections;
+using Gateway.Server.Options;
+using Gateway.Server.WebSockets;
+using Microsoft.Extensions.Logging;
+
+namespace Gateway.Server.Http;
+
+/// <summary>
+/// The HTTP/1.1 front door of every accepted connection: reads one request, answers the probes (/healthz, /readyz,
+/// /metrics), refuses what may not upgrade (unknown path, bad handshake, origin, limits, stopping) with a status and a
+/// reason, and hands an accepted upgrade to a <see cref="WebSocketSession"/> running the application of its path.
+/// </summary>
+internal sealed class HttpFrontDoor
+{
+    private readonly GatewayOptions _options;
+    private readonly IReadOnlyDictionary<string, IWebSocketApplication> _routes;
+    private readonly GatewayMetrics _metrics;
+    private readonly ILogger _log;
+    private readonly Admission _admission;
+    private readonly PartialMessageGuard _partialGuard;
+    private readonly Func<bool> _isReady;
+
+    public HttpFrontDoor(GatewayOptions options, IReadOnlyDictionary<string, IWebSocketApplication> routes, GatewayMetrics metrics, ILogger log,
+        Admission admission, PartialMessageGuard partialGuard, Func<bool> isReady)
+    {
+        _options = options;
+        _routes = routes;
+        _metrics = metrics;
+        _log = log;
+        _admission = admission;
+        _partialGuard = partialGuard;
+        _isReady = isReady;
+    }
+
+    public async Task HandleAsync(GatewayConnection connection)
+    {
+        var input = connection.Transport.Input;
+        HttpParseResult parsed;
+        while (true)
+        {
+            var result = await input.ReadAsync().ConfigureAwait(false);
+            var buffer = result.Buffer;
+            parsed = HttpRequestParser.TryParse(ref buffer, _options.Limits.MaxHeaderBytes, _options.Limits.MaxHeaderCount);
+            if (parsed.Status == HttpParseStatus.Done)
+            {
+                input.AdvanceTo(buffer.Start);
+                break;
+            }
+            input.AdvanceTo(buffer.Start, buffer.End);
+            if (parsed.Status == HttpParseStatus.Error) break;
+            // Gone before finishing its request (a timeout is counted by the heartbeat that enforced it).
+            if (result.IsCompleted || result.IsCanceled) return;
+        }
+
+        if (parsed.Status == HttpParseStatus.Error)
+        {
+            await RespondAsync(connection, parsed.StatusCode, parsed.Error!, headOnly: false).ConfigureAwait(false);
+            return;
+        }
+
+        var request = parsed.Request!;
+        string path = request.Path;
+        bool isHead = request.MethodBytes.Span.SequenceEqual("HEAD"u8);
+        if (path is "/healthz" or "/readyz" or "/metrics")
+        {
+            await ProbeAsync(connection, request, path, isHead).ConfigureAwait(false);
+            return;
+        }
+
+        if (!_routes.TryGetValue(path, out var app))
+        {
+            await RespondAsync(connection, 404, $"no endpoint at {path}", isHead).ConfigureAwait(false);
+            return;
+        }
+
+        var decision = WebSocketHandshake.Evaluate(request, app.Subprotocols);
+        if (!decision.Accepted)
+        {
+            IEnumerable<KeyValuePair<string, string>>? extra = decision.StatusCode == 426 ? [new("Sec-WebSocket-Version", "13")] : null;
+            await RespondAsync(connection, decision.StatusCode, decision.Error!, headOnly: false, extra).ConfigureAwait(false);
+            return;
+        }
+        if (!_admission.IsOriginAllowed(request))
+        {
+            _metrics.OriginRejected();
+            await RespondAsync(connection, 403, "origin not allowed", headOnly: false).ConfigureAwait(false);
+            return;
+        }
+        if (_admission.RefuseForLimits(connection) is { } full)
+        {
+            _metrics.ConnectionLimitRejected();
+            await RespondAsync(connection, 503, full, headOnly: false, [new("Retry-After", "5")]).ConfigureAwait(false);
+            return;
+        }
+        if (!_isReady())
+        {
+            // During the drain the listener stays open for probes; a new session would only be closed 1001 again.
+            await RespondAsync(connection, 503, "server is stopping", headOnly: false, [new("Retry-After", "5")]).ConfigureAwait(false);
+            return;
+        }
+
+        var output = connection.Transport.Output;
+        WebSocketHandshake.WriteAccept(output, request, decision.Subprotocol);
+        await output.FlushAsync().ConfigureAwait(false);
+        connection.ClearDeadline();
+        _metrics.Upgraded();
+        if (_metrics.LogBudget.Allow(_log, LogLevel.Debug)) Log.Upgraded(_log, connection.Id, path, decision.Subprotocol ?? "(none)");
+
+        var session = new WebSocketSession(connection, request, decision.Subprotocol, _options, _metrics, _log, _partialGuard);
+        connection.Session = session;
+        await session.RunAsync(app).ConfigureAwait(false);
+    }
+
+    private Task ProbeAsync(GatewayConnection connection, HttpRequestHead request, string path, bool isHead)
+    {
+        if (!request.IsGet && !isHead)
+            return RespondAsync(connection, 405, "only GET and HEAD are allowed here", isHead, [new("Allow", "GET, HEAD")]);
+        connection.ClearDeadline();
+        bool ready = _isReady();
+        return path switch
+        {
+            "/healthz" => WriteAndCloseAsync(connection, 200, "ok\n", isHead),
+            "/readyz" => WriteAndCloseAsync(connection, ready ? 200 : 503, ready ? "ready\n" : "stopping\n", isHead),
+            _ => WriteAndCloseAsync(connection, 200, _metrics.ToPrometheus(), isHead, contentType: "text/plain; version=0.0.4; charset=utf-8"),
+        };
+    }
+
+    private Task RespondAsync(GatewayConnection connection, int status, string reason, bool headOnly, IEnumerable<KeyValuePair<string, string>>? headers = null)
+    {
+        _metrics.HandshakeRejected();
+        if (_metrics.LogBudget.Allow(_log, LogLevel.Information)) Log.HandshakeRejected(_log, connection.Id, status, reason);
+        return WriteAndCloseAsync(connection, status, reason + "\n", headOnly, headers: headers);
+    }
+
+    private async Task WriteAndCloseAsync(GatewayConnection connection, int status, string body, bool headOnly, string contentType = "text/plain; charset=utf-8", IEnumerable<KeyValuePair<string, string>>? headers = null)
+    {
+        var output = connection.Transport.Output;
+        HttpResponse.Write(output, status, body, contentType, headers, includeBody: !headOnly);
+        await output.FlushAsync().ConfigureAwait(false);
+        await LingeringClose.RunAsync(connection, output.CompleteAsync(), _options.Timeouts.Close).ConfigureAwait(false);
+    }
+}
