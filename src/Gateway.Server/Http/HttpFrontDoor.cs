@@ -62,7 +62,7 @@ internal sealed class HttpFrontDoor
         var request = parsed.Request!;
         string path = request.Path;
         bool isHead = request.MethodBytes.Span.SequenceEqual("HEAD"u8);
-        if (path is "/healthz" or "/readyz" or "/metrics")
+        if (ReservedPaths.Contains(path))
         {
             await ProbeAsync(connection, request, path, isHead).ConfigureAwait(false);
             return;
@@ -120,8 +120,8 @@ internal sealed class HttpFrontDoor
         bool ready = _isReady();
         return path switch
         {
-            "/healthz" => WriteAndCloseAsync(connection, 200, "ok\n", isHead),
-            "/readyz" => WriteAndCloseAsync(connection, ready ? 200 : 503, ready ? "ready\n" : "stopping\n", isHead),
+            ReservedPaths.Health => WriteAndCloseAsync(connection, 200, "ok\n", isHead),
+            ReservedPaths.Ready => WriteAndCloseAsync(connection, ready ? 200 : 503, ready ? "ready\n" : "stopping\n", isHead),
             _ => WriteAndCloseAsync(connection, 200, _metrics.ToPrometheus(), isHead, contentType: "text/plain; version=0.0.4; charset=utf-8"),
         };
     }
