@@ -23,9 +23,9 @@ internal static partial class Log
     [LoggerMessage(15, LogLevel.Warning, "{Count} per-connection log lines (client faults, aborted connections, handler failures) were suppressed (Limits:ClientFaultLogsPerSecond)")]
     public static partial void Suppressed(ILogger logger, long count);
 
-    [LoggerMessage(40, LogLevel.Warning, "[{ConnectionId}] closing with 1009: holds {HeldBytes} bytes of incomplete messages while all connections together are over Limits:MaxPartialMessageBytesTotal ({LimitBytes})")]
+    [LoggerMessage(43, LogLevel.Warning, "[{ConnectionId}] closing with 1009: holds {HeldBytes} bytes of incomplete messages while all connections together are over Limits:MaxPartialMessageBytesTotal ({LimitBytes})")]
     public static partial void PartialMessageCapClose(ILogger logger, long connectionId, long heldBytes, long limitBytes);
 
-    [LoggerMessage(41, LogLevel.Information, "Incomplete messages may hold at most {LimitBytes} bytes across all connections (Limits:MaxPartialMessageBytesTotal{Source})")]
+    [LoggerMessage(44, LogLevel.Information, "Incomplete messages may hold at most {LimitBytes} bytes across all connections (Limits:MaxPartialMessageBytesTotal{Source})")]
     public static partial void PartialMessageCap(ILogger logger, long limitBytes, string source);
 }
