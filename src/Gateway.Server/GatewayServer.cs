@@ -43,7 +43,7 @@ public sealed class GatewayServer : IAsyncDisposable
         if (errors.Count > 0) throw new ArgumentException(string.Join(Environment.NewLine, errors), nameof(options));
         _options = options;
         Metrics = metrics ?? new GatewayMetrics();
-        Metrics.ClientFaultLogsPerSecond = options.Limits.ClientFaultLogsPerSecond;
+        Metrics.LogBudget.PerSecond = options.Limits.ClientFaultLogsPerSecond;
         _log = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Gateway.Server");
         var partialGuard = new PartialMessageGuard(options.Limits, _registry, Metrics, _log);
         var pool = new BlockMemoryPool();
@@ -67,7 +67,7 @@ public sealed class GatewayServer : IAsyncDisposable
     /// <summary>Accepted connections whose socket is not yet released: what Limits:MaxConnections counts.</summary>
     internal int OpenConnections => _listener.OpenConnections;
     /// <summary>The open connections (tests look at one connection's transport state).</summary>
-    internal IEnumerable<GatewayConnection> Connections => _registry.All;
+    internal IEnumerable<GatewayConnection> Connections => _registry.Snapshot;
     /// <summary>The connection limit in force: <c>Limits:MaxConnections</c>, or derived from the descriptor limit when that is 0; 0 = none.</summary>
     public int MaxConnections => _listener.Limit.Max;
     /// <summary>True between a successful start and the beginning of stop (what /readyz reports).</summary>
@@ -136,7 +136,7 @@ public sealed class GatewayServer : IAsyncDisposable
         _ready = false;
         _stopping.Cancel();
 
-        var connections = _registry.Snapshot.ToList();
+        var connections = _registry.Snapshot; // ConcurrentDictionary.Values is already a copy
         Log.Stopping(_log, connections.Count);
         await DrainSessionsAsync(connections, cancellationToken).ConfigureAwait(false);
 
@@ -161,7 +161,7 @@ public sealed class GatewayServer : IAsyncDisposable
         await _heartbeat.StopAsync().ConfigureAwait(false);
     }
 
-    private async Task DrainSessionsAsync(List<GatewayConnection> connections, CancellationToken cancellationToken)
+    private async Task DrainSessionsAsync(ICollection<GatewayConnection> connections, CancellationToken cancellationToken)
     {
         using var drain = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         drain.CancelAfter(_options.Timeouts.Shutdown);

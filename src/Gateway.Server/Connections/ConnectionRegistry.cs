@@ -13,5 +13,4 @@ internal sealed class ConnectionRegistry
     public void Add(GatewayConnection c) => _connections[c.Id] = c;
     public void Remove(GatewayConnection c) => _connections.TryRemove(c.Id, out _);
     public ICollection<GatewayConnection> Snapshot => _connections.Values;
-    public IEnumerable<GatewayConnection> All => _connections.Select(p => p.Value);
 }

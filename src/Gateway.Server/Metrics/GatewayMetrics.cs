@@ -98,9 +98,6 @@ public sealed class GatewayMetrics : IDisposable
 
     /// <summary>The per-connection log line budget (Limits:ClientFaultLogsPerSecond); its suppressed lines are a metric.</summary>
     internal ClientFaultLogBudget LogBudget { get; } = new();
-    internal int ClientFaultLogsPerSecond { set => LogBudget.PerSecond = value; }
-    /// <summary>Forwards to <see cref="ClientFaultLogBudget.Allow"/>, for the RPC layer that reaches the budget through the metrics it holds.</summary>
-    internal bool AllowClientFaultLog(ILogger logger, LogLevel level) => LogBudget.Allow(logger, level);
 
     internal void ObserveSessionMemory(Func<long> partialMessageBytes, Func<long> unsentBytes)
     {

@@ -136,7 +136,8 @@ public sealed partial class WebSocketSession
                     QueuePendingPong();
                     await _outbox.FlushAsync().ConfigureAwait(false);
                 }
-                if (_partialGuard is { IsOver: true } guard) guard.Enforce();
+                // Only a reader holding bytes can have taken the total over the cap: the shared sum is not read otherwise.
+                if (reader.HeldBytes > 0 && _partialGuard is { IsOver: true } guard) guard.Enforce();
                 if (result.IsCompleted || result.IsCanceled)
                 {
                     if (!stop) outcome = reader.HasPartialMessage ? "connection lost mid-message" : "connection lost without a close frame";

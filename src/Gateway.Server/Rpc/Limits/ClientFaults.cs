@@ -14,7 +14,7 @@ internal sealed class ClientFaults(WebSocketSession session, ILogger log, Gatewa
     private int _badInARow;
 
     /// <summary>Whether a per-connection line at <paramref name="level"/> is written now (Limits:ClientFaultLogsPerSecond).</summary>
-    public bool MayLog(LogLevel level) => metrics is not null ? metrics.AllowClientFaultLog(log, level) : log.IsEnabled(level);
+    public bool MayLog(LogLevel level) => metrics is not null ? metrics.LogBudget.Allow(log, level) : log.IsEnabled(level);
 
     /// <summary>Counts unparseable envelopes in a row; past the limit the connection is closed with 1008.</summary>
     public void BadMessage(string problem)
