@@ -43,7 +43,7 @@ internal static class ErrorObjects
     private static byte[] ToBytes(ErrorCode code, string message, bool retryable, TimeSpan? retryAfter, object? details, JsonSerializerOptions? json)
     {
         var buffer = new ArrayBufferWriter<byte>(128);
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, JsonFrames.WriterOptions)) // as a direct reply writes it: the same bytes whichever node answers
         {
             Write(w, code, message, retryable, retryAfter, details, json);
         }

@@ -13,8 +13,9 @@ internal enum ReplyMember : byte { Result, Data, Progress }
 /// <summary>
 /// One wire format of the RPC protocol, chosen per connection by the negotiated subprotocol: it reads the envelope and
 /// the values in it, and writes every message the gateway sends (replies, stream items, progress, errors, calls from
-/// the server, events). Dispatch, the call registry and push only ever talk to this interface, so a second format
-/// (MessagePack) is a second implementation plus its subprotocol in <see cref="Rpc.RpcApplication"/>'s list.
+/// the server, events). Dispatch, the call registry and the replies only ever talk to this interface, so a second format
+/// (MessagePack) is a second implementation plus its subprotocol in <see cref="Rpc.RpcApplication"/>'s list. Between
+/// nodes (cluster messages, forwarded errors, server-call payloads) and for events, JSON stays the canonical form.
 /// </summary>
 /// <remarks>
 /// Hot path: one message costs one <see cref="ReadEnvelope"/>, one <see cref="ReadValue{T}"/> and one reply write.

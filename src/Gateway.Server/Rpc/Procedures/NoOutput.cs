@@ -14,6 +14,7 @@ internal readonly struct NoOutput
         return default;
     }
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     private static async ValueTask<NoOutput> AwaitAsync(ValueTask pending)
     {
         await pending.ConfigureAwait(false);
