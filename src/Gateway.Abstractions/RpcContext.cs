@@ -1,4 +1,5 @@
 using System.Net;
+using System.Security.Claims;
 
 namespace Gateway;
 
@@ -27,6 +28,12 @@ public abstract class RpcContext
 
     /// <summary>The procedure name being called, e.g. <c>echo/echo</c>.</summary>
     public abstract string Path { get; }
+
+    /// <summary>
+    /// Who the connection authenticated as at the handshake (or last refreshed with <c>$auth</c>). A connection with no
+    /// credentials gets an unauthenticated principal (<c>User.Identity.IsAuthenticated</c> is false), never null.
+    /// </summary>
+    public abstract ClaimsPrincipal User { get; }
 
     /// <summary>
     /// The user the connection acts for, or null. Set by authentication; handlers may set it too. Every connection

@@ -86,6 +86,7 @@ internal sealed class RpcCall : RpcContext
     public override IReadOnlyDictionary<string, string> RequestHeaders => _connection.Session.Request.ToDictionary();
     public override IDictionary<string, object?> Items => _connection.Items;
     public override string Path => _procedure?.Name ?? "";
+    public override System.Security.Claims.ClaimsPrincipal User => _connection.User;
     public override string? UserId { get => _connection.UserId; set => _connection.UserId = value; }
     public override ValueTask SetUserIdAsync(string? userId) => _connection.PushEndpoint.SetUserAsync(_connection.Push, userId, CancellationToken);
     public override ITopics Topics => _connection.PushEndpoint.Topics;

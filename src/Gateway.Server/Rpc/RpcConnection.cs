@@ -62,6 +62,12 @@ internal sealed class RpcConnection
         }
     }
 
+    /// <summary>An unauthenticated principal, shared by every connection that presented no credentials.</summary>
+    public static readonly System.Security.Claims.ClaimsPrincipal Anonymous = new(new System.Security.Claims.ClaimsIdentity());
+
+    /// <summary>The authenticated principal (set at the handshake, replaced by an in-band refresh), or <see cref="Anonymous"/>.</summary>
+    public System.Security.Claims.ClaimsPrincipal User { get; set; } = Anonymous;
+
     public string? UserId
     {
         get => Push.UserId;
