@@ -10,6 +10,9 @@ var builder = WebApplication.CreateBuilder(args);
 builder.Logging.SetMinimumLevel(LogLevel.Warning);
 var app = builder.Build();
 app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(15) });
+// GC counts in the gateway's Prometheus names (bench-compare reads every server's Gen0/Gen2 the same way); not on the hot path.
+app.MapGet("/metrics", () => Results.Text(string.Concat(Enumerable.Range(0, GC.MaxGeneration + 1)
+    .Select(g => $"dotnet_gc_collections_total{{generation=\"{g}\"}} {GC.CollectionCount(g)}\n")), "text/plain; version=0.0.4"));
 app.Map("/ws", async context =>
 {
     if (!context.WebSockets.IsWebSocketRequest) { context.Response.StatusCode = 400; return; }

@@ -7,6 +7,9 @@ var builder = WebApplication.CreateBuilder(args);
 builder.Logging.SetMinimumLevel(LogLevel.Warning);
 builder.Services.AddSignalR(o => o.MaximumReceiveMessageSize = 2 * 1024 * 1024);
 var app = builder.Build();
+// GC counts in the gateway's Prometheus names (bench-compare reads every server's Gen0/Gen2 the same way); not on the hot path.
+app.MapGet("/metrics", () => Results.Text(string.Concat(Enumerable.Range(0, GC.MaxGeneration + 1)
+    .Select(g => $"dotnet_gc_collections_total{{generation=\"{g}\"}} {GC.CollectionCount(g)}\n")), "text/plain; version=0.0.4"));
 app.MapHub<EchoHub>("/hub");
 app.Run();
 

@@ -1,0 +1,104 @@
+using System.Buffers;
+
+namespace Gateway.Baseline.KestrelTuned;
+
+/// <summary>
+/// Sits between ManagedWebSocket (<see cref="System.Net.WebSockets.WebSocket.CreateFromStream(Stream, System.Net.WebSockets.WebSocketCreationOptions)"/>)
+/// and Kestrel's upgraded duplex stream and turns a batch of frames into ONE write to Kestrel (one pipe flush, one
+/// send() in the common case). ManagedWebSocket writes each frame with one <c>WriteAsync</c> and never flushes, and
+/// Kestrel's upgraded stream flushes on every write, so without this each message is its own flush and syscall.
+/// <para>
+/// While <see cref="Deferring"/> is set (by the connection's single writer, which sets it only when it already holds
+/// the next message), frames are copied into a pooled buffer; the first write with <see cref="Deferring"/> clear
+/// sends the buffer and that frame in one write. Every write here happens under ManagedWebSocket's own send lock,
+/// so the frames it sends by itself (keep-alive pings, pongs, the close frame) are ordered with ours: one that
+/// arrives mid-batch rides along with the batch, which ends promptly because the writer knows a next message exists.
+/// The buffer is rented per batch and returned after it, so an idle connection holds none.
+/// </para>
+/// </summary>
+public sealed class BatchingStream(Stream inner) : Stream
+{
+    /// <summary>The most a batch holds before it goes out anyway (several frames still share one write).</summary>
+    public const int Capacity = 64 * 1024;
+
+    private byte[]? _buffer;
+    private int _count;
+
+    /// <summary>Set by the single writer while it has more messages in hand: frames are held back until it clears it.</summary>
+    public volatile bool Deferring;
+
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
+    {
+        if (_count + data.Length <= Capacity)
+        {
+            if (Deferring || _count > 0)
+            {
+                _buffer ??= ArrayPool<byte>.Shared.Rent(Capacity);
+                data.Span.CopyTo(_buffer.AsSpan(_count));
+                _count += data.Length;
+                return Deferring ? default : SendBufferAsync(cancellationToken);
+            }
+            return inner.WriteAsync(data, cancellationToken);
+        }
+        // Larger than what is left of a batch (a 1 MiB echo): what is buffered first, then the frame straight from
+        // ManagedWebSocket's buffer rather than copying it again.
+        return _count == 0 ? inner.WriteAsync(data, cancellationToken) : SendBufferThenAsync(data, cancellationToken);
+    }
+
+    private async ValueTask SendBufferAsync(CancellationToken cancellationToken)
+    {
+        var buffer = _buffer!;
+        int count = _count;
+        _buffer = null;
+        _count = 0;
+        try { await inner.WriteAsync(buffer.AsMemory(0, count), cancellationToken).ConfigureAwait(false); }
+        finally { ArrayPool<byte>.Shared.Return(buffer); }
+    }
+
+    private async ValueTask SendBufferThenAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        await SendBufferAsync(cancellationToken).ConfigureAwait(false);
+        await inner.WriteAsync(data, cancellationToken).ConfigureAwait(false);
+    }
+
+    public override async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        if (_count > 0) await SendBufferAsync(cancellationToken).ConfigureAwait(false);
+        await inner.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        inner.ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            if (_buffer is { } b) { _buffer = null; _count = 0; ArrayPool<byte>.Shared.Return(b); }
+            inner.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+
+    public override ValueTask DisposeAsync()
+    {
+        if (_buffer is { } b) { _buffer = null; _count = 0; ArrayPool<byte>.Shared.Return(b); }
+        return inner.DisposeAsync();
+    }
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => true;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    public override void Flush() => FlushAsync(CancellationToken.None).GetAwaiter().GetResult();
+    public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+}
