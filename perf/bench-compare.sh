@@ -1,79 +1,147 @@
 #!/usr/bin/env bash
-# Runs the gateway and the two baselines (Kestrel + System.Net.WebSockets, SignalR) one after another on this
-# machine with the same load, each server pinned to core 0 and the load tool to core 1, REPS repetitions each,
-# and writes perf/results/compare.md with medians and ratios to the Kestrel baseline. Loopback only.
+# Every scenario of issue 16 against the gateway (JSON and MessagePack), the tuned Kestrel baseline, the naive Kestrel
+# baseline and SignalR, in one go: each server pinned to core SERVER_CPU and the load tool to core CLIENT_CPU, a fresh
+# server per run, WARMUP then DURATION measured, REPS repetitions interleaved (repetition 1 of every case and server,
+# then repetition 2, ...), medians. Writes perf/results/compare.md (perf/compare.py) from the load tool's JSON
+# summaries in perf/results/compare/. Loopback only; every load run is capped by `timeout` (RUN_LIMIT), every server
+# is stopped (TERM, then KILL) after its run. Method and how to read the table: perf/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 REPS=${REPS:-3}
 DURATION=${DURATION:-10s}
-WARMUP=${WARMUP:-15s}  # the JIT needs it on one pinned core (perf/README.md, "Warm-up")
-CONNECTIONS=${CONNECTIONS:-50}
-INFLIGHT=${INFLIGHT:-16}
-PAYLOAD=${PAYLOAD:-64}
-IDLE=${IDLE:-5000}
+WARMUP=${WARMUP:-15s}     # the JIT needs it on one pinned core (perf/README.md, "Warm-up")
 PORT=${PORT:-18500}
-OUT=perf/results/compare
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
+RUN_LIMIT=${RUN_LIMIT:-240}   # seconds: the most one load run may take before it is stopped
+# The cases (perf/README.md, "Scenarios"); a subset with CASES="rpc many".
+CASES=${CASES:-rpc many stream large fanout idle}
+SERVERS=${SERVERS:-gateway gateway-msgpack kestrel kestrel-naive signalr}
+RPC_CONNECTIONS=${RPC_CONNECTIONS:-50}; RPC_INFLIGHT=${RPC_INFLIGHT:-16}; PAYLOAD=${PAYLOAD:-64}
+MANY=${MANY:-5000}
+STREAM_CONNECTIONS=${STREAM_CONNECTIONS:-10}; STREAM_ITEMS=${STREAM_ITEMS:-1000}
+LARGE_CONNECTIONS=${LARGE_CONNECTIONS:-4}; LARGE_PAYLOAD=${LARGE_PAYLOAD:-1048576}
+SUBSCRIBERS=${SUBSCRIBERS:-1000}; PUB_INFLIGHT=${PUB_INFLIGHT:-1}
+IDLE=${IDLE:-10000}; HOLD=${HOLD:-5s}
+OUT=perf/results/compare
+export SERVER_CPU CLIENT_CPU
 
 command -v taskset >/dev/null || { echo "taskset (util-linux) is required"; exit 1; }
-for dll in perf/baselines/Gateway.Baseline.Kestrel perf/baselines/Gateway.Baseline.SignalR; do
-  [ -d "$dll" ] || { echo "missing baseline project $dll: the comparison needs both baselines"; exit 1; }
+command -v python3 >/dev/null || { echo "python3 is required for the summary"; exit 1; }
+command -v curl >/dev/null || { echo "curl is required (GC counts from each server's /metrics)"; exit 1; }
+for project in Gateway.Baseline.KestrelTuned Gateway.Baseline.Kestrel Gateway.Baseline.SignalR; do
+  [ -d "perf/baselines/$project" ] || { echo "missing baseline project perf/baselines/$project"; exit 1; }
 done
+# Each process holds one descriptor per connection: IDLE connections (plus a few hundred for the runtime) on each side.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
+if [ "$(ulimit -n)" -lt $((IDLE + 512)) ]; then
+  echo "the descriptor limit ($(ulimit -n)) is below IDLE + 512 = $((IDLE + 512)): raise it (ulimit -Hn) or lower IDLE"; exit 1
+fi
+
+. perf/bench-lib.sh
+if port_open; then echo "port $PORT is already in use: set PORT=... to a free one"; exit 1; fi
 
 echo "== building (Release)"
 dotnet build Gateway.sln -c Release -nologo -v q >/dev/null
 dotnet publish src/Gateway.Samples -c Release -nologo -v q -o plugins/Gateway.Samples >/dev/null
 HOST_DLL=src/Gateway.Host/bin/Release/net10.0/Gateway.Host.dll
-KESTREL_DLL=perf/baselines/Gateway.Baseline.Kestrel/bin/Release/net10.0/Gateway.Baseline.Kestrel.dll
+TUNED_DLL=perf/baselines/Gateway.Baseline.KestrelTuned/bin/Release/net10.0/Gateway.Baseline.KestrelTuned.dll
+NAIVE_DLL=perf/baselines/Gateway.Baseline.Kestrel/bin/Release/net10.0/Gateway.Baseline.Kestrel.dll
 SIGNALR_DLL=perf/baselines/Gateway.Baseline.SignalR/bin/Release/net10.0/Gateway.Baseline.SignalR.dll
 LOAD_DLL=perf/Gateway.LoadTest/bin/Release/net10.0/Gateway.LoadTest.dll
 rm -rf "$OUT"; mkdir -p "$OUT"
 
-. perf/bench-lib.sh
-
-start_server() { # name
+start_server() { # server log-name
   case "$1" in
-    gateway) taskset -c "$SERVER_CPU" dotnet "$HOST_DLL" --Gateway:Listen:0=127.0.0.1:$PORT --Serilog:MinimumLevel:Default=Warning \
-               --Gateway:Limits:MaxMessageBytes=4194304 >"$OUT/$1.server.log" 2>&1 & ;;
-    kestrel) taskset -c "$SERVER_CPU" dotnet "$KESTREL_DLL" --urls "http://127.0.0.1:$PORT" >"$OUT/$1.server.log" 2>&1 & ;;
-    signalr) taskset -c "$SERVER_CPU" dotnet "$SIGNALR_DLL" --urls "http://127.0.0.1:$PORT" >"$OUT/$1.server.log" 2>&1 & ;;
+    gateway|gateway-msgpack)
+      # The sample plugin (echo/echo, echo/count, chat/send); its ticker off so nothing else publishes.
+      taskset -c "$SERVER_CPU" dotnet "$HOST_DLL" --Gateway:Listen:0=127.0.0.1:$PORT --Serilog:MinimumLevel:Default=Warning \
+        --Gateway:Limits:MaxMessageBytes=4194304 --Samples:Ticker:Enabled=false >"$OUT/$2.server.log" 2>&1 & ;;
+    kestrel) taskset -c "$SERVER_CPU" dotnet "$TUNED_DLL" --urls "http://127.0.0.1:$PORT" >"$OUT/$2.server.log" 2>&1 & ;;
+    kestrel-naive) taskset -c "$SERVER_CPU" dotnet "$NAIVE_DLL" --urls "http://127.0.0.1:$PORT" >"$OUT/$2.server.log" 2>&1 & ;;
+    signalr) taskset -c "$SERVER_CPU" dotnet "$SIGNALR_DLL" --urls "http://127.0.0.1:$PORT" >"$OUT/$2.server.log" 2>&1 & ;;
+    *) echo "unknown server $1"; exit 1 ;;
   esac
-  wait_for_server "$1"
+  wait_for_server "$2"
 }
 
 url_for() { case "$1" in signalr) echo "ws://127.0.0.1:$PORT/hub" ;; *) echo "ws://127.0.0.1:$PORT/ws" ;; esac; }
-proto_for() { case "$1" in signalr) echo signalr ;; *) echo gateway ;; esac; }
-
-gc_counts() { # gen0 gen2 from the gateway's /metrics
-  curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^dotnet_gc_collections_total\{generation="0"\}/{g0=$2} /^dotnet_gc_collections_total\{generation="2"\}/{g2=$2} END{print g0+0, g2+0}'
+protocol_args() {
+  case "$1" in
+    signalr) echo "--protocol signalr" ;;
+    gateway-msgpack) echo "--protocol gateway --format msgpack" ;;
+    *) echo "--protocol gateway" ;;
+  esac
 }
 
-for server in gateway kestrel signalr; do
-  for rep in $(seq 1 "$REPS"); do
-    echo "== $server rpc, repetition $rep/$REPS"
-    start_server "$server"
-    [ "$server" = gateway ] && read -r g0a g2a < <(gc_counts)
-    taskset -c "$CLIENT_CPU" dotnet "$LOAD_DLL" rpc --url "$(url_for $server)" --protocol "$(proto_for $server)" \
-      --connections "$CONNECTIONS" --inflight "$INFLIGHT" --payload "$PAYLOAD" --duration "$DURATION" --warmup "$WARMUP" \
-      --server-pid "$SERVER_PID" --label "$server" --json --plain --out "$OUT/$server.$rep" >"$OUT/$server.rpc.$rep.log" 2>&1
-    if [ "$server" = gateway ]; then
-      read -r g0b g2b < <(gc_counts)
-      echo "{\"gen0\": $((g0b - g0a)), \"gen2\": $((g2b - g2a))}" >"$OUT/$server.gc.$rep.json"
-    fi
-    stop_server
+# Which servers run which case: fan-out needs topics (the gateway and the tuned baseline have them); an idle
+# connection of gateway-msgpack is the gateway's (the format is chosen per message, not per idle socket).
+applies() { # case server
+  case "$1:$2" in
+    fanout:kestrel-naive|fanout:signalr) return 1 ;;
+    idle:gateway-msgpack) return 1 ;;
+  esac
+  return 0
+}
 
-    echo "== $server connections ($IDLE idle), repetition $rep/$REPS"
-    start_server "$server"
-    taskset -c "$CLIENT_CPU" dotnet "$LOAD_DLL" connections --url "$(url_for $server)" --protocol "$(proto_for $server)" \
-      --count "$IDLE" --hold 3s --server-pid "$SERVER_PID" --label "$server" --json --plain \
-      --out "$OUT/$server.$rep" >"$OUT/$server.connections.$rep.log" 2>&1
-    stop_server
+gc_counts() { # "gen0 gen2" from the server's /metrics (every server here answers dotnet_gc_collections_total)
+  curl -s -m 5 "http://127.0.0.1:$PORT/metrics" | awk '
+    /^dotnet_gc_collections_total\{generation="0"\}/{g0=$2; seen=1}
+    /^dotnet_gc_collections_total\{generation="2"\}/{g2=$2}
+    END{ if (seen) print g0+0, g2+0; else print "null null" }'
+}
+
+load_tool() { # log, then the tool's arguments
+  local log=$1; shift
+  local rc=0
+  timeout --kill-after=10 "$RUN_LIMIT" taskset -c "$CLIENT_CPU" dotnet "$LOAD_DLL" "$@" --server-pid "$SERVER_PID" --json --plain >"$log" 2>&1 || rc=$?
+  # 1 = some steps failed: the report counts them. Anything else: the run did not happen; recorded and skipped.
+  if [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ]; then echo "   load tool exited with $rc; see $log:"; tail -5 "$log" | sed 's/^/   /'; fi
+}
+
+run_case() { # case server rep
+  local case=$1 server=$2 rep=$3
+  local name="$server.$case.$rep"
+  local common=(--url "$(url_for "$server")" $(protocol_args "$server") --label "$server" --out "$OUT/$name")
+  start_server "$server" "$name"
+  local g0a g2a g0b g2b
+  read -r g0a g2a < <(gc_counts)
+  case "$case" in
+    rpc) load_tool "$OUT/$name.log" rpc "${common[@]}" --connections "$RPC_CONNECTIONS" --inflight "$RPC_INFLIGHT" \
+           --payload "$PAYLOAD" --duration "$DURATION" --warmup "$WARMUP" ;;
+    # One request in flight per connection: each request is its own frame and its own write, as from a crowd of browsers.
+    many) load_tool "$OUT/$name.log" rpc "${common[@]}" --connections "$MANY" --inflight 1 --payload "$PAYLOAD" \
+            --duration "$DURATION" --warmup "$WARMUP" ;;
+    stream) load_tool "$OUT/$name.log" stream "${common[@]}" --connections "$STREAM_CONNECTIONS" --inflight 1 \
+              --items "$STREAM_ITEMS" --duration "$DURATION" --warmup "$WARMUP" ;;
+    large) load_tool "$OUT/$name.log" large "${common[@]}" --connections "$LARGE_CONNECTIONS" --inflight 1 \
+             --payload "$LARGE_PAYLOAD" --duration "$DURATION" --warmup "$WARMUP" ;;
+    fanout) load_tool "$OUT/$name.log" fanout "${common[@]}" --subscribers "$SUBSCRIBERS" --publishers 1 \
+              --inflight "$PUB_INFLIGHT" --topic room:bench --duration "$DURATION" --warmup "$WARMUP" ;;
+    idle) load_tool "$OUT/$name.log" connections "${common[@]}" --count "$IDLE" --hold "$HOLD" ;;
+  esac
+  read -r g0b g2b < <(gc_counts)
+  if [ "$g0a" = null ] || [ "$g0b" = null ]; then
+    echo '{"gen0": null, "gen2": null}' >"$OUT/$name.gc.json"
+  else
+    echo "{\"gen0\": $((g0b - g0a)), \"gen2\": $((g2b - g2a))}" >"$OUT/$name.gc.json"
+  fi
+  stop_server
+}
+
+START=$(date +%s)
+for rep in $(seq 1 "$REPS"); do
+  for case in $CASES; do
+    for server in $SERVERS; do
+      applies "$case" "$server" || continue
+      echo "== [$(date +%T)] $case / $server, repetition $rep/$REPS"
+      run_case "$case" "$server" "$rep"
+    done
   done
 done
+echo "== all runs took $(( ($(date +%s) - START) / 60 )) min"
 
-python3 perf/compare.py "$OUT" "$REPS" > perf/results/compare.md
+CASES="$CASES" SERVERS="$SERVERS" python3 perf/compare.py "$OUT" "$REPS" > perf/results/compare.md
 echo "== wrote perf/results/compare.md"
 cat perf/results/compare.md

@@ -17,7 +17,7 @@ public static class ServerMetrics
 
     public static Uri Url(ConnectTarget target) => new UriBuilder("http", target.Url.Host, target.EndPoint.Port, "/metrics").Uri;
 
-    /// <summary>The counters named in <paramref name="names"/> (unlabelled series only), or null when /metrics could not be read.</summary>
+    /// <summary>The counters named in <paramref name="names"/> (unlabelled series only), or null when /metrics could not be read or has none of them.</summary>
     public static async Task<Dictionary<string, double>?> ReadAsync(ConnectTarget target, IReadOnlyCollection<string> names, CancellationToken ct)
     {
         try
@@ -36,7 +36,8 @@ public static class ServerMetrics
                 if (names.Contains(name) && double.TryParse(line[(space + 1)..].Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out double v))
                     values[name] = v;
             }
-            return values;
+            // A server with a /metrics of its own but none of these counters (a baseline's GC-only page) has no figures.
+            return values.Count > 0 ? values : null;
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or IOException)
         {
