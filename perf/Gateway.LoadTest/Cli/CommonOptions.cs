@@ -30,6 +30,20 @@ public sealed class CommonOptions
         return option;
     }
 
+    public Option<string> Format { get; } = CreateFormat();
+
+    private static Option<string> CreateFormat()
+    {
+        var option = new Option<string>("--format", "-f")
+        {
+            Description = "Wire format of the gateway protocol: json (gateway.v1.json, text frames) or msgpack (gateway.v1.msgpack, one binary frame per message)",
+            DefaultValueFactory = _ => "json",
+            Recursive = true,
+        };
+        option.AcceptOnlyFromAmong("json", "msgpack");
+        return option;
+    }
+
     public Option<int?> ServerPid { get; } = new("--server-pid")
     {
         Description = "PID of the server process: its RSS (VmRSS) and CPU are sampled from /proc before and after",
@@ -74,12 +88,12 @@ public sealed class CommonOptions
         Recursive = true,
     };
 
-    public IEnumerable<Option> All => [Url, Protocol, ServerPid, Out, Label, Json, Html, ResultsDir, Timeout.Option, Plain];
+    public IEnumerable<Option> All => [Url, Protocol, Format, ServerPid, Out, Label, Json, Html, ResultsDir, Timeout.Option, Plain];
 
     /// <summary>Validates and resolves the shared options; throws <see cref="ArgumentException"/> with a message for the user.</summary>
     public RunSettings ToSettings(ParseResult parse)
     {
-        var protocol = WireProtocol.Create(parse.GetValue(Protocol) ?? "gateway");
+        var protocol = WireProtocol.Create(parse.GetValue(Protocol) ?? "gateway", parse.GetValue(Format) ?? "json");
         string url = parse.GetValue(Url) ?? (protocol is SignalRProtocol ? "ws://127.0.0.1:8080/hub" : "ws://127.0.0.1:8080/ws");
         var target = ResolveTarget(url, protocol);
 

@@ -148,7 +148,7 @@ public sealed class FanoutScenarioDefinition : IScenarioDefinition
             command.Add(option);
         command.SetAction((parse, ct) => App.RunAsync(parse, common, settings =>
         {
-            if (settings.Target.Protocol is not Protocols.GatewayProtocol)
+            if (!settings.Target.Protocol.HasTopics)
                 throw new ArgumentException("fanout speaks the gateway protocol only (topics, chat/send): drop --protocol signalr");
             int s = parse.GetValue(subscribers), p = parse.GetValue(publishers), k = parse.GetValue(inflight), size = parse.GetValue(payload);
             if (p > Protocols.FanoutText.MaxPublishers) throw new ArgumentException($"--publishers must be at most {Protocols.FanoutText.MaxPublishers}");

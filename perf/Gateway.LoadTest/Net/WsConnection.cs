@@ -86,7 +86,7 @@ public sealed class WsConnection : IReplySink
     /// <summary>Fanout: the last publish sequence number stamped into this connection's requests.</summary>
     public long PublishSequence;
     /// <summary>
-    /// Server events (<c>{"event":…}</c>) go here, on the receive loop, instead of the protocol's reply
+    /// Server events (<c>{"event":…}</c>, <see cref="WireProtocol.IsEvent"/>) go here, on the receive loop, instead of the protocol's reply
     /// parser (fanout subscribers). Set before <see cref="Start"/>.
     /// </summary>
     public IEventSink? Events { get; set; }
@@ -568,7 +568,7 @@ public sealed class WsConnection : IReplySink
             if (message.IndexOf("100000000000"u8) >= 0) _probe = message.ToArray();
             return;
         }
-        if (Events is { } events && message.StartsWith("{\"event\":"u8))
+        if (Events is { } events && _protocol.IsEvent(message))
         {
             events.OnEvent(message, _receivedAt != 0 ? _receivedAt : Stopwatch.GetTimestamp());
             return;

@@ -48,6 +48,14 @@ public static class FanoutText
             at = found + Marker.Length;
             hint = at;
         }
+        return TryReadAt(message, at, out sentAt, out publisher, out seq);
+    }
+
+    /// <summary>Reads the fields of a text whose 'T' is at <paramref name="at"/> - 1 (false when they are not there).</summary>
+    public static bool TryReadAt(ReadOnlySpan<byte> message, int at, out long sentAt, out int publisher, out long seq)
+    {
+        sentAt = 0; publisher = 0; seq = 0;
+        if (at < 1 || at > message.Length || message[at - 1] != 'T') return false;
         // 'at' is just past the 'T': the stamp, 'P', the publisher, 'S', the sequence, '.'.
         var fields = message[(at - 1)..];
         if (fields.Length < HeaderLength || fields[PublisherAt - 1] != 'P' || fields[SeqAt - 1] != 'S' || fields[HeaderLength - 1] != '.') return false;

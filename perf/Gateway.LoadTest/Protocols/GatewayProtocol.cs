@@ -10,6 +10,7 @@ public sealed class GatewayProtocol : WireProtocol
 {
     public override string Name => "gateway";
     public override string? SubProtocol => "gateway.v1.json";
+    public override bool HasTopics => true;
 
     public override RequestTemplate Echo(string text) =>
         Template($"{{\"id\":{IdPlaceholder},\"path\":\"echo/echo\",\"input\":{{\"text\":\"{text}\"}}}}");

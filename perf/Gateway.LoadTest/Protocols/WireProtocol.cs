@@ -100,10 +100,26 @@ public abstract class WireProtocol
     public virtual RequestTemplate Publish(string room, string text) => throw new NotSupportedException($"the {Name} protocol has no topics");
     public abstract void Parse(ReadOnlySpan<byte> message, IReplySink sink);
 
-    public static WireProtocol Create(string name) => name switch
+    /// <summary>Whether the dialect has topics (the fanout scenario's $subscribe, chat/join, chat/send).</summary>
+    public virtual bool HasTopics => false;
+    /// <summary>A server event (fanout subscribers hand these to their event sink instead of <see cref="Parse"/>).</summary>
+    public virtual bool IsEvent(ReadOnlySpan<byte> message) => message.StartsWith("{\"event\":"u8);
+    /// <summary>For the probes before a run: the reply is an error.</summary>
+    public virtual bool IsErrorReply(ReadOnlySpan<byte> message) => message.IndexOf("\"error\""u8) >= 0;
+    /// <summary>For the probes before a run: the reply carries a result.</summary>
+    public virtual bool IsResultReply(ReadOnlySpan<byte> message) => message.IndexOf("\"result\""u8) >= 0;
+    /// <summary>Reads a fanout publish's stamp (<see cref="FanoutText"/>) out of an event's bytes.</summary>
+    public virtual bool TryReadFanoutStamp(ReadOnlySpan<byte> message, ref int hint, out long sentAt, out int publisher, out long seq) =>
+        FanoutText.TryRead(message, ref hint, out sentAt, out publisher, out seq);
+
+    /// <param name="format">json (gateway.v1.json) or msgpack (gateway.v1.msgpack); the gateway protocol only.</param>
+    public static WireProtocol Create(string name, string format = "json") => (name, format) switch
     {
-        "gateway" => new GatewayProtocol(),
-        "signalr" => new SignalRProtocol(),
+        ("gateway", "json") => new GatewayProtocol(),
+        ("gateway", "msgpack") => new GatewayMsgPackProtocol(),
+        ("signalr", "json") => new SignalRProtocol(),
+        ("signalr", _) => throw new ArgumentException("--format msgpack is for the gateway protocol (gateway.v1.msgpack); SignalR runs its JSON hub protocol here"),
+        ("gateway", _) => throw new ArgumentException($"unknown format '{format}' (json, msgpack)"),
         _ => throw new ArgumentException($"unknown protocol '{name}' (gateway, signalr)"),
     };
 

@@ -101,7 +101,7 @@ public sealed class FanoutScenario(
             var c = _subscribers[i];
             c.AddSlots(subscribe, 1, isStream: false, expectedItems: 0);
             c.Window = context.Window;
-            c.Events = _sinks[i] = new FanoutSubscriber(context.Window, publishers, firstEvent, capacity);
+            c.Events = _sinks[i] = new FanoutSubscriber(protocol, context.Window, publishers, firstEvent, capacity);
             c.Start();
         }
         context.Log($"subscribing {subscribers} connection(s) to {topic} ({(via == SubscribeVia.Join ? "chat/join" : "$subscribe")})");
@@ -167,7 +167,7 @@ public sealed class FanoutScenario(
             }
         }
         var span = answer.AsSpan();
-        if (span.IndexOf("\"error\""u8) >= 0 || span.IndexOf("\"result\""u8) < 0)
+        if (settings.Target.Protocol.IsErrorReply(span) || !settings.Target.Protocol.IsResultReply(span))
         {
             string shown = System.Text.Encoding.UTF8.GetString(answer, 0, Math.Min(answer.Length, 300));
             throw new HandshakeException($"the first chat/send was not accepted (the publisher needs the sample plugin's chat service: make plugins); the server answered: {shown}");
@@ -420,7 +420,7 @@ public sealed class FanoutScenario(
     /// stamp out of the bytes, records publish-to-receive latency for publishes sent in the window, counts,
     /// and follows each publisher's sequence. Single-threaded per subscriber; no allocation per event.
     /// </summary>
-    private sealed class FanoutSubscriber(MeasureWindow window, int publishers, Latch firstEvent, int capacity) : IEventSink
+    private sealed class FanoutSubscriber(WireProtocol protocol, MeasureWindow window, int publishers, Latch firstEvent, int capacity) : IEventSink
     {
         private readonly long[] _lastSeq = new long[publishers];
         private int _hint;
@@ -441,7 +441,7 @@ public sealed class FanoutScenario(
         public void OnEvent(ReadOnlySpan<byte> message, long receivedAt)
         {
             Volatile.Write(ref Events, Events + 1);
-            if (!FanoutText.TryRead(message, ref _hint, out long sentAt, out int publisher, out long seq) || (uint)publisher >= (uint)_lastSeq.Length)
+            if (!protocol.TryReadFanoutStamp(message, ref _hint, out long sentAt, out int publisher, out long seq) || (uint)publisher >= (uint)_lastSeq.Length)
             {
                 ForeignSample ??= message[..Math.Min(message.Length, 300)].ToArray();
                 Volatile.Write(ref Foreign, Foreign + 1);

@@ -85,7 +85,7 @@ public sealed class RequestScenario(
             throw new HandshakeException(ex.Message + $" — a {template.Payload.Length}-byte request is over the server's message size limit; raise it (gateway: --Gateway:Limits:MaxMessageBytes=4194304) or lower --payload");
         }
         var text = System.Text.Encoding.ASCII.GetBytes(WireProtocol.PayloadText(textLength));
-        bool isError = answer.AsSpan().IndexOf("\"error\""u8) >= 0;
+        bool isError = settings.Target.Protocol.IsErrorReply(answer);
         if (isError || answer.AsSpan().IndexOf(text) < 0)
         {
             string shown = System.Text.Encoding.UTF8.GetString(answer, 0, Math.Min(answer.Length, 300));
