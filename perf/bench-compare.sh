@@ -75,11 +75,11 @@ protocol_args() {
   esac
 }
 
-# Which servers run which case: fan-out needs topics (the gateway and the tuned baseline have them); an idle
+# Which servers run which case: fan-out needs topics (the naive baseline has none; SignalR's are groups); an idle
 # connection of gateway-msgpack is the gateway's (the format is chosen per message, not per idle socket).
 applies() { # case server
   case "$1:$2" in
-    fanout:kestrel-naive|fanout:signalr) return 1 ;;
+    fanout:kestrel-naive) return 1 ;;
     idle:gateway-msgpack) return 1 ;;
   esac
   return 0

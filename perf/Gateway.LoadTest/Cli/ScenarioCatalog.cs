@@ -149,7 +149,7 @@ public sealed class FanoutScenarioDefinition : IScenarioDefinition
         command.SetAction((parse, ct) => App.RunAsync(parse, common, settings =>
         {
             if (!settings.Target.Protocol.HasTopics)
-                throw new ArgumentException("fanout speaks the gateway protocol only (topics, chat/send): drop --protocol signalr");
+                throw new ArgumentException($"fanout needs topics, which the {settings.Target.Protocol.Name} protocol has not");
             int s = parse.GetValue(subscribers), p = parse.GetValue(publishers), k = parse.GetValue(inflight), size = parse.GetValue(payload);
             if (p > Protocols.FanoutText.MaxPublishers) throw new ArgumentException($"--publishers must be at most {Protocols.FanoutText.MaxPublishers}");
             if (k >= Protocols.WireProtocol.MaxSlots) throw new ArgumentException($"--inflight must be below {Protocols.WireProtocol.MaxSlots}");

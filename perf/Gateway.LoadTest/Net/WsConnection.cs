@@ -568,11 +568,6 @@ public sealed class WsConnection : IReplySink
             if (message.IndexOf("100000000000"u8) >= 0) _probe = message.ToArray();
             return;
         }
-        if (Events is { } events && _protocol.IsEvent(message))
-        {
-            events.OnEvent(message, _receivedAt != 0 ? _receivedAt : Stopwatch.GetTimestamp());
-            return;
-        }
         if (_awaitingHandshake)
         {
             int used = _protocol.ParseHandshakeResponse(message, out var error);
@@ -581,7 +576,8 @@ public sealed class WsConnection : IReplySink
             message = message[used..];
             if (message.IsEmpty) return;
         }
-        _protocol.Parse(message, this);
+        var events = Events;
+        _protocol.Route(message, events, events is null ? 0 : _receivedAt != 0 ? _receivedAt : Stopwatch.GetTimestamp(), this);
     }
 
     private void ProtocolError(string what)

@@ -25,6 +25,43 @@ public sealed class SignalRProtocol : WireProtocol
     public override RequestTemplate Count(int items) =>
         Template($"{{\"type\":4,\"invocationId\":\"{IdPlaceholder}\",\"target\":\"Count\",\"arguments\":[{{\"n\":{items},\"delayMs\":0}}]}}\u001e");
 
+    public override bool HasTopics => true;
+
+    // Topics are SignalR groups on the baseline hub: Subscribe(topic), Join(room), Send(room, text) → "chat.message" to the group.
+    public override RequestTemplate Subscribe(string topic) =>
+        Template($"{{\"type\":1,\"invocationId\":\"{IdPlaceholder}\",\"target\":\"Subscribe\",\"arguments\":[{{\"topic\":\"{topic}\"}}]}}\u001e");
+
+    public override RequestTemplate Join(string room) =>
+        Template($"{{\"type\":1,\"invocationId\":\"{IdPlaceholder}\",\"target\":\"Join\",\"arguments\":[{{\"room\":\"{room}\"}}]}}\u001e");
+
+    public override RequestTemplate Publish(string room, string text)
+    {
+        var template = Template($"{{\"type\":1,\"invocationId\":\"{IdPlaceholder}\",\"target\":\"Send\",\"arguments\":[{{\"room\":\"{room}\",\"text\":\"{text}\"}}]}}\u001e");
+        int textAt = template.Payload.AsSpan().IndexOf("\"text\":\""u8) + 8;
+        return template with { StampOffset = textAt + FanoutText.StampAt, SeqOffset = textAt + FanoutText.SeqAt };
+    }
+
+    /// <summary>An invocation without an id: the server calling a client method (an event to the group).</summary>
+    public override bool IsEvent(ReadOnlySpan<byte> message) => message.StartsWith("{\"type\":1,\"target\":"u8);
+
+    /// <summary>
+    /// SignalR's WebSocket transport sends whatever its output pipe holds as one WebSocket message, so events and
+    /// completions can share a frame: each record goes to the event sink or the reply parser on its own.
+    /// </summary>
+    public override void Route(ReadOnlySpan<byte> message, Net.IEventSink? events, long receivedAt, IReplySink sink)
+    {
+        if (events is null) { Parse(message, sink); return; }
+        while (!message.IsEmpty)
+        {
+            int end = message.IndexOf(RecordSeparator);
+            var record = end < 0 ? message : message[..end];
+            message = end < 0 ? default : message[(end + 1)..];
+            if (record.IsEmpty) continue;
+            if (IsEvent(record)) events.OnEvent(record, receivedAt);
+            else Parse(record, sink);
+        }
+    }
+
     public override int ParseHandshakeResponse(ReadOnlySpan<byte> message, out string? error)
     {
         error = null;

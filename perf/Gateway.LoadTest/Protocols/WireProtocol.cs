@@ -100,6 +100,16 @@ public abstract class WireProtocol
     public virtual RequestTemplate Publish(string room, string text) => throw new NotSupportedException($"the {Name} protocol has no topics");
     public abstract void Parse(ReadOnlySpan<byte> message, IReplySink sink);
 
+    /// <summary>
+    /// One WebSocket message from the server: to <paramref name="events"/> when it is an event and a sink is set
+    /// (fanout subscribers), else to <see cref="Parse"/>. Called on the connection's receive loop.
+    /// </summary>
+    public virtual void Route(ReadOnlySpan<byte> message, Net.IEventSink? events, long receivedAt, IReplySink sink)
+    {
+        if (events is not null && IsEvent(message)) events.OnEvent(message, receivedAt);
+        else Parse(message, sink);
+    }
+
     /// <summary>Whether the dialect has topics (the fanout scenario's $subscribe, chat/join, chat/send).</summary>
     public virtual bool HasTopics => false;
     /// <summary>A server event (fanout subscribers hand these to their event sink instead of <see cref="Parse"/>).</summary>
