@@ -4,7 +4,7 @@ CONFIG      ?= Release
 RESULTS     ?= TestResults
 PLUGINS_DIR ?= plugins
 
-.PHONY: all build run test bench bench-compare bench-fanout plugins publish clean test-deps
+.PHONY: all build run test bench bench-compare bench-fanout plugins publish clean test-deps test-node
 
 all: build
 
@@ -28,13 +28,31 @@ test-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; }
 	@# The package starts a system-wide server on 6379; the tests never use it (each starts its own).
 	@redis-server --version
+	@# The Node interop suites (tests/interop/*) run on node:test with npm packages (ws, @msgpack/msgpack).
+	@{ command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; } || { \
+	  echo "installing nodejs and npm (the Node interop suites)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm >/dev/null; }
+	@node --version
 
 # Every test project; results as TRX under $(RESULTS) for .ci/run's summary line.
 test: test-deps
 	rm -rf $(RESULTS)
-	$(DOTNET) test Gateway.sln -c $(CONFIG) -nologo --logger "trx" --logger "console;verbosity=minimal" \
-	  --results-directory $(RESULTS) --blame-hang-timeout 5m
-	@.ci/summarize $(RESULTS)
+	@rc=0; $(DOTNET) test Gateway.sln -c $(CONFIG) -nologo --logger "trx" --logger "console;verbosity=minimal" \
+	  --results-directory $(RESULTS) --blame-hang-timeout 5m || rc=1; \
+	  $(MAKE) --no-print-directory test-node || rc=1; \
+	  .ci/summarize $(RESULTS); exit $$rc
+
+# Node interop suites against the published host and the sample plugins: node:test writes JUnit XML under
+# $(RESULTS) (*.junit.xml), which .ci/summarize counts with the TRX files.
+# A suite that could not run at all (npm ci failed, node crashed) leaves one failed testcase, so the summary shows it.
+test-node: publish plugins
+	mkdir -p $(RESULTS)
+	@junit=$(abspath $(RESULTS))/node-msgpack.junit.xml; \
+	  ( cd tests/interop/msgpack && npm ci --no-audit --no-fund --loglevel=error && \
+	    node --test --test-reporter=spec --test-reporter-destination=stdout \
+	      --test-reporter=junit --test-reporter-destination=$$junit ) || \
+	  { [ -s $$junit ] || echo '<testsuites><testcase name="tests/interop/msgpack did not run"><failure/></testcase></testsuites>' > $$junit; exit 1; }
 
 # BenchmarkDotNet suite (all benchmarks; pass FILTER='*Frame*' to narrow).
 bench:
