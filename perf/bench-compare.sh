@@ -16,7 +16,7 @@ SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 RUN_LIMIT=${RUN_LIMIT:-240}   # seconds: the most one load run may take before it is stopped
 # The cases (perf/README.md, "Scenarios"); a subset with CASES="rpc many".
-CASES=${CASES:-rpc many stream large fanout idle}
+CASES=${CASES:-rpc many stream large fanout fanout-mixed idle}
 SERVERS=${SERVERS:-gateway gateway-msgpack kestrel kestrel-naive signalr}
 RPC_CONNECTIONS=${RPC_CONNECTIONS:-50}; RPC_INFLIGHT=${RPC_INFLIGHT:-16}; PAYLOAD=${PAYLOAD:-64}
 MANY=${MANY:-5000}
@@ -80,6 +80,9 @@ protocol_args() {
 applies() { # case server
   case "$1:$2" in
     fanout:kestrel-naive) return 1 ;;
+    # Issue 12: the same fan-out to an audience half JSON, half MessagePack; only the gateway speaks both.
+    fanout-mixed:gateway) return 0 ;;
+    fanout-mixed:*) return 1 ;;
     idle:gateway-msgpack) return 1 ;;
   esac
   return 0
@@ -118,6 +121,8 @@ run_case() { # case server rep
     large) load_tool "$OUT/$name.log" large "${common[@]}" --connections "$LARGE_CONNECTIONS" --inflight 1 \
              --payload "$LARGE_PAYLOAD" --duration "$DURATION" --warmup "$WARMUP" ;;
     fanout) load_tool "$OUT/$name.log" fanout "${common[@]}" --subscribers "$SUBSCRIBERS" --publishers 1 \
+              --inflight "$PUB_INFLIGHT" --topic room:bench --duration "$DURATION" --warmup "$WARMUP" ;;
+    fanout-mixed) load_tool "$OUT/$name.log" fanout "${common[@]}" --mixed-formats --subscribers "$SUBSCRIBERS" --publishers 1 \
               --inflight "$PUB_INFLIGHT" --topic room:bench --duration "$DURATION" --warmup "$WARMUP" ;;
     idle) load_tool "$OUT/$name.log" connections "${common[@]}" --count "$IDLE" --hold "$HOLD" ;;
   esac

@@ -131,6 +131,11 @@ public sealed class FanoutScenarioDefinition : IScenarioDefinition
         var warmup = Options.Time("--warmup", TimeSpan.FromSeconds(2), "Warm-up before measuring, not recorded");
         var drain = Options.Time("--drain", TimeSpan.FromSeconds(5), "After the window: the longest wait for its events still in flight");
         var perSource = Options.Int("--per-source", 20000, "Connections per source address before moving to the next 127.0.0.k", 100);
+        var mixed = new Option<bool>("--mixed-formats")
+        {
+            Description = "Every other subscriber speaks the gateway's other wire format (gateway.v1.msgpack with --format json, and the reverse): " +
+                          "one publish goes to a mixed JSON/MessagePack audience (gateway protocol only)",
+        };
         var completions = new Option<string>("--socket-completions")
         {
             Description = "inline: socket completions run on the epoll thread (DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1), which saves the " +
@@ -144,7 +149,7 @@ public sealed class FanoutScenarioDefinition : IScenarioDefinition
                           "COPIES defaults to publishers×inflight, TIME to --duration",
             DefaultValueFactory = _ => "keep",
         };
-        foreach (var option in new Option[] { subscribers, publishers, inflight, topic, subscribe, payload, duration.Option, warmup.Option, drain.Option, perSource, completions, load })
+        foreach (var option in new Option[] { subscribers, publishers, inflight, topic, subscribe, payload, duration.Option, warmup.Option, drain.Option, perSource, mixed, completions, load })
             command.Add(option);
         command.SetAction((parse, ct) => App.RunAsync(parse, common, settings =>
         {
@@ -169,7 +174,10 @@ public sealed class FanoutScenarioDefinition : IScenarioDefinition
             // Read once by the runtime when the first socket is created, which has not happened yet.
             bool inline = parse.GetValue(completions) != "pool";
             Environment.SetEnvironmentVariable(InlineCompletionsVariable, inline ? "1" : "0");
-            return new FanoutScenario(s, p, k, t, via, size, parse.GetValue(perSource), drain.Get(parse), inline, simulations, spec, d, w, settings);
+            bool mixedFormats = parse.GetValue(mixed);
+            if (mixedFormats && settings.Target.Protocol is not (Protocols.GatewayProtocol or Protocols.GatewayMsgPackProtocol))
+                throw new ArgumentException("--mixed-formats mixes the gateway's JSON and MessagePack formats: it needs --protocol gateway");
+            return new FanoutScenario(s, p, k, t, via, size, parse.GetValue(perSource), drain.Get(parse), inline, mixedFormats, simulations, spec, d, w, settings);
         }));
         return command;
     }

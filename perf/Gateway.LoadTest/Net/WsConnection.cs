@@ -63,6 +63,8 @@ public sealed class WsConnection : IReplySink
     }
 
     public RequestSlot[] Slots { get; private set; } = [];
+    /// <summary>The dialect this connection speaks (a fanout audience may mix the gateway's two formats).</summary>
+    public WireProtocol Protocol => _protocol;
     public MeasureWindow Window { get; set; } = MeasureWindow.Never;
     public bool IsClosed => Volatile.Read(ref _closed) != 0;
     public string? CloseReason { get; private set; }

@@ -27,7 +27,7 @@ public enum SubscribeVia
 /// </summary>
 public sealed class FanoutScenario(
     int subscribers, int publishers, int inflight, string topic, SubscribeVia via, int payloadBytes, int perSource, TimeSpan drain,
-    bool inlineCompletions, IReadOnlyList<LoadSimulation> load, string loadSpec, TimeSpan duration, TimeSpan warmup, RunSettings settings) : Scenario
+    bool inlineCompletions, bool mixedFormats, IReadOnlyList<LoadSimulation> load, string loadSpec, TimeSpan duration, TimeSpan warmup, RunSettings settings) : Scenario
 {
     /// <summary>A drain ends early once nothing arrived for this long and no publish is outstanding.</summary>
     private static readonly TimeSpan QuietEnd = TimeSpan.FromSeconds(1);
@@ -51,6 +51,10 @@ public sealed class FanoutScenario(
 
     public static string RoomOf(string topic) => topic["room:".Length..];
 
+    /// <summary>The gateway's other wire format (for a mixed audience).</summary>
+    private static WireProtocol OtherFormat(WireProtocol protocol) =>
+        protocol is GatewayMsgPackProtocol ? new GatewayProtocol() : new GatewayMsgPackProtocol();
+
     public override string Name => "fanout";
     public override string StepUnit => "publishes";
     public override IReadOnlyList<LoadSimulation> Load => load;
@@ -63,6 +67,7 @@ public sealed class FanoutScenario(
         ("inflight", inflight.ToString(CultureInfo.InvariantCulture)),
         ("topic", topic),
         ("subscribe", via == SubscribeVia.Join ? "chat/join" : "$subscribe"),
+        ("subscriber formats", mixedFormats ? $"mixed: every other subscriber speaks {OtherFormat(settings.Target.Protocol).SubProtocol}" : settings.Target.Protocol.SubProtocol ?? settings.Target.Protocol.Name),
         ("payload", payloadBytes.ToString(CultureInfo.InvariantCulture)),
         ("duration", Durations.Format(duration)),
         ("warmup", Durations.Format(warmup)),
@@ -87,11 +92,21 @@ public sealed class FanoutScenario(
 
         context.Log($"connecting {subscribers} subscriber(s) and {publishers} publisher(s) to {settings.Target.Url}");
         // An event is a few hundred bytes; 16 KiB holds what piles up between two reads.
-        _subscribers = await Connector.ConnectManyAsync(settings.Target, subscribers, 64, 16 * 1024, ct, SourceOf);
+        _subscribers = await Connector.ConnectManyAsync(settings.Target, mixedFormats ? (subscribers + 1) / 2 : subscribers, 64, 16 * 1024, ct, SourceOf);
+        if (mixedFormats)
+        {
+            // The other half speaks the other wire format: one publish reaches a JSON and a MessagePack audience.
+            int first = _subscribers.Length;
+            var other = await Connector.ConnectManyAsync(settings.Target with { Protocol = OtherFormat(protocol) }, subscribers - first, 64, 16 * 1024, ct,
+                i => SourceOf(first + i));
+            _subscribers = [.. _subscribers, .. other];
+        }
         _publishers = await Connector.ConnectManyAsync(settings.Target, publishers, 64, 16 * 1024, ct, i => SourceOf(subscribers + i));
 
         // Subscribers: one request slot for the subscribe, then only events.
-        var subscribe = via == SubscribeVia.Join ? protocol.Join(RoomOf(topic)) : protocol.Subscribe(topic);
+        RequestTemplate SubscribeTemplate(WireProtocol p) => via == SubscribeVia.Join ? p.Join(RoomOf(topic)) : p.Subscribe(topic);
+        var subscribe = SubscribeTemplate(protocol);
+        var subscribeOther = mixedFormats ? SubscribeTemplate(OtherFormat(protocol)) : subscribe;
         var firstEvent = new Latch(subscribers);
         // Samples per subscriber: room for a 10 s run at ~400 events/s each before growing (in 64 KiB chunks).
         int capacity = subscribers >= 5000 ? 1024 : 4096;
@@ -99,9 +114,9 @@ public sealed class FanoutScenario(
         for (int i = 0; i < subscribers; i++)
         {
             var c = _subscribers[i];
-            c.AddSlots(subscribe, 1, isStream: false, expectedItems: 0);
+            c.AddSlots(ReferenceEquals(c.Protocol, protocol) ? subscribe : subscribeOther, 1, isStream: false, expectedItems: 0);
             c.Window = context.Window;
-            c.Events = _sinks[i] = new FanoutSubscriber(protocol, context.Window, publishers, firstEvent, capacity);
+            c.Events = _sinks[i] = new FanoutSubscriber(c.Protocol, context.Window, publishers, firstEvent, capacity);
             c.Start();
         }
         context.Log($"subscribing {subscribers} connection(s) to {topic} ({(via == SubscribeVia.Join ? "chat/join" : "$subscribe")})");
