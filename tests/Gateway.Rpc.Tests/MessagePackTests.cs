@@ -295,6 +295,22 @@ public sealed class MessagePackTests(MessagePackTests.Fixture fixture) : IClassF
     }
 
     [Fact]
+    public async Task ServerCall_AnswerThatJsonCannotHold_FailsTheCall_AndTheConnectionGoesOn()
+    {
+        await using var client = await ConnectAsync();
+        string key = await client.SendRequestAsync("echo/callback", 1);
+        var call = await client.NextServerCallAsync();
+        // {"id":<call id>,"result":<ext -1 of 3 bytes>}: a timestamp is 4, 8 or 12 bytes.
+        var id = MsgPackClient.Encode(call["id"]);
+        var answer = Convert.FromHexString("82a26964").Concat(id).Concat(Convert.FromHexString("a6726573756c74c703ff010203")).ToArray();
+        await client.SendRawAsync(answer);
+        var error = AsMap((await client.NextAsync(key))["error"]);
+        Assert.Equal("INVALID_ARGUMENT", error["code"]);
+        Assert.Contains("cannot be read", (string)error["message"]!);
+        Assert.Equal("pong", await client.ResultAsync("$ping"));
+    }
+
+    [Fact]
     public async Task Topics_SubscribeUnsubscribe_AndEventsFromAJsonPublisher()
     {
         await using var mp = await ConnectAsync();
