@@ -21,6 +21,7 @@ public static class MessagePackEnvelope
     public static void Parse(in ReadOnlySequence<byte> message, Span<char> pathBuffer, out Envelope envelope, int maxDepth = JsonEnvelope.DefaultMaxDepth)
     {
         envelope = default;
+        if (maxDepth <= 0) maxDepth = JsonEnvelope.DefaultMaxDepth; // as Utf8JsonReader reads 0
         bool hasPath = false, hasResult = false, hasError = false, hasProgress = false;
         try
         {

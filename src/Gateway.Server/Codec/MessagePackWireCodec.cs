@@ -213,5 +213,16 @@ internal sealed class MessagePackWireCodec : IWireCodec
         return true;
     }
 
-    public byte[]? ToCanonicalJson(in ReadOnlySequence<byte> value, int maxDepth) => JsonTranscoder.MessagePackToJson(value, maxDepth);
+    public byte[]? ToCanonicalJson(in ReadOnlySequence<byte> value, int maxDepth)
+    {
+        try
+        {
+            return JsonTranscoder.MessagePackToJson(value, maxDepth);
+        }
+        catch (Exception ex) when (ex is MessagePackSerializationException or EndOfStreamException)
+        {
+            // The envelope reader checked the structure; what is left is a value JSON cannot hold (a bad timestamp).
+            throw new JsonException(ex.Message, ex);
+        }
+    }
 }

@@ -31,6 +31,7 @@ internal sealed class ClientFaults(WebSocketSession session, ILogger log, Gatewa
     /// <summary>A frame of the other type than the negotiated format's: counted (protocol errors, 1003), logged, closed with 1003.</summary>
     public void WrongFrameType(string frameType, string subprotocol, string reason)
     {
+        if (session.CloseSent) return; // more frames of the same batch: the connection is ending already, counted once
         metrics?.ProtocolError(CloseCodes.UnsupportedData);
         if (MayLog(LogLevel.Information)) WireLog.WrongFrameType(log, session.Id, frameType, subprotocol);
         session.Close(CloseCodes.UnsupportedData, reason);
