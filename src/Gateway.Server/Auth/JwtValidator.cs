@@ -45,7 +45,8 @@ internal sealed class JwtValidator : IDisposable
     public string Describe()
     {
         var parts = new List<string>();
-        if (!string.IsNullOrEmpty(_options.Secret)) parts.Add("Secret (HS256/384/512)");
+        if (_staticKeys.OfType<SymmetricSecurityKey>().FirstOrDefault() is { } secret)
+            parts.Add(secret.KeySize >= 512 ? "Secret (HS256/384/512)" : secret.KeySize >= 384 ? "Secret (HS256/384)" : "Secret (HS256)");
         if (!string.IsNullOrEmpty(_options.PublicKeyFile)) parts.Add($"PublicKeyFile {_options.PublicKeyFile}");
         if (!string.IsNullOrEmpty(_options.JwksFile)) parts.Add($"JwksFile {_options.JwksFile}");
         if (Jwks is not null) parts.Add($"JwksUrl {_options.JwksUrl}");
