@@ -26,7 +26,8 @@ public sealed class AuthRefreshTests
     public async Task Auth_refresh_keeps_the_connection_past_the_first_tokens_expiry()
     {
         await using var gateway = await AuthGateway.StartAsync();
-        string shortLived = Tokens.Create(user: "ada", expires: DateTime.UtcNow.AddSeconds(3));
+        // Long enough for two handshakes and a refresh on a loaded machine; the witness's close is the signal awaited.
+        string shortLived = Tokens.Create(user: "ada", expires: DateTime.UtcNow.AddSeconds(5));
         await using var refreshed = await gateway.ConnectAsync(shortLived);
         await using var witness = await gateway.ConnectAsync(shortLived);
 

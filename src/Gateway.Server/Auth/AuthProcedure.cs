@@ -22,6 +22,8 @@ internal static class AuthProcedure
 {
     public static async ValueTask<AuthReply> Auth(AuthRequest input, RpcContext context)
     {
+        // Handlers start on the connection's read loop; a signature check (or a JWKS fetch) must not hold it.
+        await Task.Yield();
         var connection = ((RpcCall)context).Connection;
         var session = connection.Session;
         var auth = session.Authentication;

@@ -91,8 +91,10 @@ internal sealed class JwksSource : IDisposable
             }
             else error = $"HTTP {(int)response.StatusCode}";
         }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or IOException or InvalidOperationException)
+        catch (Exception ex)
         {
+            // Whatever went wrong (network, TLS, an odd response), the keys we have stay in use: a provider's trouble
+            // must not fail the handshakes waiting on this task.
             error = ex is TaskCanceledException ? $"no answer within {FetchTimeout.TotalSeconds:0} s" : ex.Message;
         }
         _metrics.JwksFetchFailed();
