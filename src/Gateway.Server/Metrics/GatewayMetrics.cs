@@ -25,6 +25,8 @@ public sealed class GatewayMetrics : IDisposable
     private long _partialMessageCloses, _readPauses, _readsPaused, _pingsCoalesced;
     private readonly long[] _acceptErrors = new long[3]; // by AcceptErrorReason
     private long _acceptPauses;
+    private long _connectionHookErrors;
+    private ProcedureMetrics? _procedures;
     private Func<long> _partialMessageBytes = static () => 0;
     private Func<long> _unsentBytes = static () => 0;
     private Func<int> _topicCount = static () => 0;
@@ -83,6 +85,7 @@ public sealed class GatewayMetrics : IDisposable
             new("gateway_accept_errors_total", "gateway.accept.errors", C, "Failed accepts, by cause (too_many_open_files: EMFILE/ENFILE; no_buffer_space; transient: the client gave up first).", Labeled: AcceptErrorMeasurements),
             new("gateway_accept_paused_total", "gateway.accept.paused", C, "Times accepting paused because Limits:MaxConnections and its over-limit slots were all in use.", () => Volatile.Read(ref _acceptPauses)),
             new("gateway_connection_limit", "gateway.connection_limit", G, "The connection limit in force (Limits:MaxConnections, or derived from the descriptor limit; 0 = none).", () => ConnectionLimit),
+            new("gateway_connection_hook_errors_total", "gateway.connection_hooks.errors", C, "Exceptions thrown by plugins' connection handlers (IConnectionHandler); the connection carried on.", () => Volatile.Read(ref _connectionHookErrors)),
         ];
         _meter = new Meter(MeterName);
         foreach (var metric in _table) metric.Register(_meter);
@@ -93,11 +96,21 @@ public sealed class GatewayMetrics : IDisposable
     {
         var sb = new StringBuilder(1024);
         foreach (var metric in _table) metric.WritePrometheus(sb);
+        _procedures?.WritePrometheus(sb);
         return sb.ToString();
     }
 
     /// <summary>The per-connection log line budget (Limits:ClientFaultLogsPerSecond); its suppressed lines are a metric.</summary>
     internal ClientFaultLogBudget LogBudget { get; } = new();
+
+    /// <summary>The RPC endpoint's per-procedure calls and durations, exported after the table (one endpoint per server).</summary>
+    internal void ObserveProcedures(ProcedureMetrics procedures)
+    {
+        if (Interlocked.CompareExchange(ref _procedures, procedures, null) is null) procedures.Register(_meter);
+    }
+
+    public long ConnectionHookErrors => Volatile.Read(ref _connectionHookErrors);
+    internal void ConnectionHookFailed() => Interlocked.Increment(ref _connectionHookErrors);
 
     internal void ObserveSessionMemory(Func<long> partialMessageBytes, Func<long> unsentBytes)
     {
