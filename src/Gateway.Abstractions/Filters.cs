@@ -27,7 +27,7 @@ public abstract class RpcFilterContext
     /// <summary>Whether the call is a request, a notification or a subscription.</summary>
     public abstract RpcCallKind Kind { get; }
 
-    /// <summary>The call's input as read (null when the procedure takes none or none was sent); boxed on first read.</summary>
+    /// <summary>The call's input as read (null when the procedure takes none or none was sent); a value type is boxed each time this is read.</summary>
     public abstract object? Input { get; }
 }
 
