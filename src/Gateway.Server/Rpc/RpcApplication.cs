@@ -58,7 +58,7 @@ public sealed class RpcApplication : IWebSocketApplication
         }
         ProcedureLimits = limits.ToArray();
         extensions ??= new RpcExtensions();
-        BindExtensions((IReadOnlyCollection<Procedure>)procedures, extensions, logger);
+        BindExtensions(procedures, extensions, logger);
         if (extensions.ConnectionHandlers.Count > 0) _hooks = new ConnectionHooks(extensions.ConnectionHandlers.ToArray(), logger, metrics);
         _describeVisibleOnly = extensions.DescribeVisibleOnly && procedures.Any(p => p.Access is not null);
         ProcedureMetrics = new ProcedureMetrics(procedures.Select(p => p.Stats).Append(_pingStats).Append(_describeStats));
@@ -115,7 +115,11 @@ public sealed class RpcApplication : IWebSocketApplication
         {
             connection.User = user;
             if (user.Identity is { IsAuthenticated: true, Name: { Length: > 0 } userId })
-                await Push.SetUserAsync(connection.Push, userId).ConfigureAwait(false);
+            {
+                // A failure here must not leave the session half-connected (it would never be disconnected from push).
+                try { await Push.SetUserAsync(connection.Push, userId).ConfigureAwait(false); }
+                catch (Exception ex) { connection.Faults.HandlerFailed("(set user id at connect)", ex); }
+            }
         }
         if (_hooks is { } hooks)
         {
@@ -278,7 +282,7 @@ public sealed class RpcApplication : IWebSocketApplication
     }
 
     /// <summary>Binds the [Authorize] rules (policies resolved by name) and the filter pipeline to the procedures.</summary>
-    private static void BindExtensions(IReadOnlyCollection<Procedure> procedures, RpcExtensions extensions, ILogger logger)
+    private static void BindExtensions(IEnumerable<Procedure> procedures, RpcExtensions extensions, ILogger logger)
     {
         var policies = new Dictionary<string, IRpcAuthorizationPolicy>(StringComparer.Ordinal);
         foreach (var policy in extensions.Policies)
@@ -300,7 +304,7 @@ public sealed class RpcApplication : IWebSocketApplication
             p.Filters = pipeline;
         }
         if (guarded > 0 || policies.Count > 0)
-            AuthzLog.AuthorizationSummary(logger, guarded, procedures.Count, policies.Count == 0 ? "none" : string.Join(", ", policies.Keys.Order(StringComparer.Ordinal)));
+            AuthzLog.AuthorizationSummary(logger, guarded, procedures.Count(), policies.Count == 0 ? "none" : string.Join(", ", policies.Keys.Order(StringComparer.Ordinal)));
         if (pipeline is not null) AuthzLog.Filters(logger, string.Join(", ", extensions.Filters.Select(f => f.GetType().FullName)));
         if (extensions.ConnectionHandlers.Count > 0) AuthzLog.Handlers(logger, string.Join(", ", extensions.ConnectionHandlers.Select(h => h.GetType().FullName)));
     }
