@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 
@@ -17,7 +18,7 @@ public sealed class SendInput
 
 public sealed class LoginInput
 {
-    /// <summary>The user id this connection acts for (there is no authentication in the sample: anyone may claim any name).</summary>
+    /// <summary>The user id an anonymous connection acts for (anyone may claim any name; an authenticated connection is its token's user).</summary>
     public string? User { get; set; }
 }
 
@@ -32,7 +33,7 @@ public sealed record ChatMessage(string Room, string From, string Text, DateTime
 public sealed record DirectMessage(string From, string Text, DateTimeOffset SentAt);
 public sealed record SendResult(string Room, string Topic);
 public sealed record DirectResult(string User, bool Delivered);
-public sealed record WhoAmI(string ConnectionId, string? UserId, string NodeId);
+public sealed record WhoAmI(string ConnectionId, string? UserId, string NodeId, string[] Roles);
 
 /// <summary>
 /// A chat over topics: join a room (the connection subscribes to topic <c>room:{name}</c>), send to it (an event
@@ -72,18 +73,23 @@ public sealed class ChatService(ILogger<ChatService> log)
             throw new RpcException(ErrorCode.InvalidArgument, $"text is 1 to {MaxText} characters");
         string topic = "room:" + room;
         await context.Topics.PublishAsync(topic, "chat.message",
-            new ChatMessage(room, context.UserId ?? context.ConnectionId, input.Text, DateTimeOffset.UtcNow), context.CancellationToken);
+            new ChatMessage(room, Sender(context), input.Text, DateTimeOffset.UtcNow), context.CancellationToken);
         return new SendResult(room, topic);
     }
 
-    /// <summary>The caller's connection id (valid on every node), user id and node.</summary>
+    /// <summary>The caller's connection id (valid on every node), user id, node and roles (from its token; none when anonymous).</summary>
     [Rpc("whoami")]
-    public WhoAmI Who(RpcContext context) => new(context.ConnectionId, context.UserId, context.Connections.NodeId);
+    public WhoAmI Who(RpcContext context) => new(context.ConnectionId, context.UserId, context.Connections.NodeId, Roles(context.User));
 
-    /// <summary>Sets the connection's user id (a real deployment sets it from authentication); completes when every node knows.</summary>
+    /// <summary>
+    /// Lets an anonymous connection claim a user id; completes when every node knows. An authenticated connection already
+    /// is its token's user and cannot claim another: FAILED_PRECONDITION.
+    /// </summary>
     [Rpc("login")]
     public async Task<WhoAmI> Login(LoginInput input, RpcContext context)
     {
+        if (context.User.Identity?.IsAuthenticated == true)
+            throw new RpcException(ErrorCode.FailedPrecondition, $"this connection is authenticated as '{context.UserId ?? context.User.Identity.Name}'; chat/login is only for anonymous connections");
         if (string.IsNullOrWhiteSpace(input.User) || input.User.Length > 64)
             throw new RpcException(ErrorCode.InvalidArgument, "user is 1 to 64 characters");
         await context.SetUserIdAsync(input.User);
@@ -98,9 +104,16 @@ public sealed class ChatService(ILogger<ChatService> log)
         if (string.IsNullOrEmpty(input.Text) || input.Text.Length > MaxText)
             throw new RpcException(ErrorCode.InvalidArgument, $"text is 1 to {MaxText} characters");
         bool delivered = await context.Connections.SendEventToUserAsync(input.User, "chat.direct",
-            new DirectMessage(context.UserId ?? context.ConnectionId, input.Text, DateTimeOffset.UtcNow), context.CancellationToken);
+            new DirectMessage(Sender(context), input.Text, DateTimeOffset.UtcNow), context.CancellationToken);
         return new DirectResult(input.User, delivered);
     }
+
+    // The authenticated user when there is one (its user id, else its name claim), else the claimed user id, else the connection.
+    private static string Sender(RpcContext context) =>
+        context.UserId ?? (context.User.Identity is { IsAuthenticated: true, Name: { Length: > 0 } name } ? name : context.ConnectionId);
+
+    private static string[] Roles(ClaimsPrincipal user) =>
+        user.Identities.Where(i => i.IsAuthenticated).SelectMany(i => i.FindAll(i.RoleClaimType)).Select(c => c.Value).Distinct().ToArray();
 
     private static string CheckRoom(string? room)
     {

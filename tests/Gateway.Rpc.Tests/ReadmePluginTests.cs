@@ -62,6 +62,7 @@ public sealed class ReadmePluginTests
         File.WriteAllText(project, WithBuiltAbstractions(csproj));
         File.WriteAllText(Path.Combine(source, "MyPlugin", "Greeter.cs"), files["MyPlugin/Greeter.cs"]);
         File.WriteAllText(Path.Combine(source, "MyPlugin", "Pushing.cs"), PushingExcerpt(CodeAfter(readme, "### Pushing from a plugin")));
+        File.WriteAllText(Path.Combine(source, "MyPlugin", "Security.cs"), SecurityExcerpt(CodeAfter(readme, "### Authorization, call filters and connection hooks")));
 
         // The README's own command: dotnet publish MyPlugin -c Release -o plugins/MyPlugin.
         string output = Path.Combine(folder.PluginsPath, "MyPlugin");
@@ -85,6 +86,10 @@ public sealed class ReadmePluginTests
         var whoami = await client.CallAsync("greeter/whoami");
         Assert.True(whoami["result"] is System.Text.Json.Nodes.JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.String
             && v.GetValue<string>().Length > 0, whoami.ToJsonString());
+
+        // The authorization excerpt: its policy is registered (else the gateway would not start), its attributes hold.
+        Assert.Equal("ok", (await client.ResultAsync("orders/status"))!.GetValue<string>());
+        (await client.CallAsync("orders/list")).AssertError("UNAUTHENTICATED", 401);
 
         string id = await client.SendRequestAsync("greeter/countdown", 1);
         var stream = await client.ReadUntilTerminalAsync(id);
@@ -121,6 +126,16 @@ public sealed class ReadmePluginTests
         {
         {{excerpt}}
         }
+        """;
+
+    private static string SecurityExcerpt(string excerpt) => $$"""
+        using Gateway;
+        using Microsoft.Extensions.Configuration;
+        using Microsoft.Extensions.DependencyInjection;
+
+        namespace MyPlugin;
+
+        {{excerpt}}
         """;
 
     private static async Task<(int Exit, string Log)> RunDotnetAsync(string workingDirectory, params string[] args)

@@ -16,6 +16,11 @@ public sealed class AuthOptions
 {
     /// <summary>None (the default), Optional or Required.</summary>
     public AuthMode Mode { get; set; } = AuthMode.None;
+    /// <summary>
+    /// $describe lists only the procedures the caller may call: those without [Authorize], and those whose authenticated
+    /// and role requirements the caller meets (policies are not asked). False lists every procedure to everyone. Default true.
+    /// </summary>
+    public bool DescribeVisibleOnly { get; set; } = true;
     /// <summary>Query parameter that may carry the bearer token (for clients that cannot set headers); empty = not read.</summary>
     public string QueryParameter { get; set; } = "access_token";
     /// <summary>Cookie that may carry the bearer token; empty (the default) = not read.</summary>

@@ -94,14 +94,14 @@ internal sealed class HeartbeatLoop
             {
                 _metrics.ClientTimedOut();
                 if (_metrics.LogBudget.Allow(_log, LogLevel.Information)) Log.TimedOut(_log, connection.Id, "sent nothing within the client timeout");
-                session.Close(CloseCodes.GoingAway, "client timeout", UnresponsiveGrace);
+                session.Close(CloseCodes.GoingAway, "client timeout", UnresponsiveGrace, DisconnectKind.Timeout);
                 return;
             }
             if (idle > 0 && now - Volatile.Read(ref session.LastMessageTicks) >= idle)
             {
                 _metrics.IdleTimedOut();
                 if (_metrics.LogBudget.Allow(_log, LogLevel.Information)) Log.TimedOut(_log, connection.Id, "sent no message within the idle timeout");
-                session.Close(CloseCodes.GoingAway, "idle timeout", UnresponsiveGrace);
+                session.Close(CloseCodes.GoingAway, "idle timeout", UnresponsiveGrace, DisconnectKind.Timeout);
                 return;
             }
             if (session.CredentialsExpired(unixNowMs))

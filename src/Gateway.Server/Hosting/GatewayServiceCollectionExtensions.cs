@@ -114,7 +114,13 @@ public static class GatewayServiceCollectionExtensions
         }
         return new RpcApplication(procedures, json, options.Limits.MaxInflightPerConnection, options.Limits.MaxBadMessages, logger,
             options.RateLimits, options.Timeouts.Request, sp.GetRequiredService<GatewayMetrics>(),
-            sp.GetRequiredService<PushHub>(), options.Topics, sp.GetServices<ITopicPolicy>());
+            sp.GetRequiredService<PushHub>(), options.Topics, sp.GetServices<ITopicPolicy>(), new RpcExtensions
+            {
+                Policies = sp.GetServices<IRpcAuthorizationPolicy>().ToArray(),
+                Filters = sp.GetServices<IRpcFilter>().ToArray(),
+                ConnectionHandlers = sp.GetServices<IConnectionHandler>().ToArray(),
+                DescribeVisibleOnly = options.Auth.DescribeVisibleOnly,
+            });
     }
 }
 
@@ -122,7 +128,7 @@ public static class GatewayServiceCollectionExtensions
 /// Runs the gateway inside the generic host: the push hub joins the cluster (backplane), then the listener starts;
 /// on SIGTERM/Ctrl+C the listener drains and closes first, then the node leaves the cluster.
 /// </summary>
-internal sealed class GatewayHostedService(GatewayServer server, PushHub hub) : IHostedService
+internal sealed class GatewayHostedService(GatewayServer server, PushHub hub, RpcApplication rpc) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -132,7 +138,12 @@ internal sealed class GatewayHostedService(GatewayServer server, PushHub hub) : 
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        try { await server.StopAsync(cancellationToken).ConfigureAwait(false); }
+        try
+        {
+            await server.StopAsync(cancellationToken).ConfigureAwait(false);
+            // Plugins' disconnect hooks (presence, audit) may still publish: let them finish while the node is in the cluster.
+            await rpc.WaitForConnectionHooksAsync(cancellationToken).ConfigureAwait(false);
+        }
         finally { await hub.StopAsync(cancellationToken).ConfigureAwait(false); }
     }
 }

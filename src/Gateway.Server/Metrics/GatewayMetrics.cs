@@ -27,6 +27,8 @@ public sealed class GatewayMetrics : IDisposable
     private long _acceptPauses;
     private readonly long[] _authFailures = new long[Auth.AuthFailureReasons.Count]; // by AuthFailureReason
     private long _authenticated, _authExpiredCloses, _jwksFetches, _jwksFetchErrors;
+    private long _connectionHookErrors;
+    private ProcedureMetrics? _procedures;
     private Func<long> _partialMessageBytes = static () => 0;
     private Func<long> _unsentBytes = static () => 0;
     private Func<int> _topicCount = static () => 0;
@@ -90,6 +92,7 @@ public sealed class GatewayMetrics : IDisposable
             new("gateway_auth_expired_closes_total", "gateway.auth.expired_closes", C, "Connections closed with 4401 because their credentials expired.", () => Volatile.Read(ref _authExpiredCloses)),
             new("gateway_auth_jwks_fetches_total", "gateway.auth.jwks.fetches", C, "Successful fetches of Auth:Jwt:JwksUrl.", () => Volatile.Read(ref _jwksFetches)),
             new("gateway_auth_jwks_fetch_errors_total", "gateway.auth.jwks.fetch_errors", C, "Failed fetches of Auth:Jwt:JwksUrl (the last good keys stay in use).", () => Volatile.Read(ref _jwksFetchErrors)),
+            new("gateway_connection_hook_errors_total", "gateway.connection_hooks.errors", C, "Exceptions thrown by plugins' connection handlers (IConnectionHandler); the connection carried on.", () => Volatile.Read(ref _connectionHookErrors)),
         ];
         _meter = new Meter(MeterName);
         foreach (var metric in _table) metric.Register(_meter);
@@ -100,11 +103,21 @@ public sealed class GatewayMetrics : IDisposable
     {
         var sb = new StringBuilder(1024);
         foreach (var metric in _table) metric.WritePrometheus(sb);
+        _procedures?.WritePrometheus(sb);
         return sb.ToString();
     }
 
     /// <summary>The per-connection log line budget (Limits:ClientFaultLogsPerSecond); its suppressed lines are a metric.</summary>
     internal ClientFaultLogBudget LogBudget { get; } = new();
+
+    /// <summary>The RPC endpoint's per-procedure calls and durations, exported after the table (one endpoint per server).</summary>
+    internal void ObserveProcedures(ProcedureMetrics procedures)
+    {
+        if (Interlocked.CompareExchange(ref _procedures, procedures, null) is null) procedures.Register(_meter);
+    }
+
+    public long ConnectionHookErrors => Volatile.Read(ref _connectionHookErrors);
+    internal void ConnectionHookFailed() => Interlocked.Increment(ref _connectionHookErrors);
 
     internal void ObserveSessionMemory(Func<long> partialMessageBytes, Func<long> unsentBytes)
     {

@@ -23,10 +23,15 @@ public sealed class RpcApplication : IWebSocketApplication
     private readonly FrozenDictionary<string, Procedure> _procedures;
     private readonly FrozenDictionary<string, Procedure>.AlternateLookup<ReadOnlySpan<char>> _lookup;
     private readonly BuiltInAnswers[] _answers;
+    private readonly ProcedureStats _pingStats = new("$ping");
+    private readonly ProcedureStats _describeStats = new("$describe");
+    private readonly ConnectionHooks? _hooks;
+    // True when Gateway:Auth:DescribeVisibleOnly is on and some procedure is guarded: $describe then depends on the caller.
+    private readonly bool _describeVisibleOnly;
 
     internal RpcApplication(IEnumerable<Procedure> procedures, JsonSerializerOptions json, int maxInflight, int maxBadMessages, ILogger logger,
         Options.RateLimitsOptions? rateLimits = null, TimeSpan requestTimeout = default, GatewayMetrics? metrics = null,
-        PushHub? hub = null, Options.TopicsOptions? topics = null, IEnumerable<ITopicPolicy>? topicPolicies = null)
+        PushHub? hub = null, Options.TopicsOptions? topics = null, IEnumerable<ITopicPolicy>? topicPolicies = null, RpcExtensions? extensions = null)
     {
         RateLimits = rateLimits ?? new Options.RateLimitsOptions();
         Metrics = metrics;
@@ -52,6 +57,12 @@ public sealed class RpcApplication : IWebSocketApplication
             if (p.DeadlineMs > 0 && p.Kind != ProcedureKind.Subscription) HasDeadlines = true;
         }
         ProcedureLimits = limits.ToArray();
+        extensions ??= new RpcExtensions();
+        BindExtensions(procedures, extensions, logger);
+        if (extensions.ConnectionHandlers.Count > 0) _hooks = new ConnectionHooks(extensions.ConnectionHandlers.ToArray(), logger, metrics);
+        _describeVisibleOnly = extensions.DescribeVisibleOnly && procedures.Any(p => p.Access is not null);
+        ProcedureMetrics = new ProcedureMetrics(procedures.Select(p => p.Stats).Append(_pingStats).Append(_describeStats));
+        metrics?.ObserveProcedures(ProcedureMetrics);
         _procedures = procedures.ToFrozenDictionary(p => p.Name, StringComparer.Ordinal);
         _lookup = _procedures.GetAlternateLookup<ReadOnlySpan<char>>();
         Json = json;
@@ -74,6 +85,8 @@ public sealed class RpcApplication : IWebSocketApplication
     internal Options.RateLimitOptions[] ProcedureLimits { get; }
     internal bool HasDeadlines { get; }
     internal GatewayMetrics? Metrics { get; }
+    /// <summary>Calls and durations per procedure (exported on /metrics through <see cref="Metrics"/> when there is one).</summary>
+    internal ProcedureMetrics ProcedureMetrics { get; }
     /// <summary>Topics, events and server-to-client calls of this node.</summary>
     public PushHub Hub { get; }
     /// <summary>The hub as the RPC layer sees it: connections' push state and the handlers' push API.</summary>
@@ -85,8 +98,21 @@ public sealed class RpcApplication : IWebSocketApplication
     {
         var connection = new RpcConnection(session, this, CodecFor(session.Subprotocol));
         session.State = connection;
-        return default;
+        if (_hooks is null) return default;
+        return ConnectAsync(connection);
     }
+
+    private async ValueTask ConnectAsync(RpcConnection connection)
+    {
+        if (_hooks is { } hooks)
+        {
+            connection.HookContext = new HookConnectionContext(connection);
+            await hooks.ConnectedAsync(connection, connection.HookContext).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Completes when no connection hook is running any more (a graceful stop waits for them), or when <paramref name="cancellationToken"/> fires.</summary>
+    internal Task WaitForConnectionHooksAsync(CancellationToken cancellationToken) => _hooks?.WaitIdleAsync(cancellationToken) ?? Task.CompletedTask;
 
     public async ValueTask DrainAsync(WebSocketSession session, CancellationToken cancellationToken)
     {
@@ -105,7 +131,10 @@ public sealed class RpcApplication : IWebSocketApplication
     {
         var connection = (RpcConnection)session.State!;
         connection.Close();
+        connection.HookContext?.Ended();
         Push.Disconnect(connection.Push);
+        if (_hooks is not null && connection.HookContext is { } context)
+            _hooks.Disconnected(connection, context, session.EndReason ?? new DisconnectReason(DisconnectKind.ConnectionLost, null, "connection lost"));
         return default;
     }
 
@@ -129,8 +158,7 @@ public sealed class RpcApplication : IWebSocketApplication
             // cancelled at once, so a client that is gone gets no work started for it (as in DispatchWhenSlotFreeAsync).
             if (session.Closed.IsCancellationRequested) return default;
         }
-        Dispatch(connection, ref envelope, path.Slice(0, envelope.PathLength));
-        return default;
+        return Dispatch(connection, ref envelope, path.Slice(0, envelope.PathLength));
     }
 
     private async ValueTask DispatchWhenSlotFreeAsync(RpcConnection connection, ReadOnlySequence<byte> payload)
@@ -146,7 +174,8 @@ public sealed class RpcApplication : IWebSocketApplication
         try
         {
             connection.Codec.ReadEnvelope(payload, path, out var envelope, Json.MaxDepth);
-            Dispatch(connection, ref envelope, path.AsSpan(0, envelope.PathLength));
+            var dispatched = Dispatch(connection, ref envelope, path.AsSpan(0, envelope.PathLength));
+            await dispatched.ConfigureAwait(false);
         }
         finally
         {
@@ -154,7 +183,9 @@ public sealed class RpcApplication : IWebSocketApplication
         }
     }
 
-    private void Dispatch(RpcConnection connection, ref Envelope envelope, ReadOnlySpan<char> path)
+    // Returns a pending task only while an authorization policy is answering: the read loop then waits (the message
+    // bytes stay valid, the calls keep their order).
+    private ValueTask Dispatch(RpcConnection connection, ref Envelope envelope, ReadOnlySpan<char> path)
     {
         var id = envelope.HasId ? new RequestId(envelope.Id) : RequestId.None;
         switch (envelope.Kind)
@@ -162,64 +193,104 @@ public sealed class RpcApplication : IWebSocketApplication
             case EnvelopeKind.Invalid:
                 connection.Replies.SendError(id, ErrorCode.InvalidArgument, envelope.Problem!);
                 connection.Faults.BadMessage(envelope.Problem!);
-                return;
+                return default;
             case EnvelopeKind.Cancel:
                 connection.Faults.GoodMessage();
                 connection.Cancel(envelope.Id);
-                return;
+                return default;
             case EnvelopeKind.Result:
             case EnvelopeKind.Error:
                 // The client answers a call the server made (IConnections.CallAsync).
                 connection.Faults.GoodMessage();
                 connection.CompleteServerCall(ref envelope);
-                return;
+                return default;
             case EnvelopeKind.Progress:
                 // Progress on a server call: allowed by the protocol, nothing waits for it.
                 connection.Faults.GoodMessage();
-                return;
+                return default;
         }
         connection.Faults.GoodMessage();
+        _lookup.TryGetValue(path, out var procedure);
         if (connection.Calls.Draining)
         {
+            StatsFor(procedure, path).Count(ErrorCode.Unavailable);
             if (envelope.HasId) connection.Replies.SendError(id, ErrorCode.Unavailable, "server is shutting down; retry on another instance");
-            return;
+            return default;
         }
-        _lookup.TryGetValue(path, out var procedure);
         if (!connection.TryAdmit(procedure, out var retryAfter))
         {
+            StatsFor(procedure, path).Count(ErrorCode.ResourceExhausted);
             if (envelope.HasId) connection.Replies.SendError(id, ErrorCode.ResourceExhausted, "rate limit exceeded", retryAfter: retryAfter);
             else connection.Faults.DroppedNotification(path.ToString(), "rate limit exceeded");
-            return;
+            return default;
         }
         if (procedure is not null)
         {
+            // [Authorize]: checked before the input is read. Procedures without it pay this one null check.
+            if (procedure.Access is { } access) return AuthorizationGate.Dispatch(connection, procedure, access, ref envelope, id);
             procedure.Dispatch(connection, ref envelope, id);
-            return;
+            return default;
         }
         if (path.Length > 0 && path[0] == '$')
         {
             DispatchBuiltIn(connection, in envelope, id, path);
-            return;
+            return default;
         }
+        ProcedureMetrics.Unknown.Count(ErrorCode.NotFound);
         if (envelope.HasId) connection.Replies.SendError(id, ErrorCode.NotFound, $"no procedure named '{path}'");
         else connection.Faults.DroppedNotification(path.ToString(), "no such procedure");
+        return default;
     }
+
+    private ProcedureStats StatsFor(Procedure? procedure, ReadOnlySpan<char> path) =>
+        procedure?.Stats ?? (path.SequenceEqual("$ping") ? _pingStats : path.SequenceEqual("$describe") ? _describeStats : ProcedureMetrics.Unknown);
 
     private void DispatchBuiltIn(RpcConnection connection, in Envelope envelope, in RequestId id, ReadOnlySpan<char> path)
     {
         if (!envelope.HasId) return; // built-ins only answer; as notifications they do nothing
         if (path.SequenceEqual("$ping"))
         {
+            _pingStats.CountOk();
             SendRaw(connection, id, Answers(connection.Codec).Pong);
         }
         else if (path.SequenceEqual("$describe"))
         {
-            SendRaw(connection, id, Answers(connection.Codec).Describe);
+            _describeStats.CountOk();
+            SendDescribe(connection, id);
         }
         else
         {
+            ProcedureMetrics.Unknown.Count(ErrorCode.NotFound);
             connection.Replies.SendError(id, ErrorCode.NotFound, $"no built-in procedure named '{path}'");
         }
+    }
+
+    /// <summary>Binds the [Authorize] rules (policies resolved by name) and the filter pipeline to the procedures.</summary>
+    private static void BindExtensions(IEnumerable<Procedure> procedures, RpcExtensions extensions, ILogger logger)
+    {
+        var policies = new Dictionary<string, IRpcAuthorizationPolicy>(StringComparer.Ordinal);
+        foreach (var policy in extensions.Policies)
+        {
+            if (string.IsNullOrWhiteSpace(policy.Name))
+                throw new Plugins.PluginLoadException($"authorization policy {policy.GetType().FullName} has no Name.");
+            if (!policies.TryAdd(policy.Name, policy))
+                throw new Plugins.PluginLoadException($"authorization policy name '{policy.Name}' is registered twice: by {policies[policy.Name].GetType().FullName} and by {policy.GetType().FullName}.");
+        }
+        var pipeline = extensions.Filters.Count > 0 ? new RpcFilterPipeline(extensions.Filters) : null;
+        int guarded = 0;
+        foreach (var p in procedures)
+        {
+            if (p.Descriptor.Authorization is { } rules)
+            {
+                p.Access = new ProcedureAccess(p.Descriptor, rules, policies);
+                guarded++;
+            }
+            p.Filters = pipeline;
+        }
+        if (guarded > 0 || policies.Count > 0)
+            AuthzLog.AuthorizationSummary(logger, guarded, procedures.Count(), policies.Count == 0 ? "none" : string.Join(", ", policies.Keys.Order(StringComparer.Ordinal)));
+        if (pipeline is not null) AuthzLog.Filters(logger, string.Join(", ", extensions.Filters.Select(f => f.GetType().FullName)));
+        if (extensions.ConnectionHandlers.Count > 0) AuthzLog.Handlers(logger, string.Join(", ", extensions.ConnectionHandlers.Select(h => h.GetType().FullName)));
     }
 
     private static IWireCodec CodecFor(string? subprotocol)
@@ -236,30 +307,77 @@ public sealed class RpcApplication : IWebSocketApplication
         ? codec.Subprotocol + " messages are text frames"
         : codec.Subprotocol + " messages are binary frames";
 
-    // The built-ins' fixed answers, encoded once per wire format at startup.
-    private readonly record struct BuiltInAnswers(byte[] Pong, byte[] Describe);
+    // The built-ins' fixed answers, encoded once per wire format at startup. Describe lists everything; DescribeAnonymous
+    // what a connection without identity may call (the same bytes when no procedure is guarded).
+    private readonly record struct BuiltInAnswers(byte[] Pong, byte[] Describe, byte[] DescribeAnonymous);
 
     private static void SendRaw(RpcConnection connection, in RequestId id, byte[] encoded) => connection.Replies.SendEncodedResult(id, encoded);
 
-    private BuiltInAnswers[] BuildAnswers()
+    /// <summary>
+    /// $describe: every procedure, or with Gateway:Auth:DescribeVisibleOnly those whose [Authorize] identity and role checks
+    /// the caller passes (policies are not asked). The two common answers (everything, the anonymous view) are encoded once;
+    /// another caller's view is encoded per call.
+    /// </summary>
+    private void SendDescribe(RpcConnection connection, in RequestId id)
+    {
+        var answers = Answers(connection.Codec);
+        if (!_describeVisibleOnly)
+        {
+            SendRaw(connection, id, answers.Describe);
+            return;
+        }
+        var user = connection.User;
+        if (user.Identity is not { IsAuthenticated: true })
+        {
+            SendRaw(connection, id, answers.DescribeAnonymous);
+            return;
+        }
+        bool all = true;
+        foreach (var p in _procedures.Values)
+        {
+            if (p.Access is { } access && !access.IsVisibleTo(user)) { all = false; break; }
+        }
+        if (all)
+        {
+            SendRaw(connection, id, answers.Describe);
+            return;
+        }
+        var web = new JsonSerializerOptions(JsonSerializerDefaults.Web);
+        SendRaw(connection, id, connection.Codec.Encode(DescribeList(p => p.Access is not { } access || access.IsVisibleTo(user)), web));
+    }
+
+    private static readonly object OpenAuth = new { required = false, roles = Array.Empty<string>(), policies = Array.Empty<string>() };
+
+    private List<object> DescribeList(Func<Procedure, bool> visible)
     {
         var list = new List<object>
         {
-            new { name = "$ping", kind = "request", input = "none", output = "string" },
-            new { name = "$describe", kind = "request", input = "none", output = "procedure[]" },
+            new { name = "$ping", kind = "request", input = "none", output = "string", auth = OpenAuth },
+            new { name = "$describe", kind = "request", input = "none", output = "procedure[]", auth = OpenAuth },
         };
         foreach (var p in _procedures.Values.OrderBy(p => p.Name, StringComparer.Ordinal))
         {
+            if (!visible(p)) continue;
             list.Add(new
             {
                 name = p.Name,
                 kind = p.Kind.ToString().ToLowerInvariant(),
                 input = p.Descriptor.InputTypeName,
                 output = p.Descriptor.OutputTypeName,
+                auth = p.Access is { } access
+                    ? new { required = true, roles = access.Rules.AllRoles, policies = access.Rules.Policies }
+                    : OpenAuth,
             });
         }
+        return list;
+    }
+
+    private BuiltInAnswers[] BuildAnswers()
+    {
+        var everything = DescribeList(_ => true);
+        var anonymous = DescribeList(p => p.Access is null);
         var web = new JsonSerializerOptions(JsonSerializerDefaults.Web);
-        return Array.ConvertAll(Codecs, c => new BuiltInAnswers(c.Encode("pong", web), c.Encode(list, web)));
+        return Array.ConvertAll(Codecs, c => new BuiltInAnswers(c.Encode("pong", web), c.Encode(everything, web), c.Encode(anonymous, web)));
     }
 
     private BuiltInAnswers Answers(IWireCodec codec) => _answers[Array.IndexOf(Codecs, codec)];

@@ -33,8 +33,30 @@ internal sealed class RpcCall : RpcContext
     /// <summary>Whether anything may still be sent for this call.</summary>
     public bool CanSend => HasId && Volatile.Read(ref _cancelled) == 0 && Volatile.Read(ref _finished) == 0;
 
+    /// <summary>Stopwatch timestamp of the dispatch (gateway_rpc_duration_seconds).</summary>
+    public long StartTimestamp { get; private set; }
+    // The code cell (ProcedureStats) of the terminal outcome; 0 (OK) unless an error or a cancel was recorded.
+    private int _outcome;
+    private bool _outcomeSet;
+
+    /// <summary>Records how the call ended, once: the claim of its terminal reply (or a notification's failure) sets it.</summary>
+    public void SetOutcome(ErrorCode code)
+    {
+        if (_outcomeSet) return;
+        _outcomeSet = true;
+        _outcome = 1 + (int)code;
+    }
+
+    public void SetOutcomeOk() => _outcomeSet = true;
+
+    /// <summary>The code cell the call ends under: what was recorded, else CANCELLED when its token fired, else OK.</summary>
+    public int OutcomeCell => _outcomeSet ? _outcome : _cts.IsCancellationRequested ? 1 + (int)ErrorCode.Cancelled : 0;
+
     public void Start(Procedure procedure, in RequestId id, bool hasId)
     {
+        StartTimestamp = System.Diagnostics.Stopwatch.GetTimestamp();
+        _outcome = 0;
+        _outcomeSet = false;
         _procedure = procedure;
         Id = id;
         HasId = hasId;

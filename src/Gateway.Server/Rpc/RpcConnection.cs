@@ -54,6 +54,13 @@ internal sealed class RpcConnection
     /// <summary>What push knows of this connection; given back to push when the connection goes.</summary>
     public PushState Push { get; }
     public JsonSerializerOptions Json => _app.Json;
+    public ILogger Logger => _app.Logger;
+    public GatewayMetrics? Metrics => _app.Metrics;
+    private PolicyContext? _policyContext;
+    /// <summary>The context authorization policies see; made on the first policy check (most connections never need one).</summary>
+    public PolicyContext PolicyContext => _policyContext ??= new PolicyContext(this);
+    /// <summary>What connection hooks see of this connection; null when no IConnectionHandler is registered.</summary>
+    public HookConnectionContext? HookContext { get; set; }
     public IPushEndpoint PushEndpoint => _app.Push;
 
     /// <summary>The cluster-wide id: this node's id, a dot, the session's number.</summary>
@@ -127,6 +134,7 @@ internal sealed class RpcConnection
         {
             if (call.Procedure.Kind == ProcedureKind.Subscription && call.TryFinish())
             {
+                call.SetOutcome(ErrorCode.Unavailable);
                 Replies.SendError(call.Id, ErrorCode.Unavailable, "server is shutting down; subscribe again");
                 call.Abort();
             }
@@ -142,7 +150,11 @@ internal sealed class RpcConnection
     {
         foreach (var call in Calls.Running())
         {
-            if (call.HasId && call.TryFinish()) Replies.SendError(call.Id, ErrorCode.Unavailable, "server shut down before the call finished");
+            if (call.HasId && call.TryFinish())
+            {
+                call.SetOutcome(ErrorCode.Unavailable);
+                Replies.SendError(call.Id, ErrorCode.Unavailable, "server shut down before the call finished");
+            }
             call.Abort();
         }
     }

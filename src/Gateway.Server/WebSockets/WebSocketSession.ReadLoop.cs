@@ -97,6 +97,7 @@ public sealed partial class WebSocketSession
                                     // Echo the peer's status code (RFC 6455 §5.5.1), or an empty close for an empty one.
                                     _outbox.Enqueue(PooledFrame.CreateClose(reader.CloseCode, default), deferDrain: true);
                                     outcome = reader.CloseCode == 0 ? "closed by client" : $"closed by client ({reader.CloseCode})";
+                                    EndReason = new DisconnectReason(DisconnectKind.ClientClosed, reader.CloseCode == 0 ? null : reader.CloseCode, outcome);
                                 }
                                 else
                                 {
@@ -111,6 +112,7 @@ public sealed partial class WebSocketSession
                                 if (Interlocked.Exchange(ref _closeSent, 1) == 0)
                                     _outbox.Enqueue(PooledFrame.CreateClose(reader.ErrorCloseCode, Encoding.UTF8.GetBytes(reader.ErrorReason!)), deferDrain: true);
                                 outcome = $"failed with {reader.ErrorCloseCode}: {reader.ErrorReason}";
+                                EndReason ??= new DisconnectReason(DisconnectKind.ProtocolError, reader.ErrorCloseCode, reader.ErrorReason!);
                                 stop = true;
                                 break;
                         }
@@ -153,6 +155,7 @@ public sealed partial class WebSocketSession
         {
             // A fault of ours or of the application: tell the client (1011) instead of vanishing.
             outcome = "internal error: " + ex.GetType().Name;
+            EndReason ??= new DisconnectReason(DisconnectKind.ServerError, CloseCodes.InternalError, "internal error");
             if (_metrics.LogBudget.Allow(_log, LogLevel.Error)) Log.ApplicationError(_log, Id, ex);
             if (Interlocked.Exchange(ref _closeSent, 1) == 0)
                 _outbox.Enqueue(PooledFrame.CreateClose(CloseCodes.InternalError, "internal error"u8), deferDrain: true);
@@ -163,6 +166,9 @@ public sealed partial class WebSocketSession
             if (PartialEvicted) _partialGuard?.Released(Volatile.Read(ref _evictedHeldBytes));
             try { _closedCts?.Cancel(); } catch (AggregateException) { }
             ReleaseRoomWaiters();
+            // Whatever ended the read loop, a close the server started first is the reason (the peer may have answered it,
+            // or dropped instead); else TCP ended without a closing handshake.
+            EndReason ??= Volatile.Read(ref _serverClose) ?? new DisconnectReason(DisconnectKind.ConnectionLost, null, outcome);
             if (connected)
             {
                 try { await app.OnDisconnectedAsync(this).ConfigureAwait(false); }

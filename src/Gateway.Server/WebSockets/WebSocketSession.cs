@@ -208,15 +208,35 @@ public sealed partial class WebSocketSession : ISendObserver
     /// As <see cref="Close(ushort, string)"/>, dropping the connection once <paramref name="closeTimeout"/> has passed
     /// (a client that has shown it is not reading gets a short grace, not the whole Timeouts:Close).
     /// </summary>
-    internal void Close(ushort code, string reason, TimeSpan closeTimeout)
+    internal void Close(ushort code, string reason, TimeSpan closeTimeout) => Close(code, reason, closeTimeout, KindOf(code));
+
+    /// <summary>As <see cref="Close(ushort, string, TimeSpan)"/>, telling connection hooks why (<see cref="DisconnectReason"/>).</summary>
+    internal void Close(ushort code, string reason, TimeSpan closeTimeout, DisconnectKind kind)
     {
         if (Interlocked.Exchange(ref _closeSent, 1) != 0) return;
+        Volatile.Write(ref _serverClose, new DisconnectReason(kind, code, reason));
         Volatile.Write(ref _closeTimeoutMs, (long)closeTimeout.TotalMilliseconds);
         ReleaseRoomWaiters();
         _connection.SetDeadline(closeTimeout, "closing handshake timed out");
         _outbox.Enqueue(PooledFrame.CreateClose(code, Encoding.UTF8.GetBytes(reason)), deferDrain: true);
         if (!_inReadLoop) _outbox.Schedule();
     }
+
+    // Why the server closed the session, when it did (connection hooks); set once, with the close frame.
+    private DisconnectReason? _serverClose;
+
+    /// <summary>How the session ended, for connection hooks; set by the read loop as it ends (null while it runs).</summary>
+    internal DisconnectReason? EndReason { get; private set; }
+
+    /// <summary>What a server close with <paramref name="code"/> means when the closer does not say.</summary>
+    private static DisconnectKind KindOf(ushort code) => code switch
+    {
+        CloseCodes.GoingAway => DisconnectKind.ServerShutdown,
+        CloseCodes.InternalError => DisconnectKind.ServerError,
+        CloseCodes.PolicyViolation or CloseCodes.MessageTooBig => DisconnectKind.PolicyClose,
+        >= 4400 and <= 4499 => DisconnectKind.PolicyClose,
+        _ => DisconnectKind.ServerClosed,
+    };
 
     /// <summary>
     /// Enqueue the pong/close/echo of the current read batch without a thread hop when called from the read loop.

@@ -15,6 +15,7 @@ public static class Plugins
     public const string Duplicate = "Gateway.DuplicatePlugin";
     public const string DuplicateSelf = "Gateway.DuplicateSelfPlugin";
     public const string Crashing = "Gateway.CrashingPlugin";
+    public const string Authz = "Gateway.AuthzPlugin";
 
     public static readonly string[] Standard = [Samples, Test];
 }

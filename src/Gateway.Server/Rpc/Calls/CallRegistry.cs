@@ -77,6 +77,8 @@ internal sealed class CallRegistry(RpcConnection owner, int maxInflight)
                 if (HasDeadline(call.Procedure)) _withDeadline--;
             }
         }
+        // After the lock: a deadline's outcome, recorded under it by the heartbeat, is visible here.
+        call.Procedure.Stats.Record(call.OutcomeCell, System.Diagnostics.Stopwatch.GetTimestamp() - call.StartTimestamp);
         call.Reset();
         lock (_pool)
         {

@@ -39,6 +39,7 @@ internal static class InputReader
 
     private static void Reject(RpcConnection connection, Procedure procedure, bool hasId, in RequestId id, string message)
     {
+        procedure.Stats.Count(ErrorCode.InvalidArgument);
         if (hasId) connection.Replies.SendError(id, ErrorCode.InvalidArgument, message);
         else connection.Faults.DroppedNotification(procedure.Name, message);
     }

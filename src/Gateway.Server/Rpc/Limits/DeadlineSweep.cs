@@ -21,7 +21,11 @@ internal sealed class DeadlineSweep(CallRegistry calls, ReplySender replies, Gat
                 if (call.Deadline == 0 || now < call.Deadline) continue;
                 call.Deadline = 0;
                 bool claimed = call.TryFinish();
-                if (claimed) metrics?.DeadlineExceeded();
+                if (claimed)
+                {
+                    metrics?.DeadlineExceeded();
+                    call.SetOutcome(ErrorCode.DeadlineExceeded);
+                }
                 // A notification is never answered, not even with an error.
                 (expired ??= new()).Add((call.Id, claimed && call.HasId));
                 call.Abort();

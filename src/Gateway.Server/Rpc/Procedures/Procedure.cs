@@ -18,6 +18,12 @@ internal abstract class Procedure(ProcedureDescriptor descriptor)
     public int RateLimitSlot { get; set; } = -1;
     /// <summary>Deadline of one call in milliseconds; 0 = none.</summary>
     public long DeadlineMs { get; set; }
+    /// <summary>Its calls by result code and their durations (<c>gateway_rpc_calls_total</c>, <c>gateway_rpc_duration_seconds</c>).</summary>
+    public ProcedureStats Stats { get; } = new(descriptor.Name);
+    /// <summary>Its [Authorize] checks, run before the input is read; null (most procedures) = open, and no cost.</summary>
+    public ProcedureAccess? Access { get; set; }
+    /// <summary>The plugins' call filters around its handler; null when none is registered (the unfiltered path).</summary>
+    public RpcFilterPipeline? Filters { get; set; }
 
     public abstract void Dispatch(RpcConnection connection, ref Envelope envelope, in Codec.RequestId id);
 }

@@ -26,6 +26,8 @@ internal sealed class ProcedureDescriptor
     internal ReturnShape Shape { get; init; }
     /// <summary>The attribute's TimeoutMs: 0 = configured default, -1 = none, else milliseconds.</summary>
     public int TimeoutMs { get; init; }
+    /// <summary>Its [Authorize]/[AllowAnonymous] rules (class and method); null = open to every connection.</summary>
+    public AuthorizationRules? Authorization { get; init; }
 
     public string Where => $"plugin '{Plugin}', {ServiceType.FullName}.{Method.Name}";
 
@@ -100,6 +102,7 @@ internal sealed class ProcedureDescriptor
             OutputType = output,
             Shape = shape,
             TimeoutMs = attribute.TimeoutMs,
+            Authorization = AuthorizationRules.Read(serviceType, method, where),
         };
     }
 

@@ -15,6 +15,12 @@ internal sealed class RequestProcedure<TIn, TOut>(ProcedureDescriptor descriptor
     {
         if (!InputReader.TryRead(connection, this, ref envelope, inputInfo, id, out TIn input)) return;
         var call = connection.Calls.Begin(this, id, envelope.HasId);
+        if (Filters is { } filters)
+        {
+            connection.Calls.Track(call);
+            _ = RunFilteredAsync(connection, call, new FilteredRequest<TIn, TOut>(call, input, service, invoker, inputInfo is not null), filters);
+            return;
+        }
         ValueTask<TOut> pending;
         try
         {
@@ -41,6 +47,26 @@ internal sealed class RequestProcedure<TIn, TOut>(ProcedureDescriptor descriptor
     {
         if (outputInfo is null) connection.Replies.SendNullResult(call);
         else connection.Replies.SendResult(call, result, outputInfo);
+    }
+
+    // With filters (IRpcFilter) the call always leaves the synchronous path: the filters may await anything.
+    private async Task RunFilteredAsync(RpcConnection connection, RpcCall call, FilteredRequest<TIn, TOut> filtered, RpcFilterPipeline filters)
+    {
+        try
+        {
+            await filters.RunAsync(filtered).ConfigureAwait(false);
+            if (!filtered.Completed) throw FilteredCall.NoResult(Name);
+            await connection.Session.WaitForSendRoomAsync().ConfigureAwait(false);
+            Reply(connection, call, filtered.Result);
+        }
+        catch (Exception ex)
+        {
+            connection.Replies.Fail(call, ex);
+        }
+        finally
+        {
+            connection.Calls.End(call);
+        }
     }
 
     private async Task CompleteAsync(RpcConnection connection, RpcCall call, ValueTask<TOut> pending)

@@ -12,6 +12,7 @@ internal sealed class SubscriptionProcedure<TIn, TOut>(ProcedureDescriptor descr
         if (!envelope.HasId)
         {
             // A stream needs an id to address its items; a notification can never be answered.
+            Stats.Count(ErrorCode.InvalidArgument);
             connection.Faults.DroppedNotification(Name, "a subscription cannot be called as a notification");
             return;
         }
@@ -25,6 +26,33 @@ internal sealed class SubscriptionProcedure<TIn, TOut>(ProcedureDescriptor descr
     {
         // Leave the read loop first: the iterator may produce many items synchronously.
         await Task.Yield();
+        try
+        {
+            if (Filters is { } filters)
+            {
+                // The filters wrap the whole stream: their next completes when it has ended.
+                var filtered = new FilteredStream<TIn>(call, input, () => RunStreamAsync(connection, call, input), inputInfo is not null);
+                await filters.RunAsync(filtered).ConfigureAwait(false);
+                if (!filtered.Completed) throw FilteredCall.NoResult(Name);
+            }
+            else
+            {
+                await RunStreamAsync(connection, call, input).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex)
+        {
+            connection.Replies.Fail(call, ex);
+        }
+        finally
+        {
+            connection.Calls.End(call);
+        }
+    }
+
+    /// <summary>Sends every item and the end of the stream; throws what the iterator throws.</summary>
+    private async Task RunStreamAsync(RpcConnection connection, RpcCall call, TIn input)
+    {
         IAsyncEnumerator<TOut>? enumerator = null;
         try
         {
@@ -41,10 +69,6 @@ internal sealed class SubscriptionProcedure<TIn, TOut>(ProcedureDescriptor descr
                 connection.Replies.SendDone(call);
             }
         }
-        catch (Exception ex)
-        {
-            connection.Replies.Fail(call, ex);
-        }
         finally
         {
             if (enumerator is not null)
@@ -52,7 +76,6 @@ internal sealed class SubscriptionProcedure<TIn, TOut>(ProcedureDescriptor descr
                 try { await enumerator.DisposeAsync().ConfigureAwait(false); }
                 catch (Exception ex) { connection.Faults.HandlerFailed(call.Path, ex); }
             }
-            connection.Calls.End(call);
         }
     }
 }

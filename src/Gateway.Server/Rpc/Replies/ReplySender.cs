@@ -15,6 +15,7 @@ internal sealed class ReplySender(WebSocketSession session, IWireCodec codec, Js
     public void SendResult<T>(RpcCall call, T value, JsonTypeInfo<T> info)
     {
         if (!call.HasId || !call.TryFinish()) return;
+        call.SetOutcomeOk();
         var id = call.Id;
         codec.SendValue(session, in id, ReplyMember.Result, value, info);
     }
@@ -22,6 +23,7 @@ internal sealed class ReplySender(WebSocketSession session, IWireCodec codec, Js
     public void SendNullResult(RpcCall call)
     {
         if (!call.HasId || !call.TryFinish()) return;
+        call.SetOutcomeOk();
         var id = call.Id;
         codec.SendNullResult(session, in id);
     }
@@ -43,6 +45,7 @@ internal sealed class ReplySender(WebSocketSession session, IWireCodec codec, Js
     public void SendDone(RpcCall call)
     {
         if (!call.TryFinish()) return;
+        call.SetOutcomeOk();
         var id = call.Id;
         codec.SendDone(session, in id);
     }
@@ -59,20 +62,23 @@ internal sealed class ReplySender(WebSocketSession session, IWireCodec codec, Js
         if (ex is OperationCanceledException && call.CancellationToken.IsCancellationRequested)
         {
             // Cancelled by the caller or by the connection closing: nothing goes back (PROTOCOL.md).
-            call.TryFinish();
+            if (call.TryFinish()) call.SetOutcome(ErrorCode.Cancelled);
             return;
         }
         if (!call.HasId)
         {
+            call.SetOutcome(ex is RpcException failed ? failed.Code : ErrorCode.Internal);
             faults.HandlerFailed(call.Path, ex);
             return;
         }
         if (!call.TryFinish()) return;
         if (ex is RpcException rpc)
         {
+            call.SetOutcome(rpc.Code);
             SendError(call.Id, rpc.Code, rpc.Message, rpc.Retryable, rpc.RetryAfter, rpc.Details);
             return;
         }
+        call.SetOutcome(ErrorCode.Internal);
         faults.HandlerFailed(call.Path, ex);
         metrics?.InternalError();
         SendError(call.Id, ErrorCode.Internal, "internal error");
