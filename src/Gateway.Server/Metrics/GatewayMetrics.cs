@@ -83,6 +83,14 @@ public sealed class GatewayMetrics : IDisposable
             new("gateway_accept_errors_total", "gateway.accept.errors", C, "Failed accepts, by cause (too_many_open_files: EMFILE/ENFILE; no_buffer_space; transient: the client gave up first).", Labeled: AcceptErrorMeasurements),
             new("gateway_accept_paused_total", "gateway.accept.paused", C, "Times accepting paused because Limits:MaxConnections and its over-limit slots were all in use.", () => Volatile.Read(ref _acceptPauses)),
             new("gateway_connection_limit", "gateway.connection_limit", G, "The connection limit in force (Limits:MaxConnections, or derived from the descriptor limit; 0 = none).", () => ConnectionLimit),
+            new("gateway_compression_negotiated_total", "gateway.compression.negotiated", C, "Upgrades that agreed on permessage-deflate.", () => Volatile.Read(ref _compressionNegotiated)),
+            new("gateway_compression_declined_total", "gateway.compression.declined", C, "Upgrades with a permessage-deflate offer declined for a malformed, duplicate or unsupported parameter.", () => Volatile.Read(ref _compressionDeclined)),
+            new("gateway_compressed_messages_sent_total", "gateway.compression.messages_sent", C, "Frames written compressed (each subscriber's copy of a publish counts).", () => _deflate?.MessagesCompressed ?? 0),
+            new("gateway_compression_input_bytes_total", "gateway.compression.input_bytes", C, "Bytes of the frames written compressed, before compression.", () => _deflate?.BytesBeforeCompression ?? 0),
+            new("gateway_compression_output_bytes_total", "gateway.compression.output_bytes", C, "Bytes of the frames written compressed, as written.", () => _deflate?.BytesAfterCompression ?? 0),
+            new("gateway_compression_shared_frames_total", "gateway.compression.shared_frames", C, "Fan-out frames compressed once for all their subscribers.", () => _deflate?.SharedFramesCompressed ?? 0),
+            new("gateway_decompressed_messages_received_total", "gateway.compression.messages_received", C, "Compressed messages received and inflated.", () => _deflate?.MessagesInflated ?? 0),
+            new("gateway_decompression_output_bytes_total", "gateway.compression.inflated_bytes", C, "Bytes the received compressed messages inflated to.", () => _deflate?.BytesAfterInflation ?? 0),
         ];
         _meter = new Meter(MeterName);
         foreach (var metric in _table) metric.Register(_meter);
@@ -104,6 +112,17 @@ public sealed class GatewayMetrics : IDisposable
         _partialMessageBytes = partialMessageBytes;
         _unsentBytes = unsentBytes;
     }
+
+    private long _compressionNegotiated, _compressionDeclined;
+    private Gateway.Protocol.Compression.PerMessageDeflate? _deflate;
+
+    internal void ObserveCompression(Gateway.Protocol.Compression.PerMessageDeflate deflate) => _deflate = deflate;
+    internal void CompressionNegotiated() => Interlocked.Increment(ref _compressionNegotiated);
+    internal void CompressionDeclined() => Interlocked.Increment(ref _compressionDeclined);
+    public long CompressionNegotiations => Volatile.Read(ref _compressionNegotiated);
+    public long CompressionDeclines => Volatile.Read(ref _compressionDeclined);
+    /// <summary>The server's permessage-deflate machinery (null when compression is off): its counters and pools.</summary>
+    public Gateway.Protocol.Compression.PerMessageDeflate? Compression => _deflate;
 
     internal void ObserveTopics(Func<int> topicCount, Func<bool> backplaneConnected)
     {
