@@ -1,7 +1,8 @@
 // Node's ws client with permessage-deflate on, against the gateway's echo endpoint.
 // Usage: node echo-client.js <ws-url> '<perMessageDeflate options as JSON>'
 // Sends text and binary messages of several sizes (some fragmented, some repeated so context takeover matters),
-// checks every echo byte for byte, and prints one JSON line: {"ok":true,"extensions":"...","messages":N} or
+// checks every echo byte for byte, and prints one JSON line: {"ok":true,"extensions":"<the server's
+// Sec-WebSocket-Extensions answer>","messages":N} or
 // {"ok":false,"error":"..."}. Exits 1 on any failure; gives up after 20 s.
 'use strict';
 const WebSocket = require('ws');
@@ -40,10 +41,12 @@ messages.push({ data: json(8, 3000), binary: false, fragments: 3 });
 
 const ws = new WebSocket(url, { perMessageDeflate });
 let index = 0;
+let extensions = '';
+ws.on('upgrade', (response) => { extensions = response.headers['sec-websocket-extensions'] || ''; });
 ws.on('error', fail);
 ws.on('close', (code) => { if (index < messages.length) fail('closed early with ' + code); });
 ws.on('open', () => {
-  if (!ws.extensions.includes('permessage-deflate')) fail('permessage-deflate was not negotiated: "' + ws.extensions + '"');
+  if (!ws.extensions.includes('permessage-deflate')) fail('permessage-deflate was not negotiated: "' + extensions + '"');
   sendNext();
 });
 ws.on('message', (data, isBinary) => {
@@ -54,7 +57,7 @@ ws.on('message', (data, isBinary) => {
   index++;
   if (index === messages.length) {
     clearTimeout(timer);
-    console.log(JSON.stringify({ ok: true, extensions: ws.extensions, messages: index }));
+    console.log(JSON.stringify({ ok: true, extensions, messages: index }));
     ws.close(1000, 'done');
   } else {
     sendNext();
