@@ -59,23 +59,22 @@ public sealed class PerMessageDeflate
     public MessageDeflater CreateDeflater(PerMessageDeflateParameters parameters) => new(this, parameters);
     public MessageInflater CreateInflater(PerMessageDeflateParameters parameters) => new(this, parameters);
 
-    internal ZLibStreamPool<ZLibDeflater> Deflaters(int windowBits)
+    internal ZLibStreamPool<ZLibDeflater> Deflaters(int windowBits) => _deflaters[windowBits] ?? CreateDeflaters(windowBits);
+
+    internal ZLibStreamPool<ZLibInflater> Inflaters(int windowBits) => _inflaters[windowBits] ?? CreateInflaters(windowBits);
+
+    // Apart from the getters: a lambda capturing the window size there would allocate its closure on every call.
+    private ZLibStreamPool<ZLibDeflater> CreateDeflaters(int windowBits)
     {
-        ref var pool = ref _deflaters[windowBits];
-        if (pool is null)
-        {
-            int level = Settings.Level;
-            Interlocked.CompareExchange(ref pool, new ZLibStreamPool<ZLibDeflater>(() => new ZLibDeflater(level, windowBits), PoolCapacity), null);
-        }
-        return pool;
+        int level = Settings.Level;
+        Interlocked.CompareExchange(ref _deflaters[windowBits], new ZLibStreamPool<ZLibDeflater>(() => new ZLibDeflater(level, windowBits), PoolCapacity), null);
+        return _deflaters[windowBits]!;
     }
 
-    internal ZLibStreamPool<ZLibInflater> Inflaters(int windowBits)
+    private ZLibStreamPool<ZLibInflater> CreateInflaters(int windowBits)
     {
-        ref var pool = ref _inflaters[windowBits];
-        if (pool is null)
-            Interlocked.CompareExchange(ref pool, new ZLibStreamPool<ZLibInflater>(() => new ZLibInflater(windowBits), PoolCapacity), null);
-        return pool;
+        Interlocked.CompareExchange(ref _inflaters[windowBits], new ZLibStreamPool<ZLibInflater>(() => new ZLibInflater(windowBits), PoolCapacity), null);
+        return _inflaters[windowBits]!;
     }
 
     internal ZLibDeflater NewOwnDeflater(int windowBits)
