@@ -33,7 +33,7 @@ internal static class CompressionSetup
         if (accepted is not null)
         {
             metrics.CompressionNegotiated();
-            if (log.IsEnabled(LogLevel.Debug)) Log.CompressionNegotiated(log, connectionId, accepted.Response);
+            if (metrics.LogBudget.Allow(log, LogLevel.Debug)) Log.CompressionNegotiated(log, connectionId, accepted.Response);
         }
         return accepted;
     }
