@@ -139,5 +139,8 @@ public class CompressionNegotiationTests
             await bad.SendAsync(RawClient.Frame(Text, DeflateWire.Compress(Utf8("hello")), rsv: DeflateWire.Rsv1));
             await ExpectCloseAsync(bad, 1002);
         }
+        // The offer was seen and refused (not ignored), and the connection ran uncompressed.
+        Assert.Equal(1, gw.Server.Metrics.CompressionDeclines);
+        Assert.Equal(0, gw.Server.Metrics.Compression!.MessagesInflated);
     }
 }
