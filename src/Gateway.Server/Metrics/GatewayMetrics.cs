@@ -90,6 +90,7 @@ public sealed class GatewayMetrics : IDisposable
             new("gateway_compression_output_bytes_total", "gateway.compression.output_bytes", C, "Bytes of the frames written compressed, as written.", () => _deflate?.BytesAfterCompression ?? 0),
             new("gateway_compression_shared_frames_total", "gateway.compression.shared_frames", C, "Fan-out frames compressed once for all their subscribers.", () => _deflate?.SharedFramesCompressed ?? 0),
             new("gateway_decompressed_messages_received_total", "gateway.compression.messages_received", C, "Compressed messages received and inflated.", () => _deflate?.MessagesInflated ?? 0),
+            new("gateway_decompression_input_bytes_total", "gateway.compression.received_bytes", C, "Payload bytes of the received compressed messages, as they came on the wire.", () => _deflate?.BytesBeforeInflation ?? 0),
             new("gateway_decompression_output_bytes_total", "gateway.compression.inflated_bytes", C, "Bytes the received compressed messages inflated to.", () => _deflate?.BytesAfterInflation ?? 0),
         ];
         _meter = new Meter(MeterName);
