@@ -77,7 +77,8 @@ public static class WebSocketHandshake
         Base64.EncodeToUtf8(hash, destination, out _, out _);
     }
 
-    public static void WriteAccept(IBufferWriter<byte> output, HttpRequestHead request, string? subprotocol)
+    /// <param name="extensions">The Sec-WebSocket-Extensions answer (permessage-deflate), or null.</param>
+    public static void WriteAccept(IBufferWriter<byte> output, HttpRequestHead request, string? subprotocol, string? extensions = null)
     {
         request.TryGet("Sec-WebSocket-Key"u8, out var key);
         Span<byte> accept = stackalloc byte[28];
@@ -90,6 +91,12 @@ public static class WebSocketHandshake
         {
             w.Append("Sec-WebSocket-Protocol: "u8);
             w.Append(subprotocol);
+            w.Append("\r\n"u8);
+        }
+        if (extensions is not null)
+        {
+            w.Append("Sec-WebSocket-Extensions: "u8);
+            w.Append(extensions);
             w.Append("\r\n"u8);
         }
         w.Append("\r\n"u8);

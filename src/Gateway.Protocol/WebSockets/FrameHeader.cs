@@ -69,9 +69,12 @@ public readonly struct FrameHeader
     /// The stateless rules of §5.2/§5.5: reserved bits, reserved opcodes, masking, the 64-bit length's
     /// top bit, control frame size and fragmentation. Returns null when the header is acceptable.
     /// </summary>
-    public string? Validate(bool requireMask)
+    public string? Validate(bool requireMask) => Validate(requireMask, 0);
+
+    /// <summary>As <see cref="Validate(bool)"/>, accepting the reserved bits in <paramref name="allowedRsv"/> (4 = RSV1, once permessage-deflate is negotiated).</summary>
+    public string? Validate(bool requireMask, byte allowedRsv)
     {
-        if (Rsv != 0) return "reserved bits set without a negotiated extension";
+        if ((Rsv & ~allowedRsv) != 0) return "reserved bits set without a negotiated extension";
         switch (Opcode)
         {
             case Opcode.Continuation: case Opcode.Text: case Opcode.Binary:

@@ -33,7 +33,7 @@ public enum FrameEvent
 /// A <see cref="FrameEvent.Message"/>'s payload is valid until the caller consumes the buffer it was read
 /// from and calls <see cref="ReleaseMessage"/>.
 /// </summary>
-public sealed class MessageReader : IDisposable
+public sealed partial class MessageReader : IDisposable
 {
     private readonly long _maxMessageBytes;
     private readonly bool _requireMask;
@@ -60,8 +60,11 @@ public sealed class MessageReader : IDisposable
     /// <param name="requireMask">True on a server: client frames must be masked.</param>
     /// <param name="pool">Where reassembly buffers come from (ArrayPool.Shared by default).</param>
     /// <param name="budget">Shared account of reassembly bytes held by every reader (optional).</param>
-    public MessageReader(long maxMessageBytes, bool requireMask = true, ArrayPool<byte>? pool = null, ReassemblyBudget? budget = null)
+    /// <param name="inflater">The connection's permessage-deflate state when the extension was negotiated (RSV1 allowed).</param>
+    public MessageReader(long maxMessageBytes, bool requireMask = true, ArrayPool<byte>? pool = null, ReassemblyBudget? budget = null,
+        Compression.MessageInflater? inflater = null)
     {
+        _inflater = inflater;
         if (maxMessageBytes <= 0 || maxMessageBytes > Array.MaxLength) throw new ArgumentOutOfRangeException(nameof(maxMessageBytes));
         _maxMessageBytes = maxMessageBytes;
         _requireMask = requireMask;
@@ -95,7 +98,14 @@ public sealed class MessageReader : IDisposable
             if (_inFrame)
             {
                 long n = Math.Min(_frameRemaining, buffer.Length);
-                if (n > 0)
+                if (n > 0 && _compressed)
+                {
+                    var chunk = buffer.Slice(0, n);
+                    buffer = buffer.Slice(n);
+                    _frameRemaining -= n;
+                    if (!InflateChunk(chunk)) return FrameEvent.Error;
+                }
+                else if (n > 0)
                 {
                     Grow(_bufferLength + (int)n);
                     var dest = _buffer.AsSpan(_bufferLength, (int)n);
@@ -111,6 +121,7 @@ public sealed class MessageReader : IDisposable
                 if (_frameRemaining > 0) return FrameEvent.NeedMoreData;
                 _inFrame = false;
                 if (!_frameFin) continue;
+                if (_compressed && !FinishInflate()) return FrameEvent.Error;
                 if (_messageOpcode == Opcode.Text && !_utf8.IsAtBoundary)
                     return Fail(CloseCodes.InvalidPayload, "text message ends inside a UTF-8 sequence");
                 _inMessage = false;
@@ -120,8 +131,11 @@ public sealed class MessageReader : IDisposable
             }
 
             if (!FrameHeader.TryRead(buffer, out var header)) return FrameEvent.NeedMoreData;
-            var problem = header.Validate(_requireMask);
+            var problem = header.Validate(_requireMask, _inflater is null ? (byte)0 : RsvCompressed);
             if (problem is not null) return Fail(CloseCodes.ProtocolError, problem);
+            bool compressed = (header.Rsv & RsvCompressed) != 0;
+            if (compressed && header.IsControl) return Fail(CloseCodes.ProtocolError, "compressed control frame (RSV1 set on a control frame)");
+            if (compressed && header.Opcode == Opcode.Continuation) return Fail(CloseCodes.ProtocolError, "RSV1 set on a continuation frame");
 
             if (header.IsControl)
             {
@@ -151,7 +165,7 @@ public sealed class MessageReader : IDisposable
                 return Fail(CloseCodes.MessageTooBig, "message exceeds the size limit");
             long total = soFar + header.PayloadLength;
 
-            if (!_inMessage && header.Fin && buffer.Length >= header.HeaderLength + header.PayloadLength)
+            if (!_inMessage && header.Fin && !compressed && buffer.Length >= header.HeaderLength + header.PayloadLength)
             {
                 var payload = buffer.Slice(header.HeaderLength, header.PayloadLength);
                 UnmaskInPlace(payload, header.MaskKey);
@@ -172,6 +186,7 @@ public sealed class MessageReader : IDisposable
                 _inMessage = true;
                 _messageOpcode = header.Opcode;
                 _utf8.Reset();
+                if (compressed) BeginInflate();
             }
             _messageLength = total;
             _inFrame = true;
@@ -190,6 +205,7 @@ public sealed class MessageReader : IDisposable
         if (_inMessage) return;
         _messageLength = 0;
         _bufferLength = 0;
+        if (_compressed) EndInflate();
         if (_buffer is not null)
         {
             _pool.Return(_buffer);
@@ -203,6 +219,7 @@ public sealed class MessageReader : IDisposable
         _inMessage = false;
         _inFrame = false;
         ReleaseMessage();
+        _inflater?.Dispose();
     }
 
     private FrameEvent ReadClose(int len)
@@ -246,6 +263,7 @@ public sealed class MessageReader : IDisposable
 
     private void Account(long held)
     {
+        if (_compressed) held += _inflater!.StateBytes;
         long delta = held - _heldBytes;
         Volatile.Write(ref _heldBytes, held);
         _budget?.Add(delta);

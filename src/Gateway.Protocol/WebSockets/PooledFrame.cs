@@ -22,6 +22,8 @@ public readonly struct PooledFrame
         _owner = owner; Buffer = buffer; Offset = offset; Length = length; Opcode = opcode;
     }
 
+    /// <summary>The shared frame this one is a reference to (a fan-out), or null.</summary>
+    internal SharedFrame? Owner => _owner;
     public byte[] Buffer { get; }
     public int Offset { get; }
     public int Length { get; }

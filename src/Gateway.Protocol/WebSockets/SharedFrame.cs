@@ -7,7 +7,7 @@ namespace Gateway.Protocol.WebSockets;
 /// shared by reference count. The creator holds one reference and ends it with <see cref="Release"/>; every
 /// <see cref="Share"/> adds one that the outbox gives back when the bytes are in the pipe.
 /// </summary>
-public sealed class SharedFrame
+public sealed partial class SharedFrame
 {
     private readonly byte[] _buffer;
     private readonly int _offset;
@@ -61,7 +61,11 @@ public sealed class SharedFrame
     public void Release()
     {
         int left = Interlocked.Decrement(ref _references);
-        if (left == 0) ArrayPool<byte>.Shared.Return(_buffer);
+        if (left == 0)
+        {
+            ArrayPool<byte>.Shared.Return(_buffer);
+            ReleaseCompressed();
+        }
         else if (left < 0) throw new InvalidOperationException("a shared frame was released more often than it was shared");
     }
 }

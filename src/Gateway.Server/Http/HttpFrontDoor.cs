@@ -34,7 +34,11 @@ internal sealed class HttpFrontDoor
         _admission = admission;
         _partialGuard = partialGuard;
         _isReady = isReady;
+        _deflate = CompressionSetup.Create(options.Compression, metrics, log);
     }
+
+    // permessage-deflate for the clients that offer it; null when Gateway:Compression:Enabled is false or zlib is missing.
+    private readonly Gateway.Protocol.Compression.PerMessageDeflate? _deflate;
 
     public async Task HandleAsync(GatewayConnection connection)
     {
@@ -110,14 +114,15 @@ internal sealed class HttpFrontDoor
             return;
         }
 
+        var compression = CompressionSetup.Negotiate(_deflate, request, connection.Id, _metrics, _log);
         var output = connection.Transport.Output;
-        WebSocketHandshake.WriteAccept(output, request, decision.Subprotocol);
+        WebSocketHandshake.WriteAccept(output, request, decision.Subprotocol, compression?.Response);
         await output.FlushAsync().ConfigureAwait(false);
         connection.ClearDeadline();
         _metrics.Upgraded();
         if (_metrics.LogBudget.Allow(_log, LogLevel.Debug)) Log.Upgraded(_log, connection.Id, Credentials.RedactTarget(path, request.Query), decision.Subprotocol ?? "(none)");
 
-        var session = new WebSocketSession(connection, request, decision.Subprotocol, _options, _metrics, _log, _partialGuard)
+        var session = new WebSocketSession(connection, request, decision.Subprotocol, _options, _metrics, _log, _partialGuard, _deflate, compression)
         {
             Identity = auth.Identity,
             Authentication = _auth,

@@ -93,6 +93,15 @@ public sealed class GatewayMetrics : IDisposable
             new("gateway_auth_jwks_fetches_total", "gateway.auth.jwks.fetches", C, "Successful fetches of Auth:Jwt:JwksUrl.", () => Volatile.Read(ref _jwksFetches)),
             new("gateway_auth_jwks_fetch_errors_total", "gateway.auth.jwks.fetch_errors", C, "Failed fetches of Auth:Jwt:JwksUrl (the last good keys stay in use).", () => Volatile.Read(ref _jwksFetchErrors)),
             new("gateway_connection_hook_errors_total", "gateway.connection_hooks.errors", C, "Exceptions thrown by plugins' connection handlers (IConnectionHandler); the connection carried on.", () => Volatile.Read(ref _connectionHookErrors)),
+            new("gateway_compression_negotiated_total", "gateway.compression.negotiated", C, "Upgrades that agreed on permessage-deflate.", () => Volatile.Read(ref _compressionNegotiated)),
+            new("gateway_compression_declined_total", "gateway.compression.declined", C, "Upgrades with a permessage-deflate offer declined for a malformed, duplicate or unsupported parameter.", () => Volatile.Read(ref _compressionDeclined)),
+            new("gateway_compressed_messages_sent_total", "gateway.compression.messages_sent", C, "Frames written compressed (each subscriber's copy of a publish counts).", () => _deflate?.MessagesCompressed ?? 0),
+            new("gateway_compression_input_bytes_total", "gateway.compression.input_bytes", C, "Bytes of the frames written compressed, before compression.", () => _deflate?.BytesBeforeCompression ?? 0),
+            new("gateway_compression_output_bytes_total", "gateway.compression.output_bytes", C, "Bytes of the frames written compressed, as written.", () => _deflate?.BytesAfterCompression ?? 0),
+            new("gateway_compression_shared_frames_total", "gateway.compression.shared_frames", C, "Fan-out frames compressed once for all their subscribers.", () => _deflate?.SharedFramesCompressed ?? 0),
+            new("gateway_decompressed_messages_received_total", "gateway.compression.messages_received", C, "Compressed messages received and inflated.", () => _deflate?.MessagesInflated ?? 0),
+            new("gateway_decompression_input_bytes_total", "gateway.compression.received_bytes", C, "Payload bytes of the received compressed messages, as they came on the wire.", () => _deflate?.BytesBeforeInflation ?? 0),
+            new("gateway_decompression_output_bytes_total", "gateway.compression.inflated_bytes", C, "Bytes the received compressed messages inflated to.", () => _deflate?.BytesAfterInflation ?? 0),
         ];
         _meter = new Meter(MeterName);
         foreach (var metric in _table) metric.Register(_meter);
@@ -124,6 +133,17 @@ public sealed class GatewayMetrics : IDisposable
         _partialMessageBytes = partialMessageBytes;
         _unsentBytes = unsentBytes;
     }
+
+    private long _compressionNegotiated, _compressionDeclined;
+    private Gateway.Protocol.Compression.PerMessageDeflate? _deflate;
+
+    internal void ObserveCompression(Gateway.Protocol.Compression.PerMessageDeflate deflate) => _deflate = deflate;
+    internal void CompressionNegotiated() => Interlocked.Increment(ref _compressionNegotiated);
+    internal void CompressionDeclined() => Interlocked.Increment(ref _compressionDeclined);
+    public long CompressionNegotiations => Volatile.Read(ref _compressionNegotiated);
+    public long CompressionDeclines => Volatile.Read(ref _compressionDeclined);
+    /// <summary>The server's permessage-deflate machinery (null when compression is off): its counters and pools.</summary>
+    public Gateway.Protocol.Compression.PerMessageDeflate? Compression => _deflate;
 
     internal void ObserveTopics(Func<int> topicCount, Func<bool> backplaneConnected)
     {

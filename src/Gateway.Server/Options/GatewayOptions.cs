@@ -25,6 +25,8 @@ public sealed class GatewayOptions
     public BackplaneOptions Backplane { get; set; } = new();
     /// <summary>Authentication at the handshake (Auth/AuthOptions.cs).</summary>
     public AuthOptions Auth { get; set; } = new();
+    /// <summary>permessage-deflate (Gateway:Compression).</summary>
+    public CompressionOptions Compression { get; set; } = new();
 
     public static readonly string[] DefaultListen = ["0.0.0.0:8080"];
     public IReadOnlyList<string> EffectiveListen => Listen is { Length: > 0 } ? Listen : DefaultListen;

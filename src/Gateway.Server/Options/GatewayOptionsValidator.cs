@@ -100,6 +100,7 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             section.Validate(options, path, selected: o.Backplane.Type.ToString().Equals(section.Name, StringComparison.OrdinalIgnoreCase), errors);
         }
         Auth.AuthOptionsValidation.Collect(o.Auth, errors);
+        CompressionOptions.Collect(o.Compression, errors);
         return errors;
     }
 

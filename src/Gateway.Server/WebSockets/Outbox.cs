@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
+using Gateway.Protocol.Compression;
 using Gateway.Protocol.WebSockets;
 
 namespace Gateway.Server.WebSockets;
@@ -28,12 +29,19 @@ internal sealed class Outbox : IThreadPoolWorkItem
     private volatile bool _completeRequested;
     private TaskCompletionSource? _completed;
 
-    public Outbox(PipeWriter writer) => _writer = writer;
+    // permessage-deflate, when negotiated: the drain compresses, so frames reach the wire compressed in queue order.
+    private readonly MessageDeflater? _deflater;
+
+    public Outbox(PipeWriter writer, MessageDeflater? deflater = null)
+    {
+        _writer = writer;
+        _deflater = deflater;
+    }
 
     /// <summary>Bytes queued but not yet handed to the pipe.</summary>
     public long PendingBytes => Volatile.Read(ref _enqueuedTotal) - Volatile.Read(ref _drainedTotal);
     public bool CloseWritten => _closeWritten;
-    /// <summary>Bytes ever accepted, less those discarded after close: compare with what the transport sent.</summary>
+    /// <summary>Bytes ever accepted, less those discarded after close and those compression saved: compare with what the transport sent.</summary>
     public long AcceptedBytes => Volatile.Read(ref _enqueuedTotal) - Volatile.Read(ref _discardedTotal);
 
     /// <summary>Queues a frame (ownership passes to the outbox). Drains on the thread pool unless <paramref name="deferDrain"/>.</summary>
@@ -102,7 +110,12 @@ internal sealed class Outbox : IThreadPoolWorkItem
                     Volatile.Write(ref _drainedTotal, _drainedTotal + frame.Length);
                     if (!_closeWritten)
                     {
-                        _writer.Write(frame.Span);
+                        if (_deflater is null) _writer.Write(frame.Span);
+                        else
+                        {
+                            int written = _deflater.Write(_writer, frame);
+                            if (written != frame.Length) Volatile.Write(ref _discardedTotal, _discardedTotal + frame.Length - written);
+                        }
                         wrote = true;
                         if (frame.Opcode == Opcode.Close) _closeWritten = true;
                     }
@@ -130,6 +143,8 @@ internal sealed class Outbox : IThreadPoolWorkItem
                 // Keep _busy set for good: the pipe is finished and nobody may write to it again.
                 // Completing a pipe the transport already completed may throw; either way nothing more can be sent.
                 try { await _writer.CompleteAsync().ConfigureAwait(false); } catch { }
+                // Only here is it certain that no drain will compress again.
+                _deflater?.Dispose();
                 _completed!.TrySetResult();
                 return;
             }

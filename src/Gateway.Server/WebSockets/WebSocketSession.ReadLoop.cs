@@ -20,7 +20,7 @@ public sealed partial class WebSocketSession
     {
         _app = app;
         var input = _connection.Transport.Input;
-        var reader = new MessageReader(_options.Limits.MaxMessageBytes, budget: _partialGuard?.Budget);
+        var reader = new MessageReader(_options.Limits.MaxMessageBytes, budget: _partialGuard?.Budget, inflater: _inflater);
         _reader = reader;
         string outcome = "connection lost";
         bool connected = false;

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using Gateway.Protocol.Compression;
 using Gateway.Protocol.Http;
 using Gateway.Protocol.WebSockets;
 using Gateway.Server.Connections;
@@ -41,11 +42,18 @@ public sealed partial class WebSocketSession : ISendObserver
     private byte[]? _pongPayload;
     private int _pongLength = -1;
 
-    internal WebSocketSession(GatewayConnection connection, HttpRequestHead request, string? subprotocol, GatewayOptions options, GatewayMetrics metrics, ILogger log, PartialMessageGuard? partialGuard = null)
+    internal WebSocketSession(GatewayConnection connection, HttpRequestHead request, string? subprotocol, GatewayOptions options, GatewayMetrics metrics, ILogger log, PartialMessageGuard? partialGuard = null,
+        PerMessageDeflate? deflate = null, PerMessageDeflateParameters? compression = null)
     {
         _partialGuard = partialGuard;
         _connection = connection;
-        _outbox = new Outbox(connection.Transport.Output);
+        Compression = compression;
+        if (deflate is not null && compression is not null)
+        {
+            _inflater = deflate.CreateInflater(compression);
+            _deflater = deflate.CreateDeflater(compression);
+        }
+        _outbox = new Outbox(connection.Transport.Output, _deflater);
         _transport = connection.Transport;
         _sendLimit = options.Limits.SendBufferLimitBytes;
         _closeTimeoutMs = (long)options.Timeouts.Close.TotalMilliseconds;
@@ -84,6 +92,12 @@ public sealed partial class WebSocketSession : ISendObserver
     /// <summary>The HTTP request that opened the session.</summary>
     public HttpRequestHead Request { get; }
     public string? Subprotocol { get; }
+    /// <summary>The permessage-deflate parameters agreed in the handshake, or null when the connection is uncompressed.</summary>
+    public PerMessageDeflateParameters? Compression { get; }
+    private readonly MessageInflater? _inflater;
+    private readonly MessageDeflater? _deflater;
+    /// <summary>True while this connection holds native deflate state (never when idle without context takeover).</summary>
+    internal bool HoldsCompressionState => _inflater?.HoldsState == true || _deflater?.HoldsState == true;
     /// <summary>The application's per-connection object.</summary>
     public object? State { get; set; }
     /// <summary>Bytes waiting in the outbox (not yet in the transport's pipe).</summary>
