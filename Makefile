@@ -28,6 +28,11 @@ test-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; }
 	@# The package starts a system-wide server on 6379; the tests never use it (each starts its own).
 	@redis-server --version
+	@# The load-balancer tests (tests/Gateway.Deployment.Tests) run Debian's haproxy with docker/haproxy.cfg.
+	@command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || { \
+	  echo "installing haproxy (the load-balancer tests run docker/haproxy.cfg with it)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq haproxy >/dev/null; }
 
 # Every test project; results as TRX under $(RESULTS) for .ci/run's summary line.
 test: test-deps
