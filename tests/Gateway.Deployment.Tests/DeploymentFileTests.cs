@@ -45,6 +45,9 @@ public sealed class DeploymentFileTests(ITestOutputHelper output)
         var ready = await http.GetAsync($"http://127.0.0.1:{port}/readyz");
         Assert.Equal(System.Net.HttpStatusCode.OK, ready.StatusCode);
         output.WriteLine(host.StdOut);
+        // Gateway:Logging:Format=Json there: every console line is a JSON object for the cluster's log collector.
+        Assert.All(host.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+            line => Assert.True(JsonNode.Parse(line) is JsonObject o && o.ContainsKey("@t"), line));
     }
 
     [Fact]

@@ -116,7 +116,8 @@ internal sealed class HostProcess : IDisposable
     /// </summary>
     public async Task<int> BoundPortAsync(TimeSpan timeout)
     {
-        var listening = new System.Text.RegularExpressions.Regex(@"Listening on 127\.0\.0\.1:(\d+)");
+        // Text: Listening on 127.0.0.1:N; Json (Gateway:Logging:Format): "@m":"Listening on \"127.0.0.1:N\"".
+        var listening = new System.Text.RegularExpressions.Regex(@"Listening on (?:\\"")?127\.0\.0\.1:(\d+)");
         var deadline = DateTime.UtcNow + timeout;
         while (DateTime.UtcNow < deadline && !HasExited)
         {

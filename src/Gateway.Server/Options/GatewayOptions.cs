@@ -23,6 +23,8 @@ public sealed class GatewayOptions
     public RateLimitsOptions RateLimits { get; set; } = new();
     public TopicsOptions Topics { get; set; } = new();
     public BackplaneOptions Backplane { get; set; } = new();
+    /// <summary>The console log's format (Text or Json); read by the host.</summary>
+    public LoggingOptions Logging { get; set; } = new();
 
     public static readonly string[] DefaultListen = ["0.0.0.0:8080"];
     public IReadOnlyList<string> EffectiveListen => Listen is { Length: > 0 } ? Listen : DefaultListen;
