@@ -60,6 +60,9 @@ internal sealed class NodeIdEnricher : ILogEventEnricher
     private volatile LogEventProperty? _nodeId;
     private string? _prefix;
 
+    /// <summary>The node's id once known (also the OpenTelemetry service.instance.id).</summary>
+    public string? NodeId => _prefix?[..^1];
+
     /// <summary>Set once the node has its id (the push hub is created before the listener starts).</summary>
     public void SetNodeId(string nodeId)
     {

@@ -24,6 +24,8 @@ builder.Services.AddSerilog(logger => Gateway.Host.GatewayLogging.Configure(logg
 try
 {
     builder.Services.AddGateway(builder.Configuration);
+    // Gateway:Telemetry:Otlp: metrics pushed to an OpenTelemetry collector; nothing registered without it.
+    Gateway.Host.GatewayTelemetry.Add(builder.Services, builder.Configuration, nodeIds);
     // Gateway:Backplane:Redis is checked whichever backplane is selected (appsettings.json carries one);
     // Gateway:Backplane:Type=Redis: several nodes share topics, users and connections (docs/scaling.md).
     // Any other value is left to the options validation, which names the key and the allowed values.

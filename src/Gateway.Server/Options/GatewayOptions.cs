@@ -25,6 +25,8 @@ public sealed class GatewayOptions
     public BackplaneOptions Backplane { get; set; } = new();
     /// <summary>The console log's format (Text or Json); read by the host.</summary>
     public LoggingOptions Logging { get; set; } = new();
+    /// <summary>OpenTelemetry export (OTLP); read by the host.</summary>
+    public TelemetryOptions Telemetry { get; set; } = new();
 
     public static readonly string[] DefaultListen = ["0.0.0.0:8080"];
     public IReadOnlyList<string> EffectiveListen => Listen is { Length: > 0 } ? Listen : DefaultListen;

@@ -99,6 +99,12 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             foreach (var (key, allowed) in section.Allowed) Allowed(errors, $"{path}:{key}", allowed);
             section.Validate(options, path, selected: o.Backplane.Type.ToString().Equals(section.Name, StringComparison.OrdinalIgnoreCase), errors);
         }
+        var otlp = o.Telemetry.Otlp;
+        if (otlp.Enabled && otlp.EndpointUri() is null)
+            errors.Add($"{S}:Telemetry:Otlp:Endpoint must be an absolute http:// or https:// URL without a query, such as http://otel-collector:4317, or empty for no export (got '{otlp.Endpoint}').");
+        if (otlp.IsHttpProtobuf() is null)
+            errors.Add($"{S}:Telemetry:Otlp:Protocol must be one of {OtlpOptions.GrpcProtocol}, {OtlpOptions.HttpProtobufProtocol} (got '{otlp.Protocol}').");
+        Range(errors, $"{S}:Telemetry:Otlp:ExportInterval", otlp.ExportInterval, TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1));
         return errors;
     }
 
