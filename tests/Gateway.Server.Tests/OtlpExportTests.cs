@@ -140,6 +140,19 @@ public sealed class OtlpExportTests
         Assert.Contains("gateway", body);
     }
 
+    [Fact]
+    public async Task Without_an_endpoint_nothing_of_OpenTelemetry_is_even_loaded()
+    {
+        using var plain = HostProcess.Start("--Gateway:Listen:0=127.0.0.1:0");
+        using var exporting = HostProcess.Start("--Gateway:Listen:0=127.0.0.1:0", "--Gateway:Telemetry:Otlp:Endpoint=http://127.0.0.1:9");
+        await plain.BoundPortAsync(Timeout);
+        await exporting.BoundPortAsync(Timeout);
+        // The assemblies mapped into each process (Linux): the OpenTelemetry ones only where an export is configured.
+        static int Mapped(HostProcess p) => File.ReadAllLines($"/proc/{p.Id}/maps").Count(l => l.Contains("/OpenTelemetry", StringComparison.Ordinal));
+        Assert.Equal(0, Mapped(plain));
+        Assert.True(Mapped(exporting) > 0, "the exporting host maps the OpenTelemetry assemblies (the check can see them)");
+    }
+
     [Theory]
     [InlineData("--Gateway:Telemetry:Otlp:Endpoint=collector:4317", "Gateway:Telemetry:Otlp:Endpoint must be an absolute http:// or https:// URL")]
     [InlineData("--Gateway:Telemetry:Otlp:Protocol=http/json", "Gateway:Telemetry:Otlp:Protocol must be one of grpc, http/protobuf (got 'http/json')")]
