@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Net.WebSockets;
-using System.Text.Json.Nodes;
+using Gateway.Client;
 using Gateway.Deployment.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -63,7 +63,7 @@ public sealed class LoadBalancerTests(ITestOutputHelper output)
     {
         await using var cluster = await BalancedCluster.StartAsync(output);
         var clock = cluster.Clock;
-        var clients = new List<ReconnectingClient>();
+        var members = new List<ChatMember>();
         await using var publisher = await RpcClient.ConnectAsync(cluster.B.WebSocketUri); // B stays: it publishes throughout
         await using var slow = await RpcClient.ConnectAsync(cluster.A.WebSocketUri);      // keeps A draining for a while
         using var stopPublishing = new CancellationTokenSource();
@@ -71,9 +71,10 @@ public sealed class LoadBalancerTests(ITestOutputHelper output)
         Task publishing = Task.CompletedTask;
         try
         {
-            for (int i = 0; i < 6; i++) clients.Add(await ReconnectingClient.ConnectAsync(cluster.Balancer.WebSocketUri(), clock, "lobby"));
-            var onA = clients.Where(c => c.Current.NodeId == cluster.A.NodeId).ToList();
-            var onB = clients.Where(c => c.Current.NodeId == cluster.B.NodeId).ToList();
+            // Members use the .NET client through the balancer; leastconn puts three on each node.
+            for (int i = 0; i < 6; i++) members.Add(await ChatMember.JoinAsync(cluster.Balancer.WebSocketUri(), clock, "lobby"));
+            var onA = members.Where(m => m.Sessions[0].NodeId == cluster.A.NodeId).ToList();
+            var onB = members.Where(m => m.Sessions[0].NodeId == cluster.B.NodeId).ToList();
             Assert.Equal(3, onA.Count);
             Assert.Equal(3, onB.Count);
 
@@ -90,8 +91,8 @@ public sealed class LoadBalancerTests(ITestOutputHelper output)
                     try { await pace.WaitForNextTickAsync(stopPublishing.Token); } catch (OperationCanceledException) { break; }
                 }
             });
-            Assert.True(await Waits.WaitUntilAsync(() => clients.All(c => c.ChatMessages().Count >= 5), TimeSpan.FromSeconds(20)),
-                "every client receives the room before the drain");
+            Assert.True(await Waits.WaitUntilAsync(() => members.All(m => m.Texts.Count >= 5), TimeSpan.FromSeconds(20)),
+                "every member receives the room before the drain");
 
             // A call in flight on A when SIGTERM arrives: A drains (its /readyz says 503) until the call is over.
             string slowId = await slow.SendRequestAsync("echo/slow", new { delayMs = 4000 });
@@ -112,60 +113,62 @@ public sealed class LoadBalancerTests(ITestOutputHelper output)
             await using (var late = await RpcClient.ConnectAsync(cluster.Balancer.WebSocketUri()))
                 Assert.Equal(cluster.B.NodeId, (await late.ResultAsync("chat/whoami")).Str("nodeId"));
 
-            // The running call finishes; then A closes its connections with 1001 and its clients come back through
-            // the balancer, on B, in their room again.
+            // The running call finishes; then A closes its connections with 1001 (the direct client sees it) and the
+            // members come back through the balancer, on B, with their room subscription restored by the client.
             var slowResult = (await slow.ReadUntilTerminalAsync(slowId, TimeSpan.FromSeconds(20)))[^1];
             Assert.True(slowResult.IsResult(), slowResult.ToJsonString());
-            foreach (var c in onA) await c.WaitForSessionsAsync(2, TimeSpan.FromSeconds(30));
-            foreach (var c in onA)
+            Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, await slow.WaitEndedAsync(TimeSpan.FromSeconds(20)));
+            foreach (var m in onA) await m.WaitReconnectedAsync(TimeSpan.FromSeconds(30));
+            foreach (var m in onA)
             {
-                var (old, now) = (c.Sessions[0], c.Sessions[1]);
-                Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, old.CloseStatus);
+                var (old, now) = (m.Sessions[0], m.Sessions[1]);
                 Assert.Equal(cluster.B.NodeId, now.NodeId);
-                cluster.Log($"{old.ConnectionId} -> {now.ConnectionId}: closed at {old.EndedAt!.Value.TotalMilliseconds:0} ms, " +
-                            $"in the room again at {now.ResubscribedAt.TotalMilliseconds:0} ms ({(now.ResubscribedAt - old.EndedAt.Value).TotalMilliseconds:0} ms later)");
+                Assert.NotNull(old.LostAt);
+                cluster.Log($"{old.ConnectionId} -> {now.ConnectionId}: lost at {old.LostAt!.Value.TotalMilliseconds:0} ms, " +
+                            $"in the room again at {now.ReadyAt.TotalMilliseconds:0} ms ({(now.ReadyAt - old.LostAt.Value).TotalMilliseconds:0} ms later)");
             }
+            Assert.All(onB, m => Assert.Single(m.Sessions)); // B's members never moved
             Assert.True(await cluster.A.Process.WaitForExitAsync(TimeSpan.FromSeconds(30)), "A exits after its drain");
             Assert.Equal(0, cluster.A.Process.ExitCode);
 
-            // Publish on for a while after the last client is back, then stop and let everything arrive.
-            var lastBack = onA.Max(c => c.Sessions[1].ResubscribedAt);
+            // Publish on for a while after the last member is back, then stop and let everything arrive.
+            var lastBack = onA.Max(m => m.Sessions[1].ReadyAt);
             Assert.True(await Waits.WaitUntilAsync(() => { lock (published) return published.Count(p => p.StartAt > lastBack) >= 20; }, TimeSpan.FromSeconds(20)),
-                "20 publishes after the clients are back");
+                "20 publishes after the members are back");
             stopPublishing.Cancel();
             await publishing.WaitAsync(TimeSpan.FromSeconds(20));
             Publish[] all;
             lock (published) all = [.. published];
             Assert.All(all, p => Assert.True(p.Accepted, $"publish {p.Seq} was refused")); // B never stopped
-            int last = all[^1].Seq;
-            Assert.True(await Waits.WaitUntilAsync(() => clients.All(c => c.ChatMessages().Any(m => m["data"].Str("text") == "seq-" + last)), TimeSpan.FromSeconds(20)),
-                "every client receives the last publish");
+            string last = "seq-" + all[^1].Seq;
+            Assert.True(await Waits.WaitUntilAsync(() => members.All(m => m.Texts.Contains(last)), TimeSpan.FromSeconds(20)),
+                "every member receives the last publish");
 
-            foreach (var c in clients)
+            foreach (var m in members)
             {
-                var seqs = c.ChatMessages().Select(m => int.Parse(m["data"].Str("text")!["seq-".Length..], CultureInfo.InvariantCulture)).ToList();
+                var seqs = m.Texts.Select(t => int.Parse(t["seq-".Length..], CultureInfo.InvariantCulture)).ToList();
                 // In order, never twice.
                 Assert.True(seqs.Zip(seqs.Skip(1)).All(p => p.First < p.Second), "in order, no duplicates: " + string.Join(",", seqs));
                 var missing = all.Where(p => !seqs.Contains(p.Seq)).ToList();
-                if (!onA.Contains(c))
+                if (!onA.Contains(m))
                 {
-                    Assert.Empty(missing); // B's own clients miss nothing
+                    Assert.Empty(missing); // B's own members miss nothing
                     continue;
                 }
-                // A moved client misses only what was published while it had no subscription: after the drain began
+                // A moved member misses only what was published while it had no subscription: after the drain began
                 // and before its subscription on B was in place (docs/scaling.md, "When a node is drained").
-                var back = c.Sessions[1].ResubscribedAt;
-                cluster.Log($"{c.Sessions[0].ConnectionId}: missed {missing.Count} of {all.Length} publishes [{string.Join(",", missing.Select(p => p.Seq))}]");
+                var back = m.Sessions[1].ReadyAt;
+                cluster.Log($"{m.Sessions[0].ConnectionId}: missed {missing.Count} of {all.Length} publishes [{string.Join(",", missing.Select(p => p.Seq))}]");
                 Assert.All(missing, p => Assert.True(p.StartAt > sigtermAt && p.StartAt < back,
                     $"publish {p.Seq} (started at {p.StartAt.TotalMilliseconds:0} ms) was lost outside the window from SIGTERM ({sigtermAt.TotalMilliseconds:0} ms) to the resubscribe ({back.TotalMilliseconds:0} ms)"));
             }
-            Assert.All(clients, c => Assert.Null(c.Failure));
+            Assert.All(members, m => Assert.Equal(GatewayClientState.Connected, m.Client.State));
         }
         finally
         {
             stopPublishing.Cancel();
             try { await publishing.WaitAsync(TimeSpan.FromSeconds(10)); } catch (Exception) { }
-            foreach (var c in clients) await c.DisposeAsync();
+            foreach (var m in members) await m.DisposeAsync();
         }
     }
 }
