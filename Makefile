@@ -42,6 +42,16 @@ test-deps:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm >/dev/null; }
 	@node --version
+	@# The load-balancer tests (tests/Gateway.Deployment.Tests) run Debian's haproxy with docker/haproxy.cfg.
+	@command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || { \
+	  echo "installing haproxy (the load-balancer tests run docker/haproxy.cfg with it)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq haproxy >/dev/null; }
+	@# The deployment-file tests read docker/*.yaml with python3's yaml module (.NET has no YAML parser).
+	@python3 -c 'import yaml' 2>/dev/null || { \
+	  echo "installing python3-yaml (the deployment-file tests read docker/*.yaml with it)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq python3-yaml >/dev/null; }
 
 # Every test project; results as TRX under $(RESULTS) for .ci/run's summary line.
 test: test-deps

@@ -16,12 +16,16 @@ var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings {
 
 // Serilog is the only logging provider, configured from the "Serilog" section (appsettings.json); it is also
 // Serilog's static Log.Logger, which the startup failure below writes to.
+// Gateway:Logging:Format=Json writes the console as CLEF instead (Gateway.Host.GatewayLogging).
 builder.Logging.ClearProviders();
-builder.Services.AddSerilog(logger => logger.ReadFrom.Configuration(builder.Configuration));
+var nodeIds = new Gateway.Host.NodeIdEnricher();
+builder.Services.AddSerilog(logger => Gateway.Host.GatewayLogging.Configure(logger, builder.Configuration, nodeIds));
 
 try
 {
     builder.Services.AddGateway(builder.Configuration);
+    // Gateway:Telemetry:Otlp: metrics pushed to an OpenTelemetry collector; nothing registered without it.
+    Gateway.Host.GatewayTelemetry.Add(builder.Services, builder.Configuration, nodeIds);
     // Gateway:Backplane:Redis is checked whichever backplane is selected (appsettings.json carries one);
     // Gateway:Backplane:Type=Redis: several nodes share topics, users and connections (docs/scaling.md).
     // Any other value is left to the options validation, which names the key and the allowed values.
@@ -50,6 +54,8 @@ try
         _ = host.Services.GetRequiredService<IOptions<GatewayOptions>>().Value;
         // Creating the server creates every plugin service and binds every procedure: fail here, not mid-start.
         _ = host.Services.GetRequiredService<Gateway.Server.GatewayServer>();
+        // The node exists now (the server's RPC endpoint holds the push hub): every later line carries its id.
+        nodeIds.SetNodeId(host.Services.GetRequiredService<Gateway.IConnections>().NodeId);
     }
     catch (Gateway.Server.Plugins.PluginLoadException ex)
     {

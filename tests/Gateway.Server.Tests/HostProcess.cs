@@ -59,10 +59,21 @@ internal sealed class HostProcess : IDisposable
     /// Starts the host with RLIMIT_NOFILE (soft and hard) set to <paramref name="descriptorLimit"/> when given, through
     /// <c>sh -c 'ulimit -n N; exec …'</c>: the limit an operator's <c>ulimit -n</c> gives it, which the runtime cannot raise.
     /// </summary>
-    public static HostProcess Start(IReadOnlyDictionary<string, string> environment, int? descriptorLimit, params string[] args)
+    public static HostProcess Start(IReadOnlyDictionary<string, string> environment, int? descriptorLimit, params string[] args) =>
+        StartCore(environment, descriptorLimit, null, args);
+
+    /// <summary>
+    /// As <see cref="Start(IReadOnlyDictionary{string, string}, string[])"/>, with <paramref name="appSettingsJson"/> as
+    /// appsettings.json in its working directory: the file the host reads first (a container's mounted /app/appsettings.json).
+    /// </summary>
+    public static HostProcess StartWithAppSettings(string appSettingsJson, IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        StartCore(environment, null, appSettingsJson, args);
+
+    private static HostProcess StartCore(IReadOnlyDictionary<string, string> environment, int? descriptorLimit, string? appSettingsJson, string[] args)
     {
         string workDir = Path.Combine(Path.GetTempPath(), "gateway-host-test-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(workDir);
+        if (appSettingsJson is not null) File.WriteAllText(Path.Combine(workDir, "appsettings.json"), appSettingsJson);
         // The dotnet that runs the tests (dotnet test sets DOTNET_HOST_PATH), else the one on PATH.
         string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } p && File.Exists(p) ? p : "dotnet";
         var psi = new ProcessStartInfo(descriptorLimit is null ? dotnet : "/bin/sh")
@@ -105,7 +116,8 @@ internal sealed class HostProcess : IDisposable
     /// </summary>
     public async Task<int> BoundPortAsync(TimeSpan timeout)
     {
-        var listening = new System.Text.RegularExpressions.Regex(@"Listening on 127\.0\.0\.1:(\d+)");
+        // Text: Listening on 127.0.0.1:N; Json (Gateway:Logging:Format): "@m":"Listening on \"127.0.0.1:N\"".
+        var listening = new System.Text.RegularExpressions.Regex(@"Listening on (?:\\"")?127\.0\.0\.1:(\d+)");
         var deadline = DateTime.UtcNow + timeout;
         while (DateTime.UtcNow < deadline && !HasExited)
         {

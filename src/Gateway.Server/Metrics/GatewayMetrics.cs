@@ -107,6 +107,10 @@ public sealed class GatewayMetrics : IDisposable
         foreach (var metric in _table) metric.Register(_meter);
     }
 
+    /// <summary>The meter ("Gateway") the table's instruments live on, and the table itself (for tests comparing the two views).</summary>
+    internal Meter Meter => _meter;
+    internal IReadOnlyList<MetricDefinition> Definitions => _table;
+
     /// <summary>Prometheus text exposition format 0.0.4.</summary>
     public string ToPrometheus()
     {

@@ -12,19 +12,28 @@ namespace Gateway.Server;
 internal sealed record MetricDefinition(string Name, string? InstrumentName, MetricKind Kind, string Help,
     Func<long>? Value = null, Func<IEnumerable<Measurement<long>>>? Labeled = null)
 {
+    /// <summary>
+    /// Creates the row's observable instrument: it reads the same field /metrics reads, only when a listener collects
+    /// (an OpenTelemetry export, dotnet-counters), so the counting on the hot path stays one Interlocked operation.
+    /// The description is the row's help text; byte figures get the unit "By".
+    /// </summary>
     public void Register(Meter meter)
     {
         if (InstrumentName is null) return;
+        string? unit = Unit;
         if (Labeled is { } labeled)
         {
-            if (Kind == MetricKind.Counter) meter.CreateObservableCounter(InstrumentName, labeled);
-            else meter.CreateObservableUpDownCounter(InstrumentName, labeled);
+            if (Kind == MetricKind.Counter) meter.CreateObservableCounter(InstrumentName, labeled, unit, Help);
+            else meter.CreateObservableUpDownCounter(InstrumentName, labeled, unit, Help);
             return;
         }
         var value = Value!;
-        if (Kind == MetricKind.Counter) meter.CreateObservableCounter(InstrumentName, value);
-        else meter.CreateObservableUpDownCounter(InstrumentName, value);
+        if (Kind == MetricKind.Counter) meter.CreateObservableCounter(InstrumentName, value, unit, Help);
+        else meter.CreateObservableUpDownCounter(InstrumentName, value, unit, Help);
     }
+
+    /// <summary>The UCUM unit OpenTelemetry expects: "By" for the rows Prometheus names *_bytes, none for counts.</summary>
+    public string? Unit => Name.EndsWith("_bytes", StringComparison.Ordinal) || Name.EndsWith("_bytes_total", StringComparison.Ordinal) ? "By" : null;
 
     /// <summary>Appends the HELP and TYPE lines and the samples, in text exposition format 0.0.4.</summary>
     public void WritePrometheus(StringBuilder sb)

@@ -27,6 +27,10 @@ public sealed class GatewayOptions
     public AuthOptions Auth { get; set; } = new();
     /// <summary>permessage-deflate (Gateway:Compression).</summary>
     public CompressionOptions Compression { get; set; } = new();
+    /// <summary>The console log's format (Text or Json); read by the host.</summary>
+    public LoggingOptions Logging { get; set; } = new();
+    /// <summary>OpenTelemetry export (OTLP); read by the host.</summary>
+    public TelemetryOptions Telemetry { get; set; } = new();
 
     public static readonly string[] DefaultListen = ["0.0.0.0:8080"];
     public IReadOnlyList<string> EffectiveListen => Listen is { Length: > 0 } ? Listen : DefaultListen;

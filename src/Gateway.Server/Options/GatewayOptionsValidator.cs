@@ -101,6 +101,12 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         }
         Auth.AuthOptionsValidation.Collect(o.Auth, errors);
         CompressionOptions.Collect(o.Compression, errors);
+        var otlp = o.Telemetry.Otlp;
+        if (otlp.Enabled && otlp.EndpointUri() is null)
+            errors.Add($"{S}:Telemetry:Otlp:Endpoint must be an absolute http:// or https:// URL without a query, such as http://otel-collector:4317, or empty for no export (got '{otlp.Endpoint}').");
+        if (otlp.IsHttpProtobuf() is null)
+            errors.Add($"{S}:Telemetry:Otlp:Protocol must be one of {OtlpOptions.GrpcProtocol}, {OtlpOptions.HttpProtobufProtocol} (got '{otlp.Protocol}').");
+        Range(errors, $"{S}:Telemetry:Otlp:ExportInterval", otlp.ExportInterval, TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1));
         return errors;
     }
 
