@@ -84,7 +84,13 @@ public sealed class MeterTests
             Assert.Equal(row.Name.Contains("_bytes", StringComparison.Ordinal) ? "By" : null, instrument.Unit);
             Assert.Equal(row.Kind == MetricKind.Counter, instrument is ObservableCounter<long>);
             var rows = text.Where(kv => kv.Key == row.Name || kv.Key.StartsWith(row.Name + "{", StringComparison.Ordinal)).ToList();
-            Assert.NotEmpty(rows);
+            if (rows.Count == 0)
+            {
+                // A labelled family with no series yet (gateway_rpc_calls_total before its procedure is called): the meter
+                // must not report one either.
+                Assert.DoesNotContain(measured.Keys, k => k == row.InstrumentName || k.StartsWith(row.InstrumentName + "{", StringComparison.Ordinal));
+                continue;
+            }
             foreach (var (key, value) in rows)
             {
                 string instrumentKey = row.InstrumentName + key[row.Name.Length..];
