@@ -4,7 +4,7 @@ CONFIG      ?= Release
 RESULTS     ?= TestResults
 PLUGINS_DIR ?= plugins
 
-.PHONY: all build run test bench bench-compare bench-fanout plugins publish clean test-deps
+.PHONY: all build run test bench bench-compare bench-fanout plugins publish clean test-deps test-js test-js-deps demo client-types
 
 all: build
 
@@ -12,9 +12,9 @@ build:
 	$(DOTNET) build Gateway.sln -c $(CONFIG) -nologo
 
 # Builds the sample plugins into ./plugins and starts the gateway on the defaults of appsettings.json
-# (port 8080, RPC endpoint /ws). Extra settings: make run ARGS="--Gateway:EchoPath=/echo"
-run: plugins
-	$(DOTNET) run --project src/Gateway.Host -c $(CONFIG) --no-launch-profile -- $(ARGS)
+# (port 8080, RPC endpoint /ws), serving the demo page at http://localhost:8080/ (needs node and npm). Extra settings: make run ARGS="--Gateway:EchoPath=/echo"
+run: plugins demo
+	$(DOTNET) run --project src/Gateway.Host -c $(CONFIG) --no-launch-profile -- --Gateway:StaticFiles:Path=clients/demo/build $(ARGS)
 
 plugins:
 	@if [ -d src/Gateway.Samples ]; then \
@@ -34,6 +34,7 @@ test: test-deps
 	rm -rf $(RESULTS)
 	$(DOTNET) test Gateway.sln -c $(CONFIG) -nologo --logger "trx" --logger "console;verbosity=minimal" \
 	  --results-directory $(RESULTS) --blame-hang-timeout 5m
+	$(MAKE) --no-print-directory test-js
 	@.ci/summarize $(RESULTS)
 
 # BenchmarkDotNet suite (all benchmarks; pass FILTER='*Frame*' to narrow).
@@ -58,3 +59,33 @@ publish:
 clean:
 	$(DOTNET) clean Gateway.sln -nologo
 	rm -rf $(RESULTS) $(PLUGINS_DIR) publish
+
+# ---- The JavaScript client (clients/js) and the demo (clients/demo) ----
+JS_DIR   ?= clients/js
+CHROMIUM ?= /usr/bin/chromium
+
+# Node and npm run the client's suites; Debian's chromium runs the browser tests (playwright-core drives it, no download).
+test-js-deps:
+	@missing=""; \
+	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	[ -x $(CHROMIUM) ] || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing (the JavaScript client's tests)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; fi
+	@node --version
+	cd $(JS_DIR) && npm ci --no-audit --no-fund --loglevel=error
+
+# The demo page with the client package, in clients/demo/build (what `make run` serves).
+demo:
+	@[ -d $(JS_DIR)/node_modules ] || (cd $(JS_DIR) && npm ci --no-audit --no-fund --loglevel=error)
+	cd $(JS_DIR) && npm run --silent build:demo
+
+# node:test suites of the client against the published gateway with the sample plugins, and the demo in headless
+# chromium; JUnit XML under $(RESULTS) for .ci/summarize, screenshots of failed browser tests under $(RESULTS)/js-screenshots.
+test-js: test-js-deps publish plugins
+	@mkdir -p $(RESULTS)
+	cd $(JS_DIR) && npm run --silent build:demo && CHROMIUM_PATH=$(CHROMIUM) TEST_OUTPUT_DIR=$(abspath $(RESULTS))/js-screenshots \
+	  node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
+	  --test-reporter=junit --test-reporter-destination=$(abspath $(RESULTS))/js-client.junit.xml test/*.test.mjs
