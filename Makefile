@@ -89,3 +89,15 @@ test-js: test-js-deps publish plugins
 	cd $(JS_DIR) && npm run --silent build:demo && CHROMIUM_PATH=$(CHROMIUM) TEST_OUTPUT_DIR=$(abspath $(RESULTS))/js-screenshots \
 	  node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
 	  --test-reporter=junit --test-reporter-destination=$(abspath $(RESULTS))/js-client.junit.xml test/*.test.mjs
+
+# The typed API: a TypeScript module with one function per procedure, generated from $describe's JSON Schemas
+# (clients/js/codegen/generate.mjs, types by json-schema-to-typescript). URL=ws://host:port/ws reads a running gateway;
+# without it the published host is started with the plugins in $(PLUGINS_DIR). OUT= the module to write.
+CLIENT_TYPES_OUT ?= clients/js/generated/gateway-api.ts
+IMPORT_FROM      ?= @gateway/client
+client-types: $(if $(URL),,publish plugins)
+	@[ -d $(JS_DIR)/node_modules ] || (cd $(JS_DIR) && npm ci --no-audit --no-fund --loglevel=error)
+	cd $(JS_DIR) && npm run --silent build
+	@mkdir -p $(dir $(abspath $(CLIENT_TYPES_OUT)))
+	cd $(JS_DIR) && node codegen/generate.mjs $(if $(URL),--url $(URL),--start --plugins $(abspath $(PLUGINS_DIR))) \
+	  --import-from $(IMPORT_FROM) --out $(abspath $(CLIENT_TYPES_OUT))
