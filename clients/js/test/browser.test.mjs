@@ -32,6 +32,8 @@ async function withPages(t, body) {
     const page = await context.newPage();
     pages.push(page);
     page.on("pageerror", (e) => t.diagnostic(`page error: ${e.message}`));
+    page.requested = [];
+    page.on("request", (r) => page.requested.push(new URL(r.url()).pathname));
     await page.goto(`${gateway.http}/${query}`);
     await page.waitForSelector('#state[data-state="open"]', wait);
     return page;
@@ -98,6 +100,10 @@ test("two pages chat through the gateway: rooms, direct messages, a call from th
     await bob.click("#slow");
     await bob.waitForFunction(() => document.getElementById("progress").value > 0 && document.getElementById("slow-result").textContent === "running", null, wait);
     await bob.waitForSelector('#slow-result:has-text("done after 2000 ms")', wait);
+
+    // A JSON page never fetches the MessagePack library.
+    assert.ok(ada.requested.includes("/lib/client/index.js"), `requests: ${ada.requested}`);
+    assert.deepEqual(ada.requested.filter((p) => p.startsWith("/lib/msgpack/")), []);
   });
 });
 
