@@ -4,7 +4,7 @@ CONFIG      ?= Release
 RESULTS     ?= TestResults
 PLUGINS_DIR ?= plugins
 
-.PHONY: all build run test bench bench-compare bench-fanout plugins publish clean test-deps test-js test-js-deps demo client-types
+.PHONY: all build run test bench bench-compare bench-fanout plugins publish clean test-deps test-node test-js test-js-deps demo client-types
 
 all: build
 
@@ -28,14 +28,32 @@ test-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; }
 	@# The package starts a system-wide server on 6379; the tests never use it (each starts its own).
 	@redis-server --version
+	@# The Node interop suites (tests/interop/*) run on node:test with npm packages (ws, @msgpack/msgpack).
+	@{ command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; } || { \
+	  echo "installing nodejs and npm (the Node interop suites)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm >/dev/null; }
+	@node --version
 
 # Every test project; results as TRX under $(RESULTS) for .ci/run's summary line.
 test: test-deps
 	rm -rf $(RESULTS)
-	$(DOTNET) test Gateway.sln -c $(CONFIG) -nologo --logger "trx" --logger "console;verbosity=minimal" \
-	  --results-directory $(RESULTS) --blame-hang-timeout 5m
-	$(MAKE) --no-print-directory test-js
-	@.ci/summarize $(RESULTS)
+	@rc=0; $(DOTNET) test Gateway.sln -c $(CONFIG) -nologo --logger "trx" --logger "console;verbosity=minimal" \
+	  --results-directory $(RESULTS) --blame-hang-timeout 5m || rc=1; \
+	  $(MAKE) --no-print-directory test-node || rc=1; \
+	  $(MAKE) --no-print-directory test-js || rc=1; \
+	  .ci/summarize $(RESULTS); exit $$rc
+
+# Node interop suites against the published host and the sample plugins: node:test writes JUnit XML under
+# $(RESULTS) (*.junit.xml), which .ci/summarize counts with the TRX files.
+# A suite that could not run at all (npm ci failed, node crashed) leaves one failed testcase, so the summary shows it.
+test-node: publish plugins
+	mkdir -p $(RESULTS)
+	@junit=$(abspath $(RESULTS))/node-msgpack.junit.xml; \
+	  ( cd tests/interop/msgpack && npm ci --no-audit --no-fund --loglevel=error && \
+	    node --test --test-reporter=spec --test-reporter-destination=stdout \
+	      --test-reporter=junit --test-reporter-destination=$$junit ) || \
+	  { [ -s $$junit ] || echo '<testsuites><testcase name="tests/interop/msgpack did not run"><failure/></testcase></testsuites>' > $$junit; exit 1; }
 
 # BenchmarkDotNet suite (all benchmarks; pass FILTER='*Frame*' to narrow).
 bench:
@@ -84,11 +102,14 @@ demo:
 
 # node:test suites of the client against the published gateway with the sample plugins, and the demo in headless
 # chromium; JUnit XML under $(RESULTS) for .ci/summarize, screenshots of failed browser tests under $(RESULTS)/js-screenshots.
-test-js: test-js-deps publish plugins
+test-js: publish plugins
 	@mkdir -p $(RESULTS)
-	cd $(JS_DIR) && npm run --silent build:demo && CHROMIUM_PATH=$(CHROMIUM) TEST_OUTPUT_DIR=$(abspath $(RESULTS))/js-screenshots \
-	  node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
-	  --test-reporter=junit --test-reporter-destination=$(abspath $(RESULTS))/js-client.junit.xml test/*.test.mjs
+	@junit=$(abspath $(RESULTS))/js-client.junit.xml; \
+	  ( $(MAKE) --no-print-directory test-js-deps && cd $(JS_DIR) && npm run --silent build:demo && \
+	    CHROMIUM_PATH=$(CHROMIUM) TEST_OUTPUT_DIR=$(abspath $(RESULTS))/js-screenshots \
+	    node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
+	      --test-reporter=junit --test-reporter-destination=$$junit test/*.test.mjs ) || \
+	  { [ -s $$junit ] || echo '<testsuites><testcase name="clients/js did not run"><failure/></testcase></testsuites>' > $$junit; exit 1; }
 
 # The typed API: a TypeScript module with one function per procedure, generated from $describe's JSON Schemas
 # (clients/js/codegen/generate.mjs, types by json-schema-to-typescript). URL=ws://host:port/ws reads a running gateway;

@@ -188,15 +188,16 @@ public sealed class ErrorTests(StandardGatewayFixture fixture) : IClassFixture<S
     }
 
     [Fact]
-    public async Task BinaryFrame_IsInvalidArgumentAndTheConnectionStaysOpen()
+    public async Task BinaryFrame_OnAJsonConnection_ClosesWith1003()
     {
+        // Binary frames are MessagePack's (gateway.v1.msgpack): on a JSON connection nothing in them can be read.
+        long before = Gateway.Server.Metrics.ProtocolErrors(1003);
         await using var client = await Gateway.ConnectAsync();
         await client.SendAsync("""{"id":1,"path":"$ping"}"""u8.ToArray(), WebSocketMessageType.Binary);
-        var reply = await client.NextAnyAsync();
-        var error = reply.AssertError("INVALID_ARGUMENT", 400);
-        Assert.Contains("binary", error.Str("message"));
-        Assert.Null(reply["id"]);
-        await client.PingAsync();
+        Assert.Equal(WebSocketCloseStatus.InvalidMessageType, await client.WaitEndedAsync());
+        Assert.Equal("gateway.v1.json messages are text frames", client.Socket.CloseStatusDescription);
+        Assert.Equal(before + 1, Gateway.Server.Metrics.ProtocolErrors(1003));
+        Assert.Empty(client.Received);
     }
 
     [Fact]

@@ -67,4 +67,19 @@ internal interface IWireCodec
 
     /// <summary>Encodes a value once, at startup, for <see cref="SendEncodedResult"/>.</summary>
     byte[] Encode(object value, JsonSerializerOptions options);
+
+    /// <summary>
+    /// The text under which a call with this raw id is tracked (cancel by id) once it outlives its message; what
+    /// <see cref="RequestId.Text"/> then holds, which this codec must be able to echo in the id's own type.
+    /// </summary>
+    string IdKey(in ReadOnlySequence<byte> rawId);
+
+    /// <summary>Reads the id of a client's answer to a server call (the server's ids are integers).</summary>
+    bool TryReadCallId(in ReadOnlySequence<byte> rawId, out long id);
+
+    /// <summary>A value of a client's message (a server call's result or error) in canonical JSON; null when it already is.</summary>
+    byte[]? ToCanonicalJson(in ReadOnlySequence<byte> value, int maxDepth);
+
+    /// <summary>An event frame in this format from the canonical JSON event (<see cref="EventFrames"/>); null: the canonical frame is this format's.</summary>
+    SharedFrame? FromCanonicalEvent(ReadOnlySpan<byte> canonicalPayload);
 }

@@ -123,4 +123,19 @@ internal sealed class JsonWireCodec : IWireCodec
     public SharedFrame BuildEvent<T>(string eventName, string? topic, T data, JsonTypeInfo<T> info) => EventFrames.Build(eventName, topic, data, info);
 
     public byte[] Encode(object value, JsonSerializerOptions options) => JsonSerializer.SerializeToUtf8Bytes(value, value.GetType(), options);
+
+    /// <summary>The id's JSON text as sent (<c>"a"</c> with its quotes, or <c>7</c>): written back raw.</summary>
+    public string IdKey(in ReadOnlySequence<byte> rawId) => System.Text.EncodingExtensions.GetString(System.Text.Encoding.UTF8, rawId);
+
+    public bool TryReadCallId(in ReadOnlySequence<byte> rawId, out long id)
+    {
+        id = 0;
+        return rawId.IsSingleSegment
+            ? System.Buffers.Text.Utf8Parser.TryParse(rawId.FirstSpan, out id, out int used) && used == rawId.Length
+            : long.TryParse(System.Text.EncodingExtensions.GetString(System.Text.Encoding.UTF8, rawId), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out id);
+    }
+
+    public byte[]? ToCanonicalJson(in ReadOnlySequence<byte> value, int maxDepth) => null;
+
+    public SharedFrame? FromCanonicalEvent(ReadOnlySpan<byte> canonicalPayload) => null;
 }

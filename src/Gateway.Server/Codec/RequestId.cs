@@ -3,8 +3,8 @@ using System.Buffers;
 namespace Gateway.Server.Codec;
 
 /// <summary>
-/// A request id as it must be echoed: the raw JSON token (a slice of the received message, valid only
-/// while the read loop handles that message) or, once the call outlives the message, a copied string.
+/// A request id as it must be echoed: the raw token of the connection's format (a slice of the received message, valid
+/// only while the read loop handles that message) or, once the call outlives the message, its key (IWireCodec.IdKey).
 /// </summary>
 internal readonly struct RequestId
 {
@@ -14,5 +14,4 @@ internal readonly struct RequestId
     public string? Text { get; }
     public bool IsEmpty => Text is null && Raw.IsEmpty;
     public static readonly RequestId None = default;
-    public string ToText() => Text ?? System.Text.EncodingExtensions.GetString(System.Text.Encoding.UTF8, Raw);
 }

@@ -21,11 +21,15 @@ internal sealed class PushState
     public PushState(WebSocketSession session, IWireCodec codec, string nodeId, int maxServerCalls)
     {
         Session = session;
+        Codec = codec;
         _nodeId = nodeId;
         ServerCalls = new ServerCallTable(session, codec, maxServerCalls);
     }
 
     public WebSocketSession Session { get; }
+
+    /// <summary>The connection's wire format: events reach it in this format's frames.</summary>
+    public IWireCodec Codec { get; }
 
     /// <summary>The id of the connection on this node (the session's number).</summary>
     public long LocalId => Session.Id;

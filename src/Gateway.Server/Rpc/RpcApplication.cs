@@ -63,7 +63,7 @@ public sealed class RpcApplication : IWebSocketApplication
 
     // The wire formats served, the first being the default for a client that asks for none. A second format is one
     // more entry here; nothing else in dispatch changes.
-    private static readonly IWireCodec[] Codecs = [JsonWireCodec.Instance];
+    private static readonly IWireCodec[] Codecs = [JsonWireCodec.Instance, MessagePackWireCodec.Instance];
 
     public IReadOnlyList<string> Subprotocols { get; } = Array.ConvertAll(Codecs, c => c.Subprotocol);
     internal JsonSerializerOptions Json { get; }
@@ -115,8 +115,9 @@ public sealed class RpcApplication : IWebSocketApplication
         var codec = connection.Codec;
         if (opcode != connection.FrameOpcode)
         {
-            connection.Replies.SendError(RequestId.None, ErrorCode.InvalidArgument, WrongFrameMessage(codec));
-            connection.Faults.BadMessage(codec.FrameOpcode == Opcode.Text ? "binary frame" : "text frame");
+            // The client speaks another format than it negotiated: nothing it sends can be read, so the connection ends
+            // (1003, unsupported data) rather than answering each message.
+            connection.Faults.WrongFrameType(opcode == Opcode.Text ? "text" : "binary", codec.Subprotocol, WrongFrameMessage(codec));
             return default;
         }
         Span<char> path = stackalloc char[JsonEnvelope.MaxPathLength];
@@ -230,9 +231,10 @@ public sealed class RpcApplication : IWebSocketApplication
         return Codecs[0];
     }
 
+    // The close reason (at most 123 bytes in a close frame).
     private static string WrongFrameMessage(IWireCodec codec) => codec.FrameOpcode == Opcode.Text
-        ? codec.Subprotocol + " messages are text frames; binary frames are not accepted"
-        : codec.Subprotocol + " messages are binary frames; text frames are not accepted";
+        ? codec.Subprotocol + " messages are text frames"
+        : codec.Subprotocol + " messages are binary frames";
 
     // The built-ins' fixed answers, encoded once per wire format at startup.
     private readonly record struct BuiltInAnswers(byte[] Pong, byte[] Describe);

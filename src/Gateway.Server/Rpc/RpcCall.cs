@@ -46,7 +46,7 @@ internal sealed class RpcCall : RpcContext
     {
         if (Key is null)
         {
-            Key = Id.ToText();
+            Key = _connection.Codec.IdKey(Id.Raw);
             Id = new RequestId(Key);
         }
         return Key;

@@ -100,7 +100,7 @@ internal sealed class RpcConnection
 
     public void Cancel(in ReadOnlySequence<byte> rawId)
     {
-        string key = System.Text.EncodingExtensions.GetString(System.Text.Encoding.UTF8, rawId);
+        string key = Codec.IdKey(rawId);
         // Unknown ids are ignored: the call may have finished already (its reply is on the way).
         Calls.Find(key)?.CancelByClient();
     }
@@ -109,7 +109,7 @@ internal sealed class RpcConnection
     public void CompleteServerCall(ref Envelope envelope)
     {
         bool isError = envelope.Kind == EnvelopeKind.Error;
-        if (!Push.ServerCalls.TryComplete(envelope.Id, isError, isError ? envelope.ErrorObject : envelope.Result))
+        if (!Push.ServerCalls.TryComplete(envelope.Id, isError, isError ? envelope.ErrorObject : envelope.Result, Json.MaxDepth == 0 ? 64 : Json.MaxDepth))
             Faults.UnknownServerCallReply();
     }
 

@@ -6,7 +6,7 @@ namespace Gateway.Server.Push;
 internal sealed class Interest(string key)
 {
     private readonly HashSet<PushState> _members = new(ReferenceEqualityComparer.Instance);
-    private WebSocketSession[]? _snapshot = [];
+    private Audience? _snapshot = Audience.Empty;
     private bool _retired;
 
     public string Key { get; } = key;
@@ -48,18 +48,15 @@ internal sealed class Interest(string key)
         }
     }
 
-    /// <summary>The members' sessions, as the fan-out loop wants them (no hop through the push state).</summary>
-    public WebSocketSession[] Snapshot()
+    /// <summary>The members' sessions grouped by wire format, as the fan-out loop wants them (no hop through the push state).</summary>
+    public Audience Snapshot()
     {
         var snapshot = Volatile.Read(ref _snapshot);
         if (snapshot is not null) return snapshot;
         lock (_members)
         {
             if (_snapshot is { } built) return built;
-            var sessions = new WebSocketSession[_members.Count];
-            int i = 0;
-            foreach (var member in _members) sessions[i++] = member.Session;
-            return _snapshot = sessions;
+            return _snapshot = Audience.Of(_members);
         }
     }
 }

@@ -42,15 +42,23 @@ internal sealed class ServerCallTable(WebSocketSession session, IWireCodec codec
     /// The client answered a call of ours (a <c>result</c> or an <c>error</c> object); runs on the read loop. False when
     /// the id is not one of ours or the call ended already (late after its deadline or a cancel): nothing waits for it.
     /// </summary>
-    public bool TryComplete(in ReadOnlySequence<byte> rawId, bool isError, in ReadOnlySequence<byte> body)
+    public bool TryComplete(in ReadOnlySequence<byte> rawId, bool isError, in ReadOnlySequence<byte> body, int maxDepth)
     {
-        long id = 0;
-        bool parsed = rawId.IsSingleSegment
-            ? System.Buffers.Text.Utf8Parser.TryParse(rawId.FirstSpan, out id, out int used) && used == rawId.Length
-            : long.TryParse(System.Text.EncodingExtensions.GetString(System.Text.Encoding.UTF8, rawId), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out id);
-        if (!parsed || !TryTake(id, out var call)) return false;
-        if (isError) call.OnError(body);
-        else call.OnResult(body);
+        if (!codec.TryReadCallId(rawId, out long id) || !TryTake(id, out var call)) return false;
+        byte[]? json;
+        try
+        {
+            // Whoever waits (a handler here, or another node) reads canonical JSON: a binary answer is converted at this edge.
+            json = codec.ToCanonicalJson(body, maxDepth);
+        }
+        catch (System.Text.Json.JsonException ex)
+        {
+            call.OnFailed(ErrorCode.InvalidArgument, "the client's answer cannot be read: " + ex.Message);
+            return true;
+        }
+        var canonical = json is null ? body : new ReadOnlySequence<byte>(json);
+        if (isError) call.OnError(canonical);
+        else call.OnResult(canonical);
         return true;
     }
 

@@ -28,6 +28,14 @@ internal sealed class ClientFaults(WebSocketSession session, ILogger log, Gatewa
 
     public void GoodMessage() => _badInARow = 0;
 
+    /// <summary>A frame of the other type than the negotiated format's: counted (protocol errors, 1003), logged, closed with 1003.</summary>
+    public void WrongFrameType(string frameType, string subprotocol, string reason)
+    {
+        metrics?.ProtocolError(CloseCodes.UnsupportedData);
+        if (MayLog(LogLevel.Information)) WireLog.WrongFrameType(log, session.Id, frameType, subprotocol);
+        session.Close(CloseCodes.UnsupportedData, reason);
+    }
+
     public void DroppedNotification(string path, string reason)
     {
         if (MayLog(LogLevel.Debug)) RpcLog.NotificationDropped(log, session.Id, path, reason);
