@@ -4,7 +4,7 @@ CONFIG      ?= Release
 RESULTS     ?= TestResults
 PLUGINS_DIR ?= plugins
 
-.PHONY: all build run test bench bench-compare bench-fanout plugins publish clean test-deps test-node test-js test-js-deps demo client-types
+.PHONY: all build run test bench bench-compare bench-fanout plugins publish clean test-deps test-node test-js test-js-deps demo client-types token
 
 all: build
 
@@ -15,6 +15,14 @@ build:
 # (port 8080, RPC endpoint /ws), serving the demo page at http://localhost:8080/ (needs node and npm). Extra settings: make run ARGS="--Gateway:EchoPath=/echo"
 run: plugins demo
 	$(DOTNET) run --project src/Gateway.Host -c $(CONFIG) --no-launch-profile -- --Gateway:StaticFiles:Path=clients/demo/build $(ARGS)
+
+# Prints an HS256 token for config/appsettings.Auth.example.json's development secret (README: "Turning on
+# authentication"): make token USER=ada ROLES=admin [MINUTES=60] [AUTH_CONFIG=that file].
+AUTH_CONFIG ?= config/appsettings.Auth.example.json
+token:
+	@$(DOTNET) build tools/Gateway.Token -c $(CONFIG) -nologo -v q >/dev/null
+	@$(DOTNET) tools/Gateway.Token/bin/$(CONFIG)/net10.0/Gateway.Token.dll --config $(AUTH_CONFIG) --user "$(USER)" \
+	  $(if $(ROLES),--roles "$(ROLES)") $(if $(MINUTES),--minutes $(MINUTES))
 
 plugins:
 	@if [ -d src/Gateway.Samples ]; then \

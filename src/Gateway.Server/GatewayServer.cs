@@ -2,6 +2,7 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using Gateway.Protocol.Http;
+using Gateway.Server.Auth;
 using Gateway.Server.Connections;
 using Gateway.Server.Heartbeat;
 using Gateway.Server.Http;
@@ -29,6 +30,7 @@ public sealed class GatewayServer : IAsyncDisposable
     private readonly Admission _admission;
     private readonly HttpFrontDoor _frontDoor;
     private readonly HeartbeatLoop _heartbeat;
+    private readonly ConnectionAuthentication _auth;
     private readonly CancellationTokenSource _stopping = new();
     private readonly PipeOptions _inputOptions;
     private readonly PipeOptions _outputOptions;
@@ -37,7 +39,16 @@ public sealed class GatewayServer : IAsyncDisposable
     /// <inheritdoc cref="ConnectionLimit.OverLimitSlots"/>
     internal const int OverLimitSlots = ConnectionLimit.OverLimitSlots;
 
-    public GatewayServer(GatewayOptions options, IReadOnlyDictionary<string, IWebSocketApplication> routes, GatewayMetrics? metrics = null, ILoggerFactory? loggerFactory = null)
+    /// <param name="authenticators">The plugins' <see cref="IConnectionAuthenticator"/>s, asked in this order before the built-in JWT check (Gateway:Auth).</param>
+    public GatewayServer(GatewayOptions options, IReadOnlyDictionary<string, IWebSocketApplication> routes, GatewayMetrics? metrics = null, ILoggerFactory? loggerFactory = null,
+        IEnumerable<IConnectionAuthenticator>? authenticators = null)
+        : this(options, routes, metrics, loggerFactory, authenticators, jwksHandler: null)
+    {
+    }
+
+    /// <summary>As the public constructor; <paramref name="jwksHandler"/> replaces the HTTP stack of the JWKS fetch (tests).</summary>
+    internal GatewayServer(GatewayOptions options, IReadOnlyDictionary<string, IWebSocketApplication> routes, GatewayMetrics? metrics, ILoggerFactory? loggerFactory,
+        IEnumerable<IConnectionAuthenticator>? authenticators, HttpMessageHandler? jwksHandler)
     {
         var errors = GatewayOptionsValidator.Collect(options);
         if (errors.Count > 0) throw new ArgumentException(string.Join(Environment.NewLine, errors), nameof(options));
@@ -55,7 +66,8 @@ public sealed class GatewayServer : IAsyncDisposable
             pauseWriterThreshold: 1024 * 1024, resumeWriterThreshold: 512 * 1024, minimumSegmentSize: BlockMemoryPool.BlockSize, useSynchronizationContext: false);
         _listener = new ConnectionListener(options, Metrics, _log, socket => _ = ProcessConnectionAsync(socket));
         _admission = new Admission(options);
-        _frontDoor = new HttpFrontDoor(options, routes, Metrics, _log, _admission, partialGuard, () => _ready);
+        _auth = new ConnectionAuthentication(options.Auth, authenticators ?? [], Metrics, (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Gateway.Auth"), jwksHandler);
+        _frontDoor = new HttpFrontDoor(options, routes, Metrics, _log, _admission, partialGuard, () => _ready, _auth);
         _heartbeat = new HeartbeatLoop(options.Timeouts, _registry, Metrics, _log);
         Metrics.ConnectionLimit = _listener.Limit.Max;
     }
@@ -81,6 +93,7 @@ public sealed class GatewayServer : IAsyncDisposable
         WebSocketHandshake.ComputeAccept("dGhlIHNhbXBsZSBub25jZQ=="u8, warm);
         // Ready before the first accept: a client must never see "stopping" from a server that is starting.
         _ready = true;
+        _auth.Start();
         _heartbeat.Start();
         _listener.Start();
         return Task.CompletedTask;
@@ -185,5 +198,6 @@ public sealed class GatewayServer : IAsyncDisposable
         await StopAsync().ConfigureAwait(false);
         _stopping.Dispose();
         _listener.Dispose();
+        _auth.Dispose();
     }
 }

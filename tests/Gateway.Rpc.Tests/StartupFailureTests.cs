@@ -91,7 +91,7 @@ public sealed class StartupFailureTests
         await client.PingAsync();
         (await client.CallAsync("echo/echo", new { text = "x" })).AssertError("NOT_FOUND", 404);
         var names = (await client.ResultAsync("$describe"))!.AsArray().Select(p => p.Str("name")).ToList();
-        Assert.Equal(["$ping", "$describe", "$subscribe", "$unsubscribe"], names);
+        Assert.Equal(["$ping", "$describe", "$auth", "$subscribe", "$unsubscribe"], names);
     }
 
     [Fact]

@@ -65,11 +65,13 @@ internal sealed class HeartbeatLoop
                 long keepAlive = (long)_timeouts.KeepAliveInterval.TotalMilliseconds;
                 long clientTimeout = (long)_timeouts.ClientTimeout.TotalMilliseconds;
                 long idle = (long)_timeouts.Idle.TotalMilliseconds;
+                // Token expiry is wall-clock time (exp is a Unix time): read once per tick, not per connection.
+                long unixNowMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
                 foreach (var connection in _registry.Snapshot)
                 {
                     try
                     {
-                        Tick(connection, now, keepAlive, clientTimeout, idle);
+                        Tick(connection, now, keepAlive, clientTimeout, idle, unixNowMs);
                     }
                     catch (Exception ex)
                     {
@@ -84,7 +86,7 @@ internal sealed class HeartbeatLoop
         }
     }
 
-    private void Tick(GatewayConnection connection, long now, long keepAlive, long clientTimeout, long idle)
+    private void Tick(GatewayConnection connection, long now, long keepAlive, long clientTimeout, long idle, long unixNowMs)
     {
         if (connection.Session is { CloseSent: false } session)
         {
@@ -100,6 +102,13 @@ internal sealed class HeartbeatLoop
                 _metrics.IdleTimedOut();
                 if (_metrics.LogBudget.Allow(_log, LogLevel.Information)) Log.TimedOut(_log, connection.Id, "sent no message within the idle timeout");
                 session.Close(CloseCodes.GoingAway, "idle timeout", UnresponsiveGrace);
+                return;
+            }
+            if (session.CredentialsExpired(unixNowMs))
+            {
+                _metrics.AuthExpiredClose();
+                if (_metrics.LogBudget.Allow(_log, LogLevel.Information)) Auth.AuthLog.Expired(_log, connection.Id);
+                session.Close(Auth.AuthCloseCodes.TokenExpired, "token expired");
                 return;
             }
             if (now - session.LastPingTicks >= keepAlive) session.SendPing(now);

@@ -71,7 +71,8 @@ public static class GatewayServiceCollectionExtensions
                 [options.WebSocketPath] = sp.GetRequiredService<RpcApplication>(),
             };
             if (!string.IsNullOrEmpty(options.EchoPath)) routes[options.EchoPath] = new EchoApplication();
-            return new GatewayServer(options, routes, sp.GetRequiredService<GatewayMetrics>(), sp.GetRequiredService<ILoggerFactory>());
+            return new GatewayServer(options, routes, sp.GetRequiredService<GatewayMetrics>(), sp.GetRequiredService<ILoggerFactory>(),
+                sp.GetServices<IConnectionAuthenticator>());
         });
         return services;
     }
@@ -105,7 +106,7 @@ public static class GatewayServiceCollectionExtensions
             procedures.Add(d.Bind(service, json));
             RpcLog.ProcedureBound(logger, d.Kind.ToString().ToLowerInvariant(), d.Name, d.InputTypeName, d.OutputTypeName, d.Plugin);
         }
-        var known = procedures.Select(p => p.Name).Concat(["$subscribe", "$unsubscribe"]).ToList();
+        var known = procedures.Select(p => p.Name).Concat(["$subscribe", "$unsubscribe", "$auth"]).ToList();
         foreach (var name in options.RateLimits.Procedures.Keys)
         {
             if (!known.Contains(name))

@@ -1,4 +1,5 @@
 using Gateway.Protocol.Http;
+using Gateway.Server.Auth;
 using Gateway.Server.Connections;
 using Gateway.Server.Options;
 using Gateway.Server.WebSockets;
@@ -21,10 +22,12 @@ internal sealed class HttpFrontDoor
     private readonly PartialMessageGuard _partialGuard;
     private readonly Func<bool> _isReady;
     private readonly StaticFiles? _staticFiles;
+    private readonly ConnectionAuthentication _auth;
 
     public HttpFrontDoor(GatewayOptions options, IReadOnlyDictionary<string, IWebSocketApplication> routes, GatewayMetrics metrics, ILogger log,
-        Admission admission, PartialMessageGuard partialGuard, Func<bool> isReady)
+        Admission admission, PartialMessageGuard partialGuard, Func<bool> isReady, ConnectionAuthentication auth)
     {
+        _auth = auth;
         _options = options;
         _routes = routes;
         _metrics = metrics;
@@ -110,15 +113,27 @@ internal sealed class HttpFrontDoor
             await RespondAsync(connection, 503, "server is stopping", headOnly: false, [new("Retry-After", "5")]).ConfigureAwait(false);
             return;
         }
+        // Last, so that the cheap refusals above cost no token work; the handshake deadline still runs meanwhile.
+        var auth = await _auth.AuthenticateAsync(connection.Id, request, connection.Transport.RemoteEndPoint, connection.Transport.ConnectionClosed).ConfigureAwait(false);
+        if (auth.Status != 0)
+        {
+            await RespondAuthErrorAsync(connection, auth).ConfigureAwait(false);
+            return;
+        }
 
         var output = connection.Transport.Output;
         WebSocketHandshake.WriteAccept(output, request, decision.Subprotocol);
         await output.FlushAsync().ConfigureAwait(false);
         connection.ClearDeadline();
         _metrics.Upgraded();
-        if (_metrics.LogBudget.Allow(_log, LogLevel.Debug)) Log.Upgraded(_log, connection.Id, path, decision.Subprotocol ?? "(none)");
+        if (_metrics.LogBudget.Allow(_log, LogLevel.Debug)) Log.Upgraded(_log, connection.Id, Credentials.RedactTarget(path, request.Query), decision.Subprotocol ?? "(none)");
 
-        var session = new WebSocketSession(connection, request, decision.Subprotocol, _options, _metrics, _log, _partialGuard);
+        var session = new WebSocketSession(connection, request, decision.Subprotocol, _options, _metrics, _log, _partialGuard)
+        {
+            Identity = auth.Identity,
+            Authentication = _auth,
+            CredentialsExpireAtMs = _auth.ExpiryDeadlineMs(auth.Identity),
+        };
         connection.Session = session;
         await session.RunAsync(app).ConfigureAwait(false);
     }
@@ -143,6 +158,33 @@ internal sealed class HttpFrontDoor
         if (_metrics.LogBudget.Allow(_log, LogLevel.Information)) Log.HandshakeRejected(_log, connection.Id, status, reason);
         return WriteAndCloseAsync(connection, status, reason + "\n", headOnly, headers: headers);
     }
+
+    /// <summary>401/403/429 with a small JSON error body (docs/protocol.md), never naming the token.</summary>
+    private Task RespondAuthErrorAsync(GatewayConnection connection, ConnectionAuthentication.Result auth)
+    {
+        _metrics.HandshakeRejected();
+        if (_metrics.LogBudget.Allow(_log, LogLevel.Information)) Log.HandshakeRejected(_log, connection.Id, auth.Status, auth.Message);
+        var headers = new List<KeyValuePair<string, string>>();
+        if (auth.Status == 401) headers.Add(new("WWW-Authenticate", "Bearer"));
+        long retryAfterMs = 0;
+        if (auth.Status == 429)
+        {
+            retryAfterMs = Math.Max(1, (long)Math.Ceiling(auth.RetryAfter.TotalMilliseconds));
+            headers.Add(new("Retry-After", Math.Max(1, (long)Math.Ceiling(auth.RetryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        }
+        string body = System.Text.Json.JsonSerializer.Serialize(new AuthErrorBody(new AuthError(auth.Code, auth.Message, retryAfterMs > 0 ? retryAfterMs : null)), AuthErrorJson);
+        return WriteAndCloseAsync(connection, auth.Status, body, headOnly: false, contentType: "application/json; charset=utf-8", headers: headers);
+    }
+
+    private sealed record AuthError(string Code, string Message, long? RetryAfterMs);
+    private sealed record AuthErrorBody(AuthError Error);
+
+    private static readonly System.Text.Json.JsonSerializerOptions AuthErrorJson = new(System.Text.Json.JsonSerializerDefaults.Web)
+    {
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+        // Messages are the gateway's own text (quotes, '<'): readable as sent, still valid JSON.
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
 
     private async Task WriteAndCloseAsync(GatewayConnection connection, int status, string body, bool headOnly, string contentType = "text/plain; charset=utf-8", IEnumerable<KeyValuePair<string, string>>? headers = null)
     {

@@ -26,6 +26,8 @@ public sealed class GatewayMetrics : IDisposable
     private long _partialMessageCloses, _readPauses, _readsPaused, _pingsCoalesced;
     private readonly long[] _acceptErrors = new long[3]; // by AcceptErrorReason
     private long _acceptPauses;
+    private readonly long[] _authFailures = new long[Auth.AuthFailureReasons.Count]; // by AuthFailureReason
+    private long _authenticated, _authExpiredCloses, _jwksFetches, _jwksFetchErrors;
     private Func<long> _partialMessageBytes = static () => 0;
     private Func<long> _unsentBytes = static () => 0;
     private Func<int> _topicCount = static () => 0;
@@ -86,6 +88,11 @@ public sealed class GatewayMetrics : IDisposable
             new("gateway_accept_errors_total", "gateway.accept.errors", C, "Failed accepts, by cause (too_many_open_files: EMFILE/ENFILE; no_buffer_space; transient: the client gave up first).", Labeled: AcceptErrorMeasurements),
             new("gateway_accept_paused_total", "gateway.accept.paused", C, "Times accepting paused because Limits:MaxConnections and its over-limit slots were all in use.", () => Volatile.Read(ref _acceptPauses)),
             new("gateway_connection_limit", "gateway.connection_limit", G, "The connection limit in force (Limits:MaxConnections, or derived from the descriptor limit; 0 = none).", () => ConnectionLimit),
+            new("gateway_auth_successes_total", "gateway.auth.successes", C, "Handshakes authenticated (JWT or a plugin's IConnectionAuthenticator).", () => Volatile.Read(ref _authenticated)),
+            new("gateway_auth_failures_total", "gateway.auth.failures", C, "Failed authentications (handshakes answered 401/403/429, $auth refused), by reason.", Labeled: AuthFailureMeasurements),
+            new("gateway_auth_expired_closes_total", "gateway.auth.expired_closes", C, "Connections closed with 4401 because their credentials expired.", () => Volatile.Read(ref _authExpiredCloses)),
+            new("gateway_auth_jwks_fetches_total", "gateway.auth.jwks.fetches", C, "Successful fetches of Auth:Jwt:JwksUrl.", () => Volatile.Read(ref _jwksFetches)),
+            new("gateway_auth_jwks_fetch_errors_total", "gateway.auth.jwks.fetch_errors", C, "Failed fetches of Auth:Jwt:JwksUrl (the last good keys stay in use).", () => Volatile.Read(ref _jwksFetchErrors)),
         ];
         _meter = new Meter(MeterName);
         foreach (var metric in _table) metric.Register(_meter);
@@ -214,6 +221,26 @@ public sealed class GatewayMetrics : IDisposable
     {
         foreach (var reason in Enum.GetValues<AcceptErrorReason>())
             yield return new Measurement<long>(AcceptErrors(reason), new KeyValuePair<string, object?>("reason", ReasonLabel(reason)));
+    }
+
+    internal long AuthFailures(Auth.AuthFailureReason reason) => Volatile.Read(ref _authFailures[(int)reason]);
+    public long Authentications => Volatile.Read(ref _authenticated);
+    public long AuthExpiredCloses => Volatile.Read(ref _authExpiredCloses);
+    public long JwksFetches => Volatile.Read(ref _jwksFetches);
+    public long JwksFetchErrors => Volatile.Read(ref _jwksFetchErrors);
+    internal void AuthFailed(Auth.AuthFailureReason reason) => Interlocked.Increment(ref _authFailures[(int)reason]);
+    internal void Authenticated() => Interlocked.Increment(ref _authenticated);
+    internal void AuthExpiredClose() => Interlocked.Increment(ref _authExpiredCloses);
+    internal void JwksFetched() => Interlocked.Increment(ref _jwksFetches);
+    internal void JwksFetchFailed() => Interlocked.Increment(ref _jwksFetchErrors);
+
+    private IEnumerable<Measurement<long>> AuthFailureMeasurements()
+    {
+        for (int i = 0; i < _authFailures.Length; i++)
+        {
+            long v = Volatile.Read(ref _authFailures[i]);
+            if (v != 0) yield return new Measurement<long>(v, new KeyValuePair<string, object?>("reason", Auth.AuthFailureReasons.Label((Auth.AuthFailureReason)i)));
+        }
     }
 
     private static IEnumerable<Measurement<long>> GcCollectionMeasurements()

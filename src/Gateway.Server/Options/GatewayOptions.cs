@@ -25,6 +25,8 @@ public sealed class GatewayOptions
     public BackplaneOptions Backplane { get; set; } = new();
     /// <summary>Files the front door serves to plain GETs (the demo, a web app); off unless a folder is given.</summary>
     public StaticFilesOptions StaticFiles { get; set; } = new();
+    /// <summary>Authentication at the handshake (Auth/AuthOptions.cs).</summary>
+    public AuthOptions Auth { get; set; } = new();
 
     public static readonly string[] DefaultListen = ["0.0.0.0:8080"];
     public IReadOnlyList<string> EffectiveListen => Listen is { Length: > 0 } ? Listen : DefaultListen;

@@ -100,6 +100,7 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             foreach (var (key, allowed) in section.Allowed) Allowed(errors, $"{path}:{key}", allowed);
             section.Validate(options, path, selected: o.Backplane.Type.ToString().Equals(section.Name, StringComparison.OrdinalIgnoreCase), errors);
         }
+        Auth.AuthOptionsValidation.Collect(o.Auth, errors);
         return errors;
     }
 

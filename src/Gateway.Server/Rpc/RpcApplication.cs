@@ -38,7 +38,7 @@ public sealed class RpcApplication : IWebSocketApplication
             hub.StartAsync().GetAwaiter().GetResult();
         }
         Hub = hub;
-        procedures = procedures.Concat(new TopicProcedures(topics?.ClientSubscribe, topicPolicies?.ToArray() ?? []).Bind(json)).ToList();
+        procedures = procedures.Concat(new TopicProcedures(topics?.ClientSubscribe, topicPolicies?.ToArray() ?? []).Bind(json)).Concat(AuthProcedure.Bind(json)).ToList();
         var limits = new List<Options.RateLimitOptions>();
         foreach (var p in procedures)
         {

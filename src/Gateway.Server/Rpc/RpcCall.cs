@@ -19,6 +19,9 @@ internal sealed class RpcCall : RpcContext
 
     public RpcCall(RpcConnection connection) => _connection = connection;
 
+    /// <summary>The connection this call runs on (built-ins such as <c>$auth</c> change its state).</summary>
+    internal RpcConnection Connection => _connection;
+
     public RequestId Id { get; private set; }
     public bool HasId { get; private set; }
     /// <summary>The key under which an asynchronous call is tracked for cancel; null while it is synchronous.</summary>

@@ -32,6 +32,12 @@ internal sealed class RpcConnection
         Calls = new CallRegistry(this, app.MaxInflight);
         _admission = new RateAdmission(app.RateLimits, app.ProcedureLimits);
         Push = app.Push.Connect(session, codec);
+        // The handshake's identity, before anything else (connection hooks, the first call) can look at the connection.
+        if (session.Identity is { } identity)
+        {
+            User = identity.Principal;
+            if (identity.UserId is not null) UserId = identity.UserId;
+        }
         if (app.HasDeadlines) session.Heartbeat = new DeadlineSweep(Calls, Replies, app.Metrics).Tick;
         // Disconnect cancels every running handler at once, even if the read loop is parked at the in-flight limit.
         session.Closed.UnsafeRegister(static state => ((RpcConnection)state!).Close(), this);
