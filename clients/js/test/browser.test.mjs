@@ -4,6 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
+import { createHmac } from "node:crypto";
 import { join, resolve } from "node:path";
 import WebSocket from "ws";
 import { chromium } from "playwright-core";
@@ -34,6 +35,8 @@ async function withPages(t, body) {
     page.on("pageerror", (e) => t.diagnostic(`page error: ${e.message}`));
     page.requested = [];
     page.on("request", (r) => page.requested.push(new URL(r.url()).pathname));
+    page.framesSent = []; // "string" for a text frame, "object" (a Buffer) for a binary one
+    page.on("websocket", (ws) => ws.on("framesent", (f) => page.framesSent.push(typeof f.payload)));
     await page.goto(`${gateway.http}/${query}`);
     await page.waitForSelector('#state[data-state="open"]', wait);
     return page;
@@ -135,5 +138,64 @@ test("a page keeps its rooms across a gateway restart and shows the connection s
     await seen(page, "after the restart");
     await seen(page, "in the other room too");
     assert.deepEqual(await page.$$eval("#rooms li", (lis) => lis.map((li) => li.dataset.room)), ["restart", "other"]);
+  });
+});
+
+test("a MessagePack page and a JSON page see the same events", async (t) => {
+  const gateway = await startGateway({ args: staticArgs });
+  t.after(() => gateway.stop());
+  await withPages(t, async (open) => {
+    const binary = await open(gateway, "?format=msgpack");
+    const text = await open(gateway);
+    await joinRoom(binary, "mixed");
+    await joinRoom(text, "mixed");
+    await say(text, "mixed", "from the json page");
+    await say(binary, "mixed", "from the msgpack page");
+    for (const page of [binary, text]) {
+      await seen(page, "from the json page");
+      await seen(page, "from the msgpack page");
+    }
+    const events = (page) =>
+      page.evaluate(() => window.demo.received.map((m) => ({ room: m.room, from: m.from, text: m.text, sentAt: new Date(m.sentAt).getTime() })));
+    const fromBinary = await events(binary);
+    assert.equal(fromBinary.length, 2);
+    assert.ok(fromBinary.every((m) => Number.isFinite(m.sentAt)), JSON.stringify(fromBinary));
+    assert.deepEqual(fromBinary, await events(text));
+    t.diagnostic(`sentAt on the MessagePack page: ${await binary.evaluate(() => Object.prototype.toString.call(window.demo.received[0].sentAt))}`);
+    assert.equal(await binary.evaluate(() => window.demo.format), "msgpack");
+    assert.ok(binary.requested.includes("/lib/msgpack/index.mjs"), `requests: ${binary.requested}`);
+    assert.ok(binary.framesSent.length > 0 && binary.framesSent.every((k) => k === "object"), `msgpack page frames: ${binary.framesSent}`);
+    assert.ok(text.framesSent.length > 0 && text.framesSent.every((k) => k === "string"), `json page frames: ${text.framesSent}`);
+  });
+});
+
+/** An HS256 JWT (RFC 7519) for the gateway's Gateway:Auth:Jwt settings below. */
+function jwt(claims, secret) {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const head = `${b64({ alg: "HS256", typ: "JWT" })}.${b64(claims)}`;
+  return `${head}.${createHmac("sha256", secret).update(head).digest("base64url")}`;
+}
+
+test("the page's bearer. token reaches the gateway in Required auth mode", async (t) => {
+  const secret = "browser-test-secret-0123456789-0123456789";
+  const gateway = await startGateway({
+    args: [...staticArgs, "--Gateway:Auth:Mode=Required", "--Gateway:Auth:Jwt:Issuer=browser-test", "--Gateway:Auth:Jwt:Audience=gateway",
+      `--Gateway:Auth:Jwt:Secret=${secret}`],
+  });
+  t.after(() => gateway.stop());
+  const now = Math.floor(Date.now() / 1000);
+  const token = jwt({ sub: "ada-from-token", iss: "browser-test", aud: "gateway", iat: now, nbf: now - 5, exp: now + 600 }, secret);
+  await withPages(t, async (open) => {
+    const page = await open(gateway, `?token=${token}`);
+    const me = await page.evaluate(() => window.demo.client.call("chat/whoami"));
+    assert.equal(me.userId, "ada-from-token");
+
+    // Without a token the same page is refused at the handshake (401) and keeps retrying, never open.
+    const context = page.context();
+    const anonymous = await context.newPage();
+    await anonymous.goto(`${gateway.http}/`);
+    await anonymous.waitForSelector('#attempt:has-text("attempt 2")', wait);
+    assert.equal(await anonymous.getAttribute("#state", "data-state"), "connecting");
+    await anonymous.close();
   });
 });
