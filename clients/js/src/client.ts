@@ -131,6 +131,8 @@ export class GatewayClient {
   private readonly reconnect: Required<ReconnectOptions> | null;
   private codec: Codec | undefined;
   private socket: WebSocketLike | null = null;
+  /** The socket of the attempt under way (not yet open), so close() can abandon it. */
+  private pendingSocket: WebSocketLike | null = null;
   private currentState: ConnectionState = "connecting";
   private closed = false;
   private nextId = 1;
@@ -313,7 +315,7 @@ export class GatewayClient {
     this.closed = true;
     this.setState({ state: "closed", attempt: 0 });
     this.wakeSleep?.();
-    const socket = this.socket;
+    const socket = this.socket ?? this.pendingSocket;
     this.failPending(unavailable("the client was closed", false));
     for (const w of this.waiters.splice(0)) w.reject(unavailable("the client was closed", false));
     if (socket && socket.readyState <= OPEN) socket.close(1000, "client closed");
@@ -386,6 +388,7 @@ export class GatewayClient {
       return Promise.resolve({ opened: false, code: 1006, reason: String(error) });
     }
     socket.binaryType = "arraybuffer";
+    this.pendingSocket = socket;
     let opened = false;
     let resolveClosed!: () => void;
     this.socketClosed = new Promise<void>((r) => (resolveClosed = r));
@@ -396,6 +399,7 @@ export class GatewayClient {
           return;
         }
         opened = true;
+        this.pendingSocket = null;
         this.socket = socket;
         void this.restore(socket);
       };
@@ -409,6 +413,7 @@ export class GatewayClient {
       };
       socket.onclose = (event) => {
         if (this.socket === socket) this.socket = null;
+        if (this.pendingSocket === socket) this.pendingSocket = null;
         this.failPending(unavailable(`the connection dropped (${event.code}${event.reason ? " " + event.reason : ""})`, true));
         for (const controller of this.serverCalls.values()) controller.abort();
         this.serverCalls.clear();

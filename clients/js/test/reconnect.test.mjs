@@ -108,3 +108,23 @@ test("a dropped connection rejects calls in flight as retryable UNAVAILABLE and 
   assert.deepEqual(await queued, { queued: true });
   assert.equal(client.state, "open");
 });
+
+test("close() abandons an attempt the server never answers", async (t) => {
+  const { createServer } = await import("node:net");
+  const sockets = [];
+  const silent = createServer((s) => sockets.push(s)); // accepts, never answers the handshake
+  await new Promise((r) => silent.listen(0, "127.0.0.1", r));
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+    silent.close();
+  });
+  const accepted = signal("the attempt's TCP connection");
+  silent.on("connection", () => accepted.resolve());
+  const client = new GatewayClient(`ws://127.0.0.1:${silent.address().port}/ws`, { WebSocket, onError: () => {} });
+  await accepted.promise;
+  assert.equal(client.state, "connecting");
+  const closed = signal("close() to finish", 5_000);
+  client.close().then(closed.resolve);
+  await closed.promise;
+  assert.equal(client.state, "closed");
+});
