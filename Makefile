@@ -4,7 +4,7 @@ CONFIG      ?= Release
 RESULTS     ?= TestResults
 PLUGINS_DIR ?= plugins
 
-.PHONY: all build run test bench bench-compare bench-fanout plugins publish clean test-deps test-node test-js test-js-deps demo client-types token
+.PHONY: all build run test bench bench-compare bench-fanout plugins publish clean test-deps test-node test-js test-js-deps demo client-types token describe
 
 all: build
 
@@ -78,6 +78,11 @@ bench-compare:
 # Knobs: REPS, DURATION, WARMUP, SUBSCRIBERS, PUBLISHERS, PUB_INFLIGHT.
 bench-fanout:
 	perf/bench-fanout.sh
+
+# The $describe document of the plugins in ./plugins (procedures, kinds, JSON Schemas, summaries, topic patterns) as JSON
+# on stdout, without starting the gateway: for generating clients in a build. make describe > describe.json
+describe: plugins
+	@$(DOTNET) run --project src/Gateway.Host -c $(CONFIG) --no-launch-profile -v q -- describe --plugins $(PLUGINS_DIR) $(ARGS)
 
 publish:
 	$(DOTNET) publish src/Gateway.Host -c Release -o publish/gateway

@@ -58,6 +58,7 @@ public sealed class RpcApplication : IWebSocketApplication
         MaxInflight = maxInflight;
         MaxBadMessages = maxBadMessages;
         Logger = logger;
+        Description = DescribeDocument.Build(_procedures.Values, json, topics?.ClientSubscribe);
         _answers = BuildAnswers();
     }
 
@@ -78,6 +79,8 @@ public sealed class RpcApplication : IWebSocketApplication
     public PushHub Hub { get; }
     /// <summary>The hub as the RPC layer sees it: connections' push state and the handlers' push API.</summary>
     internal IPushEndpoint Push => Hub;
+    /// <summary>What <c>$describe</c> answers (docs/protocol.md): every procedure with its kind and schemas, and the topic patterns.</summary>
+    public System.Text.Json.Nodes.JsonObject Description { get; }
     /// <summary>Names of every procedure served, plugins' and built-ins'.</summary>
     public IEnumerable<string> ProcedureNames => _procedures.Keys;
 
@@ -243,23 +246,8 @@ public sealed class RpcApplication : IWebSocketApplication
 
     private BuiltInAnswers[] BuildAnswers()
     {
-        var list = new List<object>
-        {
-            new { name = "$ping", kind = "request", input = "none", output = "string" },
-            new { name = "$describe", kind = "request", input = "none", output = "procedure[]" },
-        };
-        foreach (var p in _procedures.Values.OrderBy(p => p.Name, StringComparer.Ordinal))
-        {
-            list.Add(new
-            {
-                name = p.Name,
-                kind = p.Kind.ToString().ToLowerInvariant(),
-                input = p.Descriptor.InputTypeName,
-                output = p.Descriptor.OutputTypeName,
-            });
-        }
         var web = new JsonSerializerOptions(JsonSerializerDefaults.Web);
-        return Array.ConvertAll(Codecs, c => new BuiltInAnswers(c.Encode("pong", web), c.Encode(list, web)));
+        return Array.ConvertAll(Codecs, c => new BuiltInAnswers(c.Encode("pong", web), c.Encode(Description, web)));
     }
 
     private BuiltInAnswers Answers(IWireCodec codec) => _answers[Array.IndexOf(Codecs, codec)];

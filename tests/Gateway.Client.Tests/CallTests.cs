@@ -1,0 +1,195 @@
+using System.Text.Json;
+using Gateway.Client;
+using Gateway.Rpc.Tests.Infrastructure;
+
+namespace Gateway.Client.Tests;
+
+/// <summary>Requests, notifications, streams, progress, timeouts, cancellation and errors against a real gateway.</summary>
+public sealed class CallTests : IAsyncLifetime
+{
+    private RpcGateway _gateway = null!;
+    private GatewayClient _client = null!;
+
+    public async Task InitializeAsync()
+    {
+        _gateway = await RpcGateway.StartAsync(ClientTestKit.Overrides());
+        _client = await ClientTestKit.ConnectAsync(_gateway.Uri);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _client.DisposeAsync();
+        await _gateway.DisposeAsync();
+    }
+
+    private static string Key() => Guid.NewGuid().ToString("N");
+
+    [Fact]
+    public async Task Call_TypedInputAndResult()
+    {
+        var reply = await _client.CallAsync<Msg>("echo/typed", new Msg { Text = "hi", Number = 7 });
+        Assert.Equal("hi", reply.Text);
+        Assert.Equal(7, reply.Number);
+        Assert.Equal(42, await _client.CallAsync<int>("test/int", 21));
+        Assert.Equal(42, await _client.CallAsync<int>("test/sync"));
+        Assert.Equal("(no input)", await _client.CallAsync<string>("test/optional"));
+        var swapped = await _client.CallAsync<JsonElement>("test/record", new { x = 1, y = 2 });
+        Assert.Equal(2, swapped.GetProperty("x").GetInt32());
+    }
+
+    [Fact]
+    public async Task Call_ManyConcurrent_EachGetsItsOwnAnswer()
+    {
+        var calls = Enumerable.Range(0, 200).Select(i => _client.CallAsync<int>("test/int", i).AsTask()).ToArray();
+        var results = await Task.WhenAll(calls).Within("200 concurrent calls");
+        for (int i = 0; i < results.Length; i++) Assert.Equal(2 * i, results[i]);
+    }
+
+    [Fact]
+    public async Task Call_VoidProcedure_ReturnsNull()
+    {
+        string key = Key();
+        Assert.Null(await _client.CallAsync<string>("test/void", new { key }));
+        Assert.Contains("void:" + key, await _client.CallAsync<string[]>("test/events"));
+    }
+
+    [Fact]
+    public async Task Notify_RunsTheProcedureWithoutAnAnswer()
+    {
+        string key = Key();
+        await _client.NotifyAsync("test/void", new { key });
+        // Requests of a connection start in arrival order, and test/void runs on the read loop: it ran before this one.
+        Assert.Contains("void:" + key, await _client.CallAsync<string[]>("test/events"));
+    }
+
+    [Fact]
+    public async Task Stream_YieldsEveryItemThenEnds()
+    {
+        var items = new List<int>();
+        await foreach (var tick in _client.StreamAsync<Tick>("echo/count", new { n = 5, delayMs = 1 })) items.Add(tick.I);
+        Assert.Equal([0, 1, 2, 3, 4], items);
+    }
+
+    [Fact]
+    public async Task Stream_BreakingOutOfTheLoop_CancelsOnTheServer()
+    {
+        string key = Key();
+        int seen = 0;
+        await foreach (var i in _client.StreamAsync<int>("test/ticks", new { key, delayMs = 5 }))
+        {
+            if (++seen == 3) break;
+        }
+        Assert.True(await _client.CallAsync<bool>("test/wasCancelled", new { key, timeoutMs = 5000 }), "the handler's token did not fire");
+    }
+
+    [Fact]
+    public async Task Stream_CancellationToken_CancelsOnTheServer()
+    {
+        string key = Key();
+        using var cts = new CancellationTokenSource();
+        var seen = 0;
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (var i in _client.StreamAsync<int>("test/ticks", new { key, delayMs = 5 }).WithCancellation(cts.Token))
+            {
+                if (++seen == 2) cts.Cancel();
+            }
+        });
+        Assert.True(await _client.CallAsync<bool>("test/wasCancelled", new { key, timeoutMs = 5000 }));
+    }
+
+    [Fact]
+    public async Task Stream_ServerError_IsThrownFromTheLoop()
+    {
+        var ex = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            await foreach (var _ in _client.StreamAsync<Tick>("echo/count", new { n = -1 })) { }
+        });
+        Assert.Equal(RpcErrorCodes.InvalidArgument, ex.Code);
+    }
+
+    [Fact]
+    public async Task Call_Cancelled_SendsCancelAndThrows()
+    {
+        string key = Key();
+        using var cts = new CancellationTokenSource();
+        var call = _client.CallAsync<string>("test/wait", new { key }, cts.Token).AsTask();
+        Assert.True(await _client.CallAsync<bool>("test/wasStarted", new { key, timeoutMs = 5000 }));
+        cts.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
+        Assert.True(await _client.CallAsync<bool>("test/wasCancelled", new { key, timeoutMs = 5000 }), "the handler's token did not fire");
+    }
+
+    [Fact]
+    public async Task Call_Timeout_CancelsOnTheWireAtTheDeadline()
+    {
+        string key = Key();
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var ex = await Assert.ThrowsAsync<RpcException>(() =>
+            _client.CallAsync<string>("test/wait", new { key }, new CallOptions { Timeout = TimeSpan.FromMilliseconds(300) }).AsTask());
+        Assert.True(started.ElapsedMilliseconds >= 290, $"failed after {started.ElapsedMilliseconds} ms");
+        Assert.Equal(RpcErrorCodes.DeadlineExceeded, ex.Code);
+        Assert.True(ex.Retryable);
+        Assert.True(await _client.CallAsync<bool>("test/wasCancelled", new { key, timeoutMs = 5000 }), "the handler's token did not fire");
+    }
+
+    [Fact]
+    public async Task Call_DefaultTimeoutFromOptions()
+    {
+        await using var client = await ClientTestKit.ConnectAsync(_gateway.Uri, o => o.DefaultCallTimeout = TimeSpan.FromMilliseconds(200));
+        var ex = await Assert.ThrowsAsync<RpcException>(() => client.CallAsync<string>("test/wait", new { key = Key() }).AsTask());
+        Assert.Equal(RpcErrorCodes.DeadlineExceeded, ex.Code);
+        Assert.Equal(42, await client.CallAsync<int>("test/sync")); // the pooled call object is fine for the next call
+    }
+
+    [Fact]
+    public async Task Call_Progress_ReachesTheCallersIProgress()
+    {
+        var progress = new RecordingProgress<SlowProgress>();
+        var result = await _client.CallAsync<JsonElement, SlowProgress>("echo/slow", new { delayMs = 350 }, progress);
+        Assert.Equal(350, result.GetProperty("delayMs").GetInt32());
+        Assert.True(progress.Received.Items.Count >= 3, $"{progress.Received.Items.Count} progress reports");
+        Assert.All(progress.Received.Items, p => Assert.True(p.ElapsedMs > 0));
+    }
+
+    [Fact]
+    public async Task Errors_CarryCodeStatusRetryableRetryAfterAndDetails()
+    {
+        var notFound = await Assert.ThrowsAsync<RpcException>(() => _client.CallAsync<Msg>("echo/fail", new { code = "NOT_FOUND", message = "nope" }).AsTask());
+        Assert.Equal(RpcErrorCodes.NotFound, notFound.Code);
+        Assert.Equal(404, notFound.Status);
+        Assert.Equal("nope", notFound.Message);
+        Assert.False(notFound.Retryable);
+        Assert.Equal("NOT_FOUND", notFound.Details!.Value.GetProperty("requested").GetString());
+
+        var exhausted = await Assert.ThrowsAsync<RpcException>(() => _client.CallAsync<Msg>("echo/fail", new { code = "RESOURCE_EXHAUSTED" }).AsTask());
+        Assert.Equal(429, exhausted.Status);
+        Assert.True(exhausted.Retryable);
+        Assert.Equal(TimeSpan.FromSeconds(1), exhausted.RetryAfter);
+
+        var crash = await Assert.ThrowsAsync<RpcException>(() => _client.CallAsync<Msg>("echo/crash").AsTask());
+        Assert.Equal(RpcErrorCodes.Internal, crash.Code);
+        Assert.Equal("internal error", crash.Message);
+
+        var unknown = await Assert.ThrowsAsync<RpcException>(() => _client.CallAsync<int>("no/such").AsTask());
+        Assert.Equal(RpcErrorCodes.NotFound, unknown.Code);
+        Assert.IsNotType<GatewayConnectionLostException>(unknown);
+    }
+
+    [Fact]
+    public async Task Call_ResultOfTheWrongType_IsAClearError_AndTheConnectionStaysUsable()
+    {
+        var ex = await Assert.ThrowsAsync<RpcException>(() => _client.CallAsync<int>("test/task").AsTask());
+        Assert.Contains("Int32", ex.Message);
+        Assert.Equal(42, await _client.CallAsync<int>("test/sync"));
+    }
+
+    [Fact]
+    public async Task Calls_BeforeConnect_FailAsNotConnected()
+    {
+        await using var client = ClientTestKit.Client(_gateway.Uri);
+        var ex = await Assert.ThrowsAsync<GatewayConnectionLostException>(() => client.CallAsync<int>("test/sync").AsTask());
+        Assert.True(ex.Retryable);
+        Assert.Equal(GatewayClientState.Disconnected, client.State);
+    }
+}
