@@ -4,7 +4,7 @@ CONFIG      ?= Release
 RESULTS     ?= TestResults
 PLUGINS_DIR ?= plugins
 
-.PHONY: all build run test bench bench-compare bench-fanout plugins publish clean test-deps test-node test-js test-js-deps demo client-types token describe
+.PHONY: all build run test bench bench-compare bench-fanout plugins publish clean test-deps test-node test-js test-js-deps demo client-types client-types-sample token describe
 
 all: build
 
@@ -126,7 +126,7 @@ test-js: publish plugins
 
 # The typed API: a TypeScript module with one function per procedure, generated from $describe's JSON Schemas
 # (clients/js/codegen/generate.mjs, types by json-schema-to-typescript). URL=ws://host:port/ws reads a running gateway;
-# without it the published host is started with the plugins in $(PLUGINS_DIR). OUT= the module to write.
+# without it the published host is started with the plugins in $(PLUGINS_DIR). CLIENT_TYPES_OUT= the module to write.
 CLIENT_TYPES_OUT ?= clients/js/generated/gateway-api.ts
 IMPORT_FROM      ?= @gateway/client
 client-types: $(if $(URL),,publish plugins)
@@ -135,3 +135,7 @@ client-types: $(if $(URL),,publish plugins)
 	@mkdir -p $(dir $(abspath $(CLIENT_TYPES_OUT)))
 	cd $(JS_DIR) && node codegen/generate.mjs $(if $(URL),--url $(URL),--start --plugins $(abspath $(PLUGINS_DIR))) \
 	  --import-from $(IMPORT_FROM) --out $(abspath $(CLIENT_TYPES_OUT))
+
+# The sample plugin's typed API, checked in as clients/js/generated/sample-api.ts (a test fails when it is stale).
+client-types-sample:
+	$(MAKE) --no-print-directory client-types CLIENT_TYPES_OUT=$(JS_DIR)/generated/sample-api.ts IMPORT_FROM=../src/index.js

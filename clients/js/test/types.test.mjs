@@ -8,7 +8,7 @@ import { join, resolve, dirname } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import WebSocket from "ws";
 import { GatewayClient } from "../dist/index.js";
-import { generateApi, typeBaseName } from "../codegen/generate.mjs";
+import { describeFrom, generateApi, typeBaseName } from "../codegen/generate.mjs";
 import { startGateway } from "./gateway.mjs";
 
 const pkg = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -108,4 +108,27 @@ test("the generated functions call the real gateway", async (t) => {
   assert.equal(typeof (await api.chat.whoami()).connectionId, "string");
   assert.deepEqual(await api.echo.echo({ any: ["json"] }), { any: ["json"] });
   await api.echo.log({ message: "typed notification" });
+});
+
+test("the checked-in API of the sample plugin is what the gateway describes now", async (t) => {
+  const gateway = await startGateway();
+  t.after(() => gateway.stop());
+  const describe = await describeFrom(gateway.url, { WebSocket });
+  const current = await generateApi(describe, { importFrom: "../src/index.js" });
+  const checkedIn = readFileSync(join(pkg, "generated", "sample-api.ts"), "utf8");
+  assert.equal(checkedIn, current, "clients/js/generated/sample-api.ts is stale: regenerate it with `make client-types-sample`");
+});
+
+test("the sample API type-checks and streams echo/count", async (t) => {
+  const dir = workDir("sample-api");
+  assert.equal(typeErrors([join(pkg, "generated", "sample-api.ts")], ["--outDir", dir, "--rootDir", pkg]), "");
+  const { createApi } = await import(pathToFileURL(join(dir, "generated", "sample-api.js")).href);
+  const gateway = await startGateway();
+  t.after(() => gateway.stop());
+  const client = new GatewayClient(gateway.url, { WebSocket });
+  t.after(() => client.close());
+  const api = createApi(client);
+  const items = [];
+  for await (const item of api.echo.count({ n: 3, delayMs: 1 })) items.push(item);
+  assert.deepEqual(items, [{ i: 0 }, { i: 1 }, { i: 2 }]);
 });
