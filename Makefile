@@ -4,7 +4,7 @@ CONFIG      ?= Release
 RESULTS     ?= TestResults
 PLUGINS_DIR ?= plugins
 
-.PHONY: all build run test bench bench-compare bench-fanout plugins publish clean test-deps test-node token
+.PHONY: all build run test bench bench-compare bench-fanout plugins publish clean test-deps test-node test-js test-js-deps demo client-types client-types-sample token describe
 
 all: build
 
@@ -12,9 +12,9 @@ build:
 	$(DOTNET) build Gateway.sln -c $(CONFIG) -nologo
 
 # Builds the sample plugins into ./plugins and starts the gateway on the defaults of appsettings.json
-# (port 8080, RPC endpoint /ws). Extra settings: make run ARGS="--Gateway:EchoPath=/echo"
-run: plugins
-	$(DOTNET) run --project src/Gateway.Host -c $(CONFIG) --no-launch-profile -- $(ARGS)
+# (port 8080, RPC endpoint /ws), serving the demo page at http://localhost:8080/ (needs node and npm). Extra settings: make run ARGS="--Gateway:EchoPath=/echo"
+run: plugins demo
+	$(DOTNET) run --project src/Gateway.Host -c $(CONFIG) --no-launch-profile -- --Gateway:StaticFiles:Path=clients/demo/build $(ARGS)
 
 # Prints an HS256 token for config/appsettings.Auth.example.json's development secret (README: "Turning on
 # authentication"): make token USER=ada ROLES=admin [MINUTES=60] [AUTH_CONFIG=that file].
@@ -59,6 +59,7 @@ test: test-deps
 	@rc=0; $(DOTNET) test Gateway.sln -c $(CONFIG) -nologo --logger "trx" --logger "console;verbosity=minimal" \
 	  --results-directory $(RESULTS) --blame-hang-timeout 5m || rc=1; \
 	  $(MAKE) --no-print-directory test-node || rc=1; \
+	  $(MAKE) --no-print-directory test-js || rc=1; \
 	  .ci/summarize $(RESULTS); exit $$rc
 
 # Node interop suites against the published host and the sample plugins: node:test writes JUnit XML under
@@ -91,9 +92,63 @@ bench-compare:
 bench-fanout:
 	perf/bench-fanout.sh
 
+# The $describe document of the plugins in ./plugins (procedures, kinds, JSON Schemas, summaries, topic patterns) as JSON
+# on stdout, without starting the gateway: for generating clients in a build. make describe > describe.json
+describe: plugins
+	@$(DOTNET) run --project src/Gateway.Host -c $(CONFIG) --no-launch-profile -v q -- describe --plugins $(PLUGINS_DIR) $(ARGS)
+
 publish:
 	$(DOTNET) publish src/Gateway.Host -c Release -o publish/gateway
 
 clean:
 	$(DOTNET) clean Gateway.sln -nologo
 	rm -rf $(RESULTS) $(PLUGINS_DIR) publish
+
+# ---- The JavaScript client (clients/js) and the demo (clients/demo) ----
+JS_DIR   ?= clients/js
+CHROMIUM ?= /usr/bin/chromium
+
+# Node and npm run the client's suites; Debian's chromium runs the browser tests (playwright-core drives it, no download).
+test-js-deps:
+	@missing=""; \
+	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	[ -x $(CHROMIUM) ] || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing (the JavaScript client's tests)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; fi
+	@node --version
+	cd $(JS_DIR) && npm ci --no-audit --no-fund --loglevel=error
+
+# The demo page with the client package, in clients/demo/build (what `make run` serves).
+demo:
+	@[ -d $(JS_DIR)/node_modules ] || (cd $(JS_DIR) && npm ci --no-audit --no-fund --loglevel=error)
+	cd $(JS_DIR) && npm run --silent build:demo
+
+# node:test suites of the client against the published gateway with the sample plugins, and the demo in headless
+# chromium; JUnit XML under $(RESULTS) for .ci/summarize, screenshots of failed browser tests under $(RESULTS)/js-screenshots.
+test-js: publish plugins
+	@mkdir -p $(RESULTS)
+	@junit=$(abspath $(RESULTS))/js-client.junit.xml; \
+	  ( $(MAKE) --no-print-directory test-js-deps && cd $(JS_DIR) && npm run --silent build:demo && \
+	    CHROMIUM_PATH=$(CHROMIUM) TEST_OUTPUT_DIR=$(abspath $(RESULTS))/js-screenshots \
+	    node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
+	      --test-reporter=junit --test-reporter-destination=$$junit test/*.test.mjs ) || \
+	  { [ -s $$junit ] || echo '<testsuites><testcase name="clients/js did not run"><failure/></testcase></testsuites>' > $$junit; exit 1; }
+
+# The typed API: a TypeScript module with one function per procedure, generated from $describe's JSON Schemas
+# (clients/js/codegen/generate.mjs, types by json-schema-to-typescript). URL=ws://host:port/ws reads a running gateway;
+# without it the published host is started with the plugins in $(PLUGINS_DIR). CLIENT_TYPES_OUT= the module to write.
+CLIENT_TYPES_OUT ?= clients/js/generated/gateway-api.ts
+IMPORT_FROM      ?= @gateway/client
+client-types: $(if $(URL),,publish plugins)
+	@[ -d $(JS_DIR)/node_modules ] || (cd $(JS_DIR) && npm ci --no-audit --no-fund --loglevel=error)
+	cd $(JS_DIR) && npm run --silent build
+	@mkdir -p $(dir $(abspath $(CLIENT_TYPES_OUT)))
+	cd $(JS_DIR) && node codegen/generate.mjs $(if $(URL),--url $(URL),--start --plugins $(abspath $(PLUGINS_DIR))) \
+	  --import-from $(IMPORT_FROM) --out $(abspath $(CLIENT_TYPES_OUT))
+
+# The sample plugin's typed API, checked in as clients/js/generated/sample-api.ts (a test fails when it is stale).
+client-types-sample:
+	$(MAKE) --no-print-directory client-types CLIENT_TYPES_OUT=$(JS_DIR)/generated/sample-api.ts IMPORT_FROM=../src/index.js

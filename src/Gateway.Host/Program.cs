@@ -12,6 +12,8 @@ using Serilog;
 string contentRoot = File.Exists(Path.Combine(Directory.GetCurrentDirectory(), "appsettings.json"))
     ? Directory.GetCurrentDirectory()
     : AppContext.BaseDirectory;
+// `Gateway.Host describe --plugins DIR`: the $describe document on stdout, nothing started (DescribeCommand).
+if (args.Length > 0 && args[0] == "describe") return await DescribeCommand.RunAsync(args[1..], contentRoot);
 var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = contentRoot });
 
 // Serilog is the only logging provider, configured from the "Serilog" section (appsettings.json); it is also

@@ -176,29 +176,55 @@ public sealed class KindsTests(StandardGatewayFixture fixture) : IClassFixture<S
     }
 
     [Fact]
-    public async Task Describe_ListsProceduresWithKindAndTypes()
+    public async Task Describe_ListsProceduresWithKindSchemasSummaryAuthAndTopics()
     {
         await using var client = await Gateway.ConnectAsync();
-        var result = await client.ResultAsync("$describe");
-        var list = Assert.IsType<JsonArray>(result);
+        var result = Assert.IsType<JsonObject>(await client.ResultAsync("$describe"));
+        var list = Assert.IsType<JsonArray>(result["procedures"]);
+        var names = list.Select(p => p.Str("name")!).ToList();
+        Assert.Equal(names.Order(StringComparer.Ordinal), names); // sorted by name, built-ins included
         var byName = list.OfType<JsonObject>().ToDictionary(p => p.Str("name")!);
 
+        // Kinds.
         Assert.Equal("request", byName["echo/typed"].Str("kind"));
-        Assert.Equal("Msg", byName["echo/typed"].Str("input"));
-        Assert.Equal("Msg", byName["echo/typed"].Str("output"));
         Assert.Equal("subscription", byName["echo/count"].Str("kind"));
-        Assert.Equal("CountInput", byName["echo/count"].Str("input"));
-        Assert.Equal("Tick", byName["echo/count"].Str("output"));
         Assert.Equal("notification", byName["echo/log"].Str("kind"));
-        Assert.Equal("LogInput", byName["echo/log"].Str("input"));
-        Assert.Equal("none", byName["echo/log"].Str("output"));
         Assert.Equal("request", byName["$ping"].Str("kind"));
-        // The test plugin is there too.
-        Assert.Equal("request", byName["test/wait"].Str("kind"));
         Assert.Equal("subscription", byName["test/ticks"].Str("kind"));
         Assert.Equal("notification", byName["test/waitNote"].Str("kind"));
-        Assert.Equal("Int32", byName["test/int"].Str("input"));
-        Assert.Equal("Point", byName["test/record"].Str("output"));
-        Assert.Equal("none", byName["test/void"].Str("output"));
+
+        // Input and output as JSON Schema with the wire's (camelCase) member names; a subscription's output is one item.
+        var typedInput = byName["echo/typed"]["input"]!;
+        Assert.Equal("object", typedInput.Str("type"));
+        Assert.NotNull(typedInput["properties"]!["text"]);
+        Assert.NotNull(typedInput["properties"]!["number"]);
+        // Web defaults read numbers from strings too, and the schema says so: ["string","integer"] with a pattern.
+        Assert.Contains("integer", Types(byName["echo/count"]["output"]!["properties"]!["i"]!));
+        Assert.Contains("integer", Types(byName["test/int"]["input"]!));
+        Assert.NotNull(byName["test/record"]["output"]!["properties"]!["x"]);
+        Assert.Null(byName["echo/log"]["output"]);          // returns nothing
+        Assert.Null(byName["test/sync"]["input"]);          // takes nothing
+        Assert.Null(byName["$ping"]["input"]);
+        Assert.Equal("string", byName["$ping"]["output"].Str("type"));
+        Assert.IsType<JsonObject>(byName["echo/echo"]["input"]); // any JSON: the empty schema
+        Assert.Equal("string", byName["$subscribe"]["input"]!["properties"]!["topic"].Str("type"));
+
+        // Summaries from Gateway.Samples.xml (shipped next to the DLL); the test plugin ships none.
+        Assert.StartsWith("Streams {\"i\":0}", byName["echo/count"].Str("summary"));
+        Assert.Contains("Msg", byName["echo/typed"].Str("summary"));
+        Assert.Null(byName["test/int"]["summary"]);
+
+        // What calling needs: open to anyone until authorization says otherwise.
+        var auth = byName["echo/echo"]["auth"]!;
+        Assert.False(auth["required"]!.GetValue<bool>());
+        Assert.Empty(auth["roles"]!.AsArray());
+        Assert.Empty(auth["policies"]!.AsArray());
+
+        // No pattern configured for this gateway.
+        Assert.Empty(result["topics"]!.AsArray());
     }
+
+    private static IEnumerable<string> Types(JsonNode schema) => schema["type"] is JsonArray many
+        ? many.Select(t => t!.GetValue<string>())
+        : [schema["type"]!.GetValue<string>()];
 }

@@ -21,6 +21,7 @@ internal sealed class HttpFrontDoor
     private readonly Admission _admission;
     private readonly PartialMessageGuard _partialGuard;
     private readonly Func<bool> _isReady;
+    private readonly StaticFiles? _staticFiles;
     private readonly ConnectionAuthentication _auth;
 
     public HttpFrontDoor(GatewayOptions options, IReadOnlyDictionary<string, IWebSocketApplication> routes, GatewayMetrics metrics, ILogger log,
@@ -35,6 +36,7 @@ internal sealed class HttpFrontDoor
         _partialGuard = partialGuard;
         _isReady = isReady;
         _deflate = CompressionSetup.Create(options.Compression, metrics, log);
+        _staticFiles = StaticFiles.Create(options, metrics, log);
     }
 
     // permessage-deflate for the clients that offer it; null when Gateway:Compression:Enabled is false or zlib is missing.
@@ -77,6 +79,15 @@ internal sealed class HttpFrontDoor
 
         if (!_routes.TryGetValue(path, out var app))
         {
+            // Files come after the probes and the endpoints, so none can shadow them; same admission as an upgrade.
+            if (_staticFiles is not null && !request.ContainsToken("Upgrade"u8, "websocket"u8))
+            {
+                if (_admission.RefuseForLimits(connection) is { } busy)
+                    await RespondAsync(connection, 503, busy, isHead, [new("Retry-After", "5")]).ConfigureAwait(false);
+                else
+                    await _staticFiles.ServeAsync(connection, request, isHead).ConfigureAwait(false);
+                return;
+            }
             await RespondAsync(connection, 404, $"no endpoint at {path}", isHead).ConfigureAwait(false);
             return;
         }

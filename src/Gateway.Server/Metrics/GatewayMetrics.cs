@@ -21,6 +21,7 @@ public sealed class GatewayMetrics : IDisposable
     private readonly long[] _protocolErrors = new long[16]; // by close code - 1000
     private long _subscriptions, _eventsPublished, _eventsDelivered;
     private long _backplaneSent, _backplaneReceived, _backplaneErrors;
+    private long _staticFilesServed, _staticFilesRefused;
     private long _serverCallsStarted, _serverCallsCompleted, _serverCallsFailed, _serverCallsTimedOut;
     private long _partialMessageCloses, _readPauses, _readsPaused, _pingsCoalesced;
     private readonly long[] _acceptErrors = new long[3]; // by AcceptErrorReason
@@ -44,6 +45,8 @@ public sealed class GatewayMetrics : IDisposable
             new("gateway_connections_active", "gateway.connections.active", G, "Open TCP connections.", () => Volatile.Read(ref _active)),
             new("gateway_websocket_upgrades_total", "gateway.websocket.upgrades", C, "Successful WebSocket upgrades.", () => Volatile.Read(ref _upgraded)),
             new("gateway_handshakes_rejected_total", "gateway.handshakes.rejected", C, "HTTP requests answered with an error instead of an upgrade.", () => Volatile.Read(ref _handshakeRejected)),
+            new("gateway_static_files_served_total", "gateway.static_files.served", C, "Static files answered (200 and 304) from Gateway:StaticFiles:Path.", () => Volatile.Read(ref _staticFilesServed)),
+            new("gateway_static_files_refused_total", "gateway.static_files.refused", C, "Static file requests refused (bad path, escape, method, not found).", () => Volatile.Read(ref _staticFilesRefused)),
             new("gateway_handshake_timeouts_total", "gateway.handshakes.timeouts", C, "Connections dropped for not finishing the handshake in time.", () => Volatile.Read(ref _handshakeTimeouts)),
             new("gateway_slow_consumer_dropped_frames_total", "gateway.slow_consumer.dropped_frames", C, "Stream items, progress and events dropped for consumers over Limits:SendBufferLimitBytes.", () => Volatile.Read(ref _framesDropped)),
             new("gateway_slow_consumer_closes_total", "gateway.slow_consumer.closes", C, "Connections closed with 1008 by the Close slow-consumer policy.", () => Volatile.Read(ref _slowConsumerCloses)),
@@ -205,6 +208,8 @@ public sealed class GatewayMetrics : IDisposable
     internal void ConnectionOpened() { Interlocked.Increment(ref _accepted); Interlocked.Increment(ref _active); }
     internal void ConnectionClosed() => Interlocked.Decrement(ref _active);
     internal void HandshakeRejected() => Interlocked.Increment(ref _handshakeRejected);
+    internal void StaticFileServed() => Interlocked.Increment(ref _staticFilesServed);
+    internal void StaticFileRefused() => Interlocked.Increment(ref _staticFilesRefused);
     internal void HandshakeTimedOut() => Interlocked.Increment(ref _handshakeTimeouts);
     internal void RateLimitHit() => Interlocked.Increment(ref _rateLimited);
     internal void RateLimitClose() => Interlocked.Increment(ref _rateLimitCloses);

@@ -23,6 +23,8 @@ public sealed class GatewayOptions
     public RateLimitsOptions RateLimits { get; set; } = new();
     public TopicsOptions Topics { get; set; } = new();
     public BackplaneOptions Backplane { get; set; } = new();
+    /// <summary>Files the front door serves to plain GETs (the demo, a web app); off unless a folder is given.</summary>
+    public StaticFilesOptions StaticFiles { get; set; } = new();
     /// <summary>Authentication at the handshake (Auth/AuthOptions.cs).</summary>
     public AuthOptions Auth { get; set; } = new();
     /// <summary>permessage-deflate (Gateway:Compression).</summary>

@@ -72,6 +72,7 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         Range(errors, $"{S}:RateLimits:MaxRejectionsInRow", o.RateLimits.MaxRejectionsInRow, 0, 1_000_000);
         Range(errors, $"{S}:Limits:MaxBadMessages", o.Limits.MaxBadMessages, 1, 10_000);
         if (string.IsNullOrWhiteSpace(o.Plugins.Path)) errors.Add($"{S}:Plugins:Path must name a folder (default 'plugins').");
+        if (StaticFilesOptions.Check(o.StaticFiles) is { } staticFilesError) errors.Add($"{S}:StaticFiles:Path {staticFilesError}");
         if (!JsonOptions.Policies.Contains(o.Json.PropertyNamingPolicy))
             errors.Add($"{S}:Json:PropertyNamingPolicy must be one of {string.Join(", ", JsonOptions.Policies)} (got '{o.Json.PropertyNamingPolicy}').");
         Range(errors, $"{S}:Json:MaxDepth", o.Json.MaxDepth, 1, 256);

@@ -23,6 +23,8 @@ public sealed class RpcApplication : IWebSocketApplication
     private readonly FrozenDictionary<string, Procedure> _procedures;
     private readonly FrozenDictionary<string, Procedure>.AlternateLookup<ReadOnlySpan<char>> _lookup;
     private readonly BuiltInAnswers[] _answers;
+    private readonly DescribeDocument.Described _described;
+    private readonly IEnumerable<string>? _topicPatterns;
     private readonly ProcedureStats _pingStats = new("$ping");
     private readonly ProcedureStats _describeStats = new("$describe");
     private readonly ConnectionHooks? _hooks;
@@ -69,6 +71,9 @@ public sealed class RpcApplication : IWebSocketApplication
         MaxInflight = maxInflight;
         MaxBadMessages = maxBadMessages;
         Logger = logger;
+        _described = DescribeDocument.Entries(_procedures.Values, json);
+        _topicPatterns = topics?.ClientSubscribe;
+        Description = _described.Document(_topicPatterns, _ => true);
         _answers = BuildAnswers();
     }
 
@@ -91,6 +96,8 @@ public sealed class RpcApplication : IWebSocketApplication
     public PushHub Hub { get; }
     /// <summary>The hub as the RPC layer sees it: connections' push state and the handlers' push API.</summary>
     internal IPushEndpoint Push => Hub;
+    /// <summary>What <c>$describe</c> answers (docs/protocol.md): every procedure with its kind and schemas, and the topic patterns.</summary>
+    public System.Text.Json.Nodes.JsonObject Description { get; }
     /// <summary>Names of every procedure served, plugins' and built-ins'.</summary>
     public IEnumerable<string> ProcedureNames => _procedures.Keys;
 
@@ -343,41 +350,14 @@ public sealed class RpcApplication : IWebSocketApplication
             return;
         }
         var web = new JsonSerializerOptions(JsonSerializerDefaults.Web);
-        SendRaw(connection, id, connection.Codec.Encode(DescribeList(p => p.Access is not { } access || access.IsVisibleTo(user)), web));
-    }
-
-    private static readonly object OpenAuth = new { required = false, roles = Array.Empty<string>(), policies = Array.Empty<string>() };
-
-    private List<object> DescribeList(Func<Procedure, bool> visible)
-    {
-        var list = new List<object>
-        {
-            new { name = "$ping", kind = "request", input = "none", output = "string", auth = OpenAuth },
-            new { name = "$describe", kind = "request", input = "none", output = "procedure[]", auth = OpenAuth },
-        };
-        foreach (var p in _procedures.Values.OrderBy(p => p.Name, StringComparer.Ordinal))
-        {
-            if (!visible(p)) continue;
-            list.Add(new
-            {
-                name = p.Name,
-                kind = p.Kind.ToString().ToLowerInvariant(),
-                input = p.Descriptor.InputTypeName,
-                output = p.Descriptor.OutputTypeName,
-                auth = p.Access is { } access
-                    ? new { required = true, roles = access.Rules.AllRoles, policies = access.Rules.Policies }
-                    : OpenAuth,
-            });
-        }
-        return list;
+        SendRaw(connection, id, connection.Codec.Encode(_described.Document(_topicPatterns, p => p.Access is not { } access || access.IsVisibleTo(user)), web));
     }
 
     private BuiltInAnswers[] BuildAnswers()
     {
-        var everything = DescribeList(_ => true);
-        var anonymous = DescribeList(p => p.Access is null);
         var web = new JsonSerializerOptions(JsonSerializerDefaults.Web);
-        return Array.ConvertAll(Codecs, c => new BuiltInAnswers(c.Encode("pong", web), c.Encode(everything, web), c.Encode(anonymous, web)));
+        var anonymous = _described.Document(_topicPatterns, p => p.Access is null);
+        return Array.ConvertAll(Codecs, c => new BuiltInAnswers(c.Encode("pong", web), c.Encode(Description, web), c.Encode(anonymous, web)));
     }
 
     private BuiltInAnswers Answers(IWireCodec codec) => _answers[Array.IndexOf(Codecs, codec)];

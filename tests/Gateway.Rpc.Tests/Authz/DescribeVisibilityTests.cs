@@ -8,7 +8,7 @@ public sealed class DescribeVisibilityTests
 {
     private static async Task<Dictionary<string, JsonObject>> DescribeAsync(RpcClient client)
     {
-        var list = (await client.ResultAsync("$describe"))!.AsArray();
+        var list = (await client.ResultAsync("$describe"))!["procedures"]!.AsArray();
         return list.Select(n => n!.AsObject()).ToDictionary(o => o.Str("name")!);
     }
 
