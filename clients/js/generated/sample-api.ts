@@ -61,6 +61,7 @@ export interface ChatLoginOutput {
   connectionId: string;
   userId: string | null;
   nodeId: string;
+  roles: string[];
 }
 
 export interface ChatSendInput {
@@ -77,6 +78,7 @@ export interface ChatWhoamiOutput {
   connectionId: string;
   userId: string | null;
   nodeId: string;
+  roles: string[];
 }
 
 export type EchoCallbackInput = unknown;
@@ -174,7 +176,7 @@ export function createApi(client: GatewayClient) {
        */
       leave: (input: ChatLeaveInput, options?: CallOptions): Promise<ChatLeaveOutput> => client.call<ChatLeaveOutput>("chat/leave", input, options),
       /**
-       * Sets the connection's user id (a real deployment sets it from authentication); completes when every node knows.
+       * Lets an anonymous connection claim a user id; completes when every node knows. An authenticated connection already is its token's user and cannot claim another: FAILED_PRECONDITION.
        *
        * `chat/login` (request).
        */
@@ -186,7 +188,7 @@ export function createApi(client: GatewayClient) {
        */
       send: (input: ChatSendInput, options?: CallOptions): Promise<ChatSendOutput> => client.call<ChatSendOutput>("chat/send", input, options),
       /**
-       * The caller's connection id (valid on every node), user id and node.
+       * The caller's connection id (valid on every node), user id, node and roles (from its token; none when anonymous).
        *
        * `chat/whoami` (request).
        */
