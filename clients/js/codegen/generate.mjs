@@ -146,7 +146,8 @@ async function main() {
   else if (args.start) {
     if (args.plugins) process.env.GATEWAY_PLUGINS = args.plugins;
     const { startGateway } = await import("../test/gateway.mjs");
-    const gateway = await startGateway();
+    // The whole API, guarded procedures included: an anonymous $describe lists only what anonymous callers may call.
+    const gateway = await startGateway({ args: ["--Gateway:Auth:DescribeVisibleOnly=false"] });
     try {
       describe = await describeFrom(gateway.url);
     } finally {

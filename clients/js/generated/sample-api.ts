@@ -2,6 +2,8 @@
 // Do not edit: regenerate (make client-types) when the procedures change.
 import type { CallOptions, GatewayClient, StreamOptions } from "../src/index.js";
 
+export type AdminPingOutput = string;
+
 export interface BlobEchoInput {
   data?: string;
   at?: string | null;
@@ -142,6 +144,16 @@ export const topics = ["room:*","ticker"] as const;
 /** One typed function per procedure of the gateway, grouped by service. */
 export function createApi(client: GatewayClient) {
   return {
+    admin: {
+      /**
+       * Answers "pong": shows the caller holds the admin role.
+       *
+       * `admin/ping` (request).
+       *
+       * Requires authentication; roles: admin.
+       */
+      ping: (options?: CallOptions): Promise<AdminPingOutput> => client.call<AdminPingOutput>("admin/ping", undefined, options),
+    },
     blob: {
       /**
        * Returns the blob unchanged.

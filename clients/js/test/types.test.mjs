@@ -111,7 +111,7 @@ test("the generated functions call the real gateway", async (t) => {
 });
 
 test("the checked-in API of the sample plugin is what the gateway describes now", async (t) => {
-  const gateway = await startGateway();
+  const gateway = await startGateway({ args: ["--Gateway:Auth:DescribeVisibleOnly=false"] });
   t.after(() => gateway.stop());
   const describe = await describeFrom(gateway.url, { WebSocket });
   const current = await generateApi(describe, { importFrom: "../src/index.js" });
