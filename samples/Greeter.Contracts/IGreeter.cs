@@ -4,7 +4,7 @@ namespace Greeter.Contracts;
 public sealed record HelloRequest(string Name);
 
 /// <summary>The answer of <see cref="IGreeter.HelloAsync"/>.</summary>
-public sealed record HelloReply(string Greeting, string ConnectionId);
+public sealed record HelloReply(string Greeting);
 
 /// <summary>The input of <see cref="IGreeter.CountdownAsync"/>.</summary>
 public sealed record CountdownRequest(int From, int DelayMs);

@@ -15,7 +15,7 @@ public sealed class GreeterService : IGreeter
     public Task<HelloReply> HelloAsync(HelloRequest request, CancellationToken cancellationToken = default) =>
         string.IsNullOrWhiteSpace(request.Name)
             ? throw new RpcException(ErrorCode.InvalidArgument, "name is required")
-            : Task.FromResult(new HelloReply($"Hello, {request.Name}!", ""));
+            : Task.FromResult(new HelloReply($"Hello, {request.Name}!"));
 
     /// <summary>Streams from, from-1, … 0, waiting delayMs (0 to 10000) between numbers.</summary>
     [Subscription("countdown")]
