@@ -94,8 +94,11 @@ bench-fanout:
 
 # The $describe document of the plugins in ./plugins (procedures, kinds, JSON Schemas, summaries, topic patterns) as JSON
 # on stdout, without starting the gateway: for generating clients in a build. make describe > describe.json
-describe: plugins
-	@$(DOTNET) run --project src/Gateway.Host -c $(CONFIG) --no-launch-profile -v q -- describe --plugins $(PLUGINS_DIR) $(ARGS)
+# Build output goes to stderr, so stdout is the document alone.
+describe:
+	@$(MAKE) --no-print-directory plugins 1>&2
+	@$(DOTNET) build src/Gateway.Host -c $(CONFIG) -nologo -v q 1>&2
+	@$(DOTNET) src/Gateway.Host/bin/$(CONFIG)/net10.0/Gateway.Host.dll describe --plugins $(PLUGINS_DIR) $(ARGS)
 
 publish:
 	$(DOTNET) publish src/Gateway.Host -c Release -o publish/gateway

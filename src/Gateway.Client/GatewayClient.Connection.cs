@@ -25,6 +25,14 @@ public sealed partial class GatewayClient
     /// </summary>
     public event EventHandler<GatewayClientStateChangedEventArgs>? StateChanged;
 
+    private long _bytesSent, _bytesReceived;
+
+    /// <summary>Message payload bytes sent since the client was created, over every connection (WebSocket framing not counted).</summary>
+    public long BytesSent => Interlocked.Read(ref _bytesSent);
+
+    /// <summary>Message payload bytes received since the client was created, over every connection (WebSocket framing not counted).</summary>
+    public long BytesReceived => Interlocked.Read(ref _bytesReceived);
+
     /// <summary>The endpoint of the current connection, or null when not connected.</summary>
     public Uri? ConnectedUri => _connection?.Uri;
 
@@ -138,6 +146,7 @@ public sealed partial class GatewayClient
             _sendBuffer.Clear();
             message.WriteTo(_codec, _sendBuffer);
             await connection.Socket.SendAsync(_sendBuffer.WrittenMemory, _codec.MessageType, endOfMessage: true, CancellationToken.None).ConfigureAwait(false);
+            Interlocked.Add(ref _bytesSent, _sendBuffer.WrittenCount);
         }
         finally
         {
@@ -191,6 +200,7 @@ public sealed partial class GatewayClient
                     break;
                 }
                 count += received.Count;
+                Interlocked.Add(ref _bytesReceived, received.Count);
                 if (count > _options.MaxMessageBytes)
                 {
                     error = new WebSocketException(WebSocketError.Faulted, $"a message over MaxMessageBytes ({_options.MaxMessageBytes}) was received");

@@ -99,6 +99,26 @@ public sealed class CallTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Stream_AReaderThatFallsBehind_FailsResourceExhaustedAndCancelsOnTheServer()
+    {
+        await using var client = await ClientTestKit.ConnectAsync(_gateway.Uri, o => o.MaxBufferedStreamItems = 3);
+        string key = Key();
+        await using var items = client.StreamAsync<int>("test/ticks", new { key, delayMs = 1 }).GetAsyncEnumerator();
+        Assert.True(await items.MoveNextAsync());
+        // Not reading: past 3 buffered items the client cancels the stream on the wire.
+        Assert.True(await client.CallAsync<bool>("test/wasCancelled", new { key, timeoutMs = 10000 }), "the stream was not cancelled");
+        var drained = new List<int>();
+        var ex = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            while (await items.MoveNextAsync()) drained.Add(items.Current);
+        });
+        Assert.Equal(RpcErrorCodes.ResourceExhausted, ex.Code);
+        // What was buffered before the overflow, in order (3, less one when the next items came before the first was taken).
+        Assert.InRange(drained.Count, 2, 3);
+        Assert.Equal(Enumerable.Range(1, drained.Count), drained);
+    }
+
+    [Fact]
     public async Task Stream_ServerError_IsThrownFromTheLoop()
     {
         var ex = await Assert.ThrowsAsync<RpcException>(async () =>
@@ -148,8 +168,12 @@ public sealed class CallTests : IAsyncLifetime
         var progress = new RecordingProgress<SlowProgress>();
         var result = await _client.CallAsync<JsonElement, SlowProgress>("echo/slow", new { delayMs = 350 }, progress);
         Assert.Equal(350, result.GetProperty("delayMs").GetInt32());
-        Assert.True(progress.Received.Items.Count >= 3, $"{progress.Received.Items.Count} progress reports");
-        Assert.All(progress.Received.Items, p => Assert.True(p.ElapsedMs > 0));
+        // One report per 100 ms timer tick of the handler: at least one however slow the machine, all before the result
+        // (reported on the receive loop ahead of the answer), in order.
+        var elapsed = progress.Received.Items.Select(p => p.ElapsedMs).ToList();
+        Assert.NotEmpty(elapsed);
+        Assert.All(elapsed, ms => Assert.True(ms > 0));
+        Assert.Equal(elapsed.Order(), elapsed);
     }
 
     [Fact]

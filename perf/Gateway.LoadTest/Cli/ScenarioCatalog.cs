@@ -29,6 +29,8 @@ public static class ScenarioCatalog
             "Large messages: echo of 1 MiB texts on a few connections, one in flight each",
             connections: 4, inflight: 1, payload: 1024 * 1024),
         new FanoutScenarioDefinition(),
+        new Scripting.CallCommand(),
+        new Scripting.ChatScriptCommand(),
     ];
 }
 
