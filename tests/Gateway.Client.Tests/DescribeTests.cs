@@ -21,7 +21,8 @@ public sealed class DescribeTests
     [Fact]
     public async Task HostDescribe_PrintsWhatTheRunningGatewayAnswers()
     {
-        await using var gateway = await RpcGateway.StartAsync();
+        // The host prints the whole API; a live gateway shows an anonymous caller only what it may call unless told otherwise.
+        await using var gateway = await RpcGateway.StartAsync(new Dictionary<string, string?> { ["Gateway:Auth:DescribeVisibleOnly"] = "false" });
         await using var client = await ClientTestKit.ConnectAsync(gateway.Uri);
         var live = await client.CallAsync<JsonObject>("$describe");
 

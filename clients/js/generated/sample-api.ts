@@ -138,6 +138,21 @@ export interface EchoTypedOutput {
   number?: string | number | null;
 }
 
+export interface GreeterCountdownInput {
+  from: string | number;
+  delayMs: string | number;
+}
+
+export type GreeterCountdownItem = string | number;
+
+export interface GreeterHelloInput {
+  name: string;
+}
+
+export interface GreeterHelloOutput {
+  greeting: string;
+}
+
 /** Topic names and patterns clients may join with `client.subscribe` (Gateway:Topics:ClientSubscribe). */
 export const topics = ["room:*","ticker"] as const;
 
@@ -255,6 +270,20 @@ export function createApi(client: GatewayClient) {
        * `echo/typed` (request).
        */
       typed: (input: EchoTypedInput, options?: CallOptions): Promise<EchoTypedOutput> => client.call<EchoTypedOutput>("echo/typed", input, options),
+    },
+    greeter: {
+      /**
+       * Streams from, from-1, … 0, waiting delayMs (0 to 10000) between numbers.
+       *
+       * `greeter/countdown` (subscription).
+       */
+      countdown: (input: GreeterCountdownInput, options?: StreamOptions): AsyncGenerator<GreeterCountdownItem, void, undefined> => client.stream<GreeterCountdownItem>("greeter/countdown", input, options),
+      /**
+       * Greets someone by name; INVALID_ARGUMENT for an empty name.
+       *
+       * `greeter/hello` (request).
+       */
+      hello: (input: GreeterHelloInput, options?: CallOptions): Promise<GreeterHelloOutput> => client.call<GreeterHelloOutput>("greeter/hello", input, options),
     },
   } as const;
 }
