@@ -52,10 +52,9 @@ internal static class GatewayTracing
         string code = ProcedureStats.CodeLabel(codeCell);
         if (activity.IsAllDataRequested) activity.SetTag(CodeTag, code);
         activity.SetStatus(codeCell == 0 ? ActivityStatusCode.Ok : ActivityStatusCode.Error, codeCell == 0 ? null : code);
-        var previous = Activity.Current;
+        // Stop touches Activity.Current only where the span is current (inside the handler's own flow): the read loop,
+        // which ends synchronous calls, never has it current.
         activity.Stop();
-        // Stop makes the span's parent current when the span was current; the thread ending it keeps what it had.
-        Activity.Current = previous == activity ? null : previous;
     }
 
     /// <summary>The span of a call from the server to a client (<c>IConnections.CallAsync</c>), named after the client's procedure.</summary>
