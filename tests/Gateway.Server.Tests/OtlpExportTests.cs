@@ -141,6 +141,60 @@ public sealed class OtlpExportTests
     }
 
     [Fact]
+    public async Task The_host_pushes_a_span_per_call_over_OTLP_with_the_clients_trace_id()
+    {
+        await using var receiver = new Receiver();
+        string root = Path.Combine(Path.GetTempPath(), "gateway-otlp-traces-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            // The batch processor's delay (5 s by default) shortened through its standard variable, so the test is quick.
+            using var host = HostProcess.Start(new Dictionary<string, string> { ["OTEL_BSP_SCHEDULE_DELAY"] = "200" },
+                "--Gateway:Listen:0=127.0.0.1:0",
+                "--Gateway:Plugins:Path=" + HostProcess.SamplePluginsFolder(root),
+                $"--Gateway:Telemetry:Otlp:Endpoint=http://127.0.0.1:{receiver.Port}",
+                "--Gateway:Telemetry:Otlp:Protocol=http/protobuf");
+            int port = await host.BoundPortAsync(Timeout);
+            var trace = System.Diagnostics.ActivityTraceId.CreateRandom();
+            var parent = System.Diagnostics.ActivitySpanId.CreateRandom();
+            await using (var client = await Gateway.Tests.Shared.RpcClient.ConnectAsync(new Uri($"ws://127.0.0.1:{port}/ws")))
+            {
+                await client.SendTextAsync($$$"""{"id":"o1","path":"echo/echo","input":"secret-payload","meta":{"traceparent":"00-{{{trace.ToHexString()}}}-{{{parent.ToHexString()}}}-01"}}""");
+                Assert.Equal("secret-payload", Gateway.Tests.Shared.Json.Str(await client.NextAsync(Gateway.Tests.Shared.RpcClient.Key("o1")), "result"));
+            }
+
+            // Protobuf keeps ids as raw bytes and strings as UTF-8: the span is found by the client's trace id.
+            byte[] traceBytes = Convert.FromHexString(trace.ToHexString());
+            byte[] parentBytes = Convert.FromHexString(parent.ToHexString());
+            using var cts = new CancellationTokenSource(Timeout);
+            byte[]? span = null;
+            var paths = new List<string>();
+            try
+            {
+                for (int i = 0; i < 200 && span is null; i++)
+                {
+                    var request = await receiver.Requests.Reader.ReadAsync(cts.Token);
+                    paths.Add($"{request.Method} {request.Path} ({request.Body.Length} bytes)");
+                    if (request.Path == "/v1/traces" && request.Body.AsSpan().IndexOf(traceBytes) >= 0) span = request.Body;
+                }
+            }
+            catch (OperationCanceledException) { }
+            Assert.True(span is not null, $"no /v1/traces export with the client's trace id within {Timeout.TotalSeconds} s; requests: {string.Join("; ", paths)}\n{host.Describe()}");
+            Assert.True(span.AsSpan().IndexOf(parentBytes) >= 0, "the client's span is the parent");
+            string text = Encoding.UTF8.GetString(span);
+            Assert.Contains("echo/echo", text);
+            Assert.Contains("rpc.system", text);
+            Assert.Contains("gateway.connection.id", text);
+            Assert.Contains("gateway.rpc.code", text);
+            Assert.DoesNotContain("secret-payload", text);   // never the payload
+            Assert.Contains("service.name", text);
+        }
+        finally
+        {
+            try { Directory.Delete(root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    [Fact]
     public async Task Without_an_endpoint_nothing_of_OpenTelemetry_is_even_loaded()
     {
         using var plain = HostProcess.Start("--Gateway:Listen:0=127.0.0.1:0");

@@ -37,6 +37,12 @@ public struct Envelope
     public ReadOnlySequence<byte> Result;
     public ReadOnlySequence<byte> ErrorObject;
     public bool Cancel;
+    /// <summary>
+    /// The <c>meta</c> object exactly as sent (JSON object or MessagePack map), when there is one: kept raw and read only
+    /// when a trace listener wants it (<see cref="EnvelopeMeta"/>), so an envelope without it costs nothing.
+    /// </summary>
+    public ReadOnlySequence<byte> Meta;
+    public bool HasMeta;
     /// <summary>Why the message is not a valid envelope (for <see cref="EnvelopeKind.Invalid"/>).</summary>
     public string? Problem;
 }
@@ -135,6 +141,19 @@ public static class JsonEnvelope
                     reader.Skip();
                     envelope.ErrorObject = message.Slice(start, reader.BytesConsumed - start);
                     hasError = true;
+                }
+                else if (reader.ValueTextEquals("meta"u8))
+                {
+                    reader.Read();
+                    long start = reader.TokenStartIndex;
+                    bool isObject = reader.TokenType == JsonTokenType.StartObject;
+                    reader.Skip();
+                    // Meta is advisory (tracing): a meta that is not an object is ignored, as an unknown member would be.
+                    if (isObject)
+                    {
+                        envelope.Meta = message.Slice(start, reader.BytesConsumed - start);
+                        envelope.HasMeta = true;
+                    }
                 }
                 else
                 {

@@ -82,6 +82,16 @@ public static class MessagePackEnvelope
                         envelope.ErrorObject = message.Slice(start, reader.Consumed - start);
                         hasError = true;
                         break;
+                    case Key.Meta:
+                        bool metaIsMap = reader.NextMessagePackType == MessagePackType.Map;
+                        SkipValue(ref reader, 2, maxDepth);
+                        // Advisory (tracing): a meta that is not a map is ignored, as an unknown member would be.
+                        if (metaIsMap)
+                        {
+                            envelope.Meta = message.Slice(start, reader.Consumed - start);
+                            envelope.HasMeta = true;
+                        }
+                        break;
                     default:
                         // Unknown members are ignored so newer clients can talk to this server.
                         SkipValue(ref reader, 2, maxDepth);
@@ -107,7 +117,7 @@ public static class MessagePackEnvelope
         else envelope.Problem = "a message with an id and no path must carry cancel, result, error or progress";
     }
 
-    private enum Key { Other, Id, Path, Input, Cancel, Result, Progress, Error }
+    private enum Key { Other, Id, Path, Input, Cancel, Result, Progress, Error, Meta }
 
     private static Key ReadKey(ref MessagePackReader reader)
     {
@@ -121,6 +131,7 @@ public static class MessagePackEnvelope
         {
             2 when span.SequenceEqual("id"u8) => Key.Id,
             4 when span.SequenceEqual("path"u8) => Key.Path,
+            4 when span.SequenceEqual("meta"u8) => Key.Meta,
             5 when span.SequenceEqual("input"u8) => Key.Input,
             5 when span.SequenceEqual("error"u8) => Key.Error,
             6 when span.SequenceEqual("cancel"u8) => Key.Cancel,

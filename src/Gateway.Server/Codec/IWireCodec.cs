@@ -35,6 +35,9 @@ internal interface IWireCodec
     /// <summary>Parses one message into its envelope; raw members are slices of <paramref name="message"/>, the path is copied into <paramref name="pathBuffer"/>.</summary>
     void ReadEnvelope(in ReadOnlySequence<byte> message, Span<char> pathBuffer, out Envelope envelope, int maxDepth);
 
+    /// <summary>The W3C trace context in an envelope's <c>meta</c> (read only when a trace listener exists).</summary>
+    bool TryReadTraceContext(in ReadOnlySequence<byte> meta, out System.Diagnostics.ActivityContext context);
+
     /// <summary>Whether an encoded value is the format's null.</summary>
     bool IsNull(in ReadOnlySequence<byte> value);
 

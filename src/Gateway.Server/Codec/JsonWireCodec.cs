@@ -24,6 +24,9 @@ internal sealed class JsonWireCodec : IWireCodec
     public void ReadEnvelope(in ReadOnlySequence<byte> message, Span<char> pathBuffer, out Envelope envelope, int maxDepth) =>
         JsonEnvelope.Parse(message, pathBuffer, out envelope, maxDepth);
 
+    public bool TryReadTraceContext(in ReadOnlySequence<byte> meta, out System.Diagnostics.ActivityContext context) =>
+        EnvelopeMeta.TryReadJsonTraceContext(meta, out context);
+
     public bool IsNull(in ReadOnlySequence<byte> value) => value.Length == 4 && value.FirstSpan[0] == (byte)'n';
 
     public T ReadValue<T>(in ReadOnlySequence<byte> value, JsonTypeInfo<T> info, int maxDepth)

@@ -30,6 +30,9 @@ internal sealed class MessagePackWireCodec : IWireCodec
     public void ReadEnvelope(in ReadOnlySequence<byte> message, Span<char> pathBuffer, out Envelope envelope, int maxDepth) =>
         MessagePackEnvelope.Parse(message, pathBuffer, out envelope, maxDepth);
 
+    public bool TryReadTraceContext(in ReadOnlySequence<byte> meta, out System.Diagnostics.ActivityContext context) =>
+        EnvelopeMeta.TryReadMessagePackTraceContext(meta, out context);
+
     public bool IsNull(in ReadOnlySequence<byte> value) => value.Length == 1 && value.FirstSpan[0] == MessagePackCode.Nil;
 
     public T ReadValue<T>(in ReadOnlySequence<byte> value, JsonTypeInfo<T> info, int maxDepth)

@@ -33,6 +33,9 @@ internal sealed class RpcCall : RpcContext
     /// <summary>Whether anything may still be sent for this call.</summary>
     public bool CanSend => HasId && Volatile.Read(ref _cancelled) == 0 && Volatile.Read(ref _finished) == 0;
 
+    /// <summary>The call's span (<see cref="GatewayTracing"/>); null when nothing listens.</summary>
+    public System.Diagnostics.Activity? Activity;
+
     /// <summary>Stopwatch timestamp of the dispatch (gateway_rpc_duration_seconds).</summary>
     public long StartTimestamp { get; private set; }
     // The code cell (ProcedureStats) of the terminal outcome; 0 (OK) unless an error or a cancel was recorded.
@@ -101,6 +104,7 @@ internal sealed class RpcCall : RpcContext
     public void Reset()
     {
         _procedure = null;
+        Activity = null;
         Id = default;
         Key = null;
         if (!_cts.TryReset()) _cts = new CancellationTokenSource();

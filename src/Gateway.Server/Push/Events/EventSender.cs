@@ -16,7 +16,28 @@ internal sealed class EventSender(LocalDirectory directory, FanOut fanOut, Clust
 
     private JsonTypeInfo<T> TypeInfo<T>() => (JsonTypeInfo<T>)json.GetTypeInfo(typeof(T));
 
-    public ValueTask PublishAsync<T>(string topic, string eventName, T data, CancellationToken cancellationToken)
+    public ValueTask PublishAsync<T>(string topic, string eventName, T data, CancellationToken cancellationToken) =>
+        GatewayTracing.Source.HasListeners()
+            ? TracedPublishAsync(topic, eventName, data, cancellationToken)
+            : PublishCoreAsync(topic, eventName, data, cancellationToken);
+
+    // Only when something listens: the span covers the local fan-out and the hand-off to the backplane.
+    private async ValueTask TracedPublishAsync<T>(string topic, string eventName, T data, CancellationToken cancellationToken)
+    {
+        using var activity = GatewayTracing.StartPublish(topic, eventName);
+        try
+        {
+            await PublishCoreAsync(topic, eventName, data, cancellationToken).ConfigureAwait(false);
+            if (activity is not null) GatewayTracing.SetOutcome(activity, null);
+        }
+        catch (Exception ex)
+        {
+            if (activity is not null) GatewayTracing.SetOutcome(activity, ex);
+            throw;
+        }
+    }
+
+    private ValueTask PublishCoreAsync<T>(string topic, string eventName, T data, CancellationToken cancellationToken)
     {
         TopicNames.ValidateTopic(topic);
         TopicNames.ValidateEvent(eventName);

@@ -22,7 +22,29 @@ internal sealed class ServerCallRouter(LocalDirectory directory, ClusterLink lin
 
     private GatewayMetrics Metrics => link.Metrics;
 
-    public async Task<TResult> CallAsync<TResult>(string connectionId, string path, object? input, TimeSpan timeout, CancellationToken cancellationToken)
+    public Task<TResult> CallAsync<TResult>(string connectionId, string path, object? input, TimeSpan timeout, CancellationToken cancellationToken) =>
+        GatewayTracing.Source.HasListeners()
+            ? TracedCallAsync<TResult>(connectionId, path, input, timeout, cancellationToken)
+            : CallCoreAsync<TResult>(connectionId, path, input, timeout, cancellationToken);
+
+    // Only when something listens: the span covers the whole call, its code the outcome the caller sees.
+    private async Task<TResult> TracedCallAsync<TResult>(string connectionId, string path, object? input, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var activity = GatewayTracing.StartServerCall(connectionId, path);
+        try
+        {
+            var result = await CallCoreAsync<TResult>(connectionId, path, input, timeout, cancellationToken).ConfigureAwait(false);
+            if (activity is not null) GatewayTracing.SetOutcome(activity, null);
+            return result;
+        }
+        catch (Exception ex)
+        {
+            if (activity is not null) GatewayTracing.SetOutcome(activity, ex);
+            throw;
+        }
+    }
+
+    private async Task<TResult> CallCoreAsync<TResult>(string connectionId, string path, object? input, TimeSpan timeout, CancellationToken cancellationToken)
     {
         if (string.IsNullOrEmpty(path) || path.Length > Protocol.Rpc.JsonEnvelope.MaxPathLength)
             throw new ArgumentException("a path is 1 to 256 characters", nameof(path));

@@ -29,8 +29,9 @@ internal sealed class CallRegistry(RpcConnection owner, int maxInflight)
     public int InflightCount => Volatile.Read(ref _inflight);
     public bool Draining => _draining;
 
-    public RpcCall Begin(Procedure procedure, in RequestId id, bool hasId)
+    public RpcCall Begin(Procedure procedure, in RequestId id, in Gateway.Protocol.Rpc.Envelope envelope)
     {
+        bool hasId = envelope.HasId;
         RpcCall? call = null;
         lock (_pool)
         {
@@ -38,6 +39,8 @@ internal sealed class CallRegistry(RpcConnection owner, int maxInflight)
         }
         call ??= new RpcCall(owner);
         call.Start(procedure, id, hasId);
+        // Tracing: one volatile read when nothing listens; the span (and reading meta) only when something does.
+        if (GatewayTracing.Source.HasListeners()) call.Activity = GatewayTracing.StartCall(owner, procedure, hasId, envelope);
         Interlocked.Increment(ref _inflight);
         return call;
     }
@@ -78,7 +81,9 @@ internal sealed class CallRegistry(RpcConnection owner, int maxInflight)
             }
         }
         // After the lock: a deadline's outcome, recorded under it by the heartbeat, is visible here.
-        call.Procedure.Stats.Record(call.OutcomeCell, System.Diagnostics.Stopwatch.GetTimestamp() - call.StartTimestamp);
+        int outcome = call.OutcomeCell;
+        call.Procedure.Stats.Record(outcome, System.Diagnostics.Stopwatch.GetTimestamp() - call.StartTimestamp);
+        if (call.Activity is { } activity) GatewayTracing.EndCall(activity, outcome);
         call.Reset();
         lock (_pool)
         {

@@ -14,24 +14,29 @@ internal sealed class RequestProcedure<TIn, TOut>(ProcedureDescriptor descriptor
     public override void Dispatch(RpcConnection connection, ref Envelope envelope, in Codec.RequestId id)
     {
         if (!InputReader.TryRead(connection, this, ref envelope, inputInfo, id, out TIn input)) return;
-        var call = connection.Calls.Begin(this, id, envelope.HasId);
+        var call = connection.Calls.Begin(this, id, envelope);
         if (Filters is { } filters)
         {
             connection.Calls.Track(call);
+            using var filteredScope = GatewayTracing.Enter(call.Activity);
             _ = RunFilteredAsync(connection, call, new FilteredRequest<TIn, TOut>(call, input, service, invoker, inputInfo is not null), filters);
             return;
         }
         ValueTask<TOut> pending;
+        // The handler runs under the call's span (its continuations keep it); the read loop gets its own back after.
+        var scope = GatewayTracing.Enter(call.Activity);
         try
         {
             pending = invoker(service, input, call, call.CancellationToken);
         }
         catch (Exception ex)
         {
+            scope.Dispose();
             connection.Replies.Fail(call, ex);
             connection.Calls.End(call);
             return;
         }
+        scope.Dispose();
         if (pending.IsCompletedSuccessfully)
         {
             Reply(connection, call, pending.Result);

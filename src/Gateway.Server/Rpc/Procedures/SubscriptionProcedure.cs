@@ -17,9 +17,10 @@ internal sealed class SubscriptionProcedure<TIn, TOut>(ProcedureDescriptor descr
             return;
         }
         if (!InputReader.TryRead(connection, this, ref envelope, inputInfo, id, out TIn input)) return;
-        var call = connection.Calls.Begin(this, id, hasId: true);
+        var call = connection.Calls.Begin(this, id, envelope);
         connection.Calls.Track(call);
-        _ = StreamAsync(connection, call, input);
+        // The stream's task captures the span as current: the handler's own outgoing calls continue the trace.
+        using (GatewayTracing.Enter(call.Activity)) _ = StreamAsync(connection, call, input);
     }
 
     private async Task StreamAsync(RpcConnection connection, RpcCall call, TIn input)
