@@ -17,6 +17,7 @@ CLIENT_CPU=${CLIENT_CPU:-1}
 RUN_LIMIT=${RUN_LIMIT:-240}   # seconds: the most one load run may take before it is stopped
 # The cases (perf/README.md, "Scenarios"); a subset with CASES="rpc many".
 CASES=${CASES:-rpc many stream large fanout fanout-mixed idle}
+SERVERS_GIVEN=${SERVERS:-}
 SERVERS=${SERVERS:-gateway gateway-msgpack kestrel kestrel-naive signalr}
 RPC_CONNECTIONS=${RPC_CONNECTIONS:-50}; RPC_INFLIGHT=${RPC_INFLIGHT:-16}; PAYLOAD=${PAYLOAD:-64}
 MANY=${MANY:-5000}
@@ -25,6 +26,14 @@ LARGE_CONNECTIONS=${LARGE_CONNECTIONS:-4}; LARGE_PAYLOAD=${LARGE_PAYLOAD:-104857
 SUBSCRIBERS=${SUBSCRIBERS:-1000}; PUB_INFLIGHT=${PUB_INFLIGHT:-1}
 IDLE=${IDLE:-10000}; HOLD=${HOLD:-5s}
 OUT=perf/results/compare
+# Issue 17 (permessage-deflate): CASES=compressed runs rpc-text (echo of TEXT_PAYLOAD bytes of chat-like text), fanout-text
+# (SUBSCRIBERS subscribers, TEXT_PAYLOAD-byte chat text) and idle against `gateway` (uncompressed) and `gateway-deflate`
+# (the same gateway, the load tool offering permessage-deflate); compare.py adds the compressed-vs-plain table.
+TEXT_PAYLOAD=${TEXT_PAYLOAD:-1024}
+if [[ " $CASES " == *" compressed "* ]]; then
+  CASES=$(echo " $CASES " | sed 's/ compressed / rpc-text fanout-text idle /' | xargs)
+  [ -n "$SERVERS_GIVEN" ] || SERVERS="gateway gateway-deflate"
+fi
 export SERVER_CPU CLIENT_CPU
 
 command -v taskset >/dev/null || { echo "taskset (util-linux) is required"; exit 1; }
@@ -54,7 +63,7 @@ rm -rf "$OUT"; mkdir -p "$OUT"
 
 start_server() { # server log-name
   case "$1" in
-    gateway|gateway-msgpack)
+    gateway|gateway-msgpack|gateway-deflate)
       # The sample plugin (echo/echo, echo/count, chat/send); its ticker off so nothing else publishes.
       taskset -c "$SERVER_CPU" dotnet "$HOST_DLL" --Gateway:Listen:0=127.0.0.1:$PORT --Serilog:MinimumLevel:Default=Warning \
         --Gateway:Limits:MaxMessageBytes=4194304 --Samples:Ticker:Enabled=false >"$OUT/$2.server.log" 2>&1 & ;;
@@ -71,6 +80,7 @@ protocol_args() {
   case "$1" in
     signalr) echo "--protocol signalr" ;;
     gateway-msgpack) echo "--protocol gateway --format msgpack" ;;
+    gateway-deflate) echo "--protocol gateway --deflate" ;;
     *) echo "--protocol gateway" ;;
   esac
 }
@@ -84,6 +94,9 @@ applies() { # case server
     fanout-mixed:gateway) return 0 ;;
     fanout-mixed:*) return 1 ;;
     idle:gateway-msgpack) return 1 ;;
+    # Issue 17: the text cases compare the gateway with and without compression; gateway-deflate runs only those and idle.
+    rpc-text:gateway|rpc-text:gateway-deflate|fanout-text:gateway|fanout-text:gateway-deflate|idle:gateway-deflate) return 0 ;;
+    rpc-text:*|fanout-text:*|*:gateway-deflate) return 1 ;;
   esac
   return 0
 }
@@ -125,6 +138,10 @@ run_case() { # case server rep
     fanout-mixed) load_tool "$OUT/$name.log" fanout "${common[@]}" --mixed-formats --subscribers "$SUBSCRIBERS" --publishers 1 \
               --inflight "$PUB_INFLIGHT" --topic room:bench --duration "$DURATION" --warmup "$WARMUP" ;;
     idle) load_tool "$OUT/$name.log" connections "${common[@]}" --count "$IDLE" --hold "$HOLD" ;;
+    rpc-text) load_tool "$OUT/$name.log" rpc "${common[@]}" --connections "$RPC_CONNECTIONS" --inflight "$RPC_INFLIGHT" \
+           --payload "$TEXT_PAYLOAD" --payload-kind text --duration "$DURATION" --warmup "$WARMUP" ;;
+    fanout-text) load_tool "$OUT/$name.log" fanout "${common[@]}" --subscribers "$SUBSCRIBERS" --publishers 1 \
+              --inflight "$PUB_INFLIGHT" --topic room:bench --payload "$TEXT_PAYLOAD" --payload-kind text --duration "$DURATION" --warmup "$WARMUP" ;;
   esac
   read -r g0b g2b < <(gc_counts)
   if [ "$g0a" = null ] || [ "$g0b" = null ]; then

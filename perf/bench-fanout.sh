@@ -5,6 +5,8 @@
 # room:bench), the load tool pinned to core CLIENT_CPU. Writes perf/results/fanout.md (medians, and the ratio of
 # delivered events/s to echo requests/s) from the JSON summaries in perf/results/fanout/. Loopback only, bounded:
 # every load run is capped by `timeout`, every server is stopped (TERM, then KILL) when its scenario ends.
+# Issue 17: DEFLATE=1 makes the load tool offer permessage-deflate on every connection; PAYLOAD_KIND=text fills the
+# payloads with chat-like text (e.g. DEFLATE=1 PAYLOAD_KIND=text PAYLOAD=1024) so compression ratios are honest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,7 +54,7 @@ load_tool() { # log, then the tool's arguments
   local log=$1; shift
   local rc=0
   timeout --kill-after=10 "$RUN_LIMIT" taskset -c "$CLIENT_CPU" dotnet "$LOAD_DLL" "$@" \
-    --url "ws://127.0.0.1:$PORT/ws" --server-pid "$SERVER_PID" --json --plain >"$log" 2>&1 || rc=$?
+    --url "ws://127.0.0.1:$PORT/ws" --server-pid "$SERVER_PID" --json --plain $([ "${DEFLATE:-0}" = 1 ] && echo --deflate) ${PAYLOAD_KIND:+--payload-kind "$PAYLOAD_KIND"} >"$log" 2>&1 || rc=$?
   # 1 = some steps failed: the report says which, and the summary shows it. Anything else: the run did not happen.
   if [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ]; then echo "load tool exited with $rc; see $log:"; tail -20 "$log"; exit 1; fi
 }

@@ -25,6 +25,9 @@ SPEC = {
     "fanout": ("fanout", lambda p: f"fan-out: {int(p['subscribers']):,} subscribers on {p['topic']}, {p['publishers']} publisher × {p['inflight']} chat/send in flight", "delivered events/s", True),
     "fanout-mixed": ("fanout", lambda p: f"fan-out to a mixed audience: as fan-out, every other subscriber on gateway.v1.msgpack ({int(p['subscribers']):,} subscribers)", "delivered events/s", True),
     "idle": ("connections", lambda p: f"idle connections: {int(p['count']):,} held, server RSS growth per connection", "bytes per connection", False),
+    # Issue 17 (CASES=compressed): the same gateway, the load tool with and without permessage-deflate (gateway-deflate).
+    "rpc-text": ("rpc", lambda p: f"RPC of chat text: echo/echo, {p['connections']} connections × {p['inflight']} in flight, {p['payload']}-byte chat-like text", "requests/s", True),
+    "fanout-text": ("fanout", lambda p: f"fan-out of chat text: {int(p['subscribers']):,} subscribers on {p['topic']}, {p['publishers']} publisher × {p['inflight']} chat/send in flight, {p['payload']}-byte chat-like text", "delivered events/s", True),
 }
 
 
@@ -55,7 +58,7 @@ def fmt(v, digits=0):
 
 def main_figure(case, r):
     case = SPEC[case][0] if SPEC[case][0] == "fanout" else case
-    if case in ("rpc", "many"):
+    if case in ("rpc", "many", "rpc-text"):
         return r.get("okRps")
     if case == "stream":
         return r.get("itemsPerSecond")
@@ -73,6 +76,15 @@ def latency(case, r):
     key = {"stream": "itemLatencyUs", "fanout": "deliveryLatencyUs"}.get(SPEC[case][0], "latencyUs")
     lat = r.get(key) or {}
     return lat.get("p50"), lat.get("p99")
+
+
+def per_unit(case, r, total):
+    """Bytes per OK request (rpc) or per delivered event (fan-out); None for the idle case or a run without any."""
+    if total is None:
+        return None
+    kind = SPEC[case][0]
+    n = r.get("ok") if kind == "rpc" else r.get("deliveredEvents") if kind == "fanout" else None
+    return total / n if n else None
 
 
 rows = {}
@@ -98,6 +110,12 @@ for case in CASES:
             "gen2": median([g.get("gen2") for g in gcs if g]),
             "gen2runs": [g.get("gen2") if g else None for g in gcs],
             "reps": len(done),
+            # Issue 17: bytes on the wire per request (rpc) or per delivered event (fan-out), and without compression.
+            "wireIn": median([per_unit(case, r, r.get("bytesIn")) for r in done]),
+            "wireOut": median([per_unit(case, r, r.get("bytesOut")) for r in done]),
+            "plainIn": median([per_unit(case, r, r.get("bytesInUncompressed", r.get("bytesIn"))) for r in done]),
+            "plainOut": median([per_unit(case, r, r.get("bytesOutUncompressed", r.get("bytesOut"))) for r in done]),
+            "deflateConnections": median([r.get("deflateConnections") for r in done]),
         }
 
 
@@ -192,3 +210,41 @@ print("\nGen2 collections per run of the gateway (each repetition, per case): " 
 print("A fresh gateway gets one early Gen2 whatever the load (perf/README.md, \"GC\"); the 1 MiB echo collects Gen2 in "
       "every server because the echo handler's JsonElement copy of each message lands on the large-object heap. The "
       "gateway's own path allocates nothing per message (perf/Gateway.Benchmarks); what remains is the handlers'.")
+
+
+# Issue 17: permessage-deflate, the same gateway with the load tool compressing (gateway-deflate) or not (gateway).
+if any(rows.get(c, {}).get("gateway-deflate") for c in ("rpc-text", "fanout-text", "idle")):
+    print("\n## Compression (issue 17): permessage-deflate vs uncompressed, the same gateway\n")
+    print("Per request (rpc-text) or per delivered event (fan-out: bytes in = what the subscribers received per event); "
+          "wire = what went over the socket, uncompressed = the same frames without compression (the load tool's counters). "
+          "`gateway-deflate` offers `permessage-deflate; client_no_context_takeover; server_no_context_takeover`; the "
+          "tool compresses and inflates with the gateway's own zlib code, on its own core.\n")
+    print("| case | mode | main figure | vs uncompressed | wire bytes in | uncompressed in | wire bytes out | uncompressed out | wire/uncompressed in | deflate connections | server CPU % | client CPU % |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for case in ("rpc-text", "fanout-text"):
+        for s in ("gateway", "gateway-deflate"):
+            r = rows.get(case, {}).get(s)
+            if not r:
+                continue
+            squeeze = r["wireIn"] / r["plainIn"] if r["wireIn"] is not None and r["plainIn"] else None
+            print(f"| {case} | {s} | {fmt(r['main'])} {SPEC[case][2]} | {fmt_ratio(ratio(case, s, 'main', base='gateway'))} | "
+                  f"{fmt(r['wireIn'], 1)} | {fmt(r['plainIn'], 1)} | {fmt(r['wireOut'], 1)} | {fmt(r['plainOut'], 1)} | "
+                  f"{'n/a' if squeeze is None else f'{squeeze:.3f}'} | {fmt(r['deflateConnections'])} | {fmt(r['cpu'], 1)} | {fmt(r['clientCpu'], 1)} |")
+    for s in ("gateway", "gateway-deflate"):
+        r = rows.get("idle", {}).get(s)
+        if r:
+            print(f"| idle | {s} | {fmt(r['main'])} bytes per connection | {fmt_ratio(ratio('idle', s, 'main', base='gateway'))} | | | | | | "
+                  f"{fmt(r['deflateConnections'])} | {fmt(r['cpu'], 1)} | {fmt(r['clientCpu'], 1)} |")
+    print("\n| target (issue 17) | measured | verdict |")
+    print("|---|---|---|")
+    r = ratio("fanout-text", "gateway-deflate", "main", base="gateway")
+    print(f"| fan-out to compressed subscribers within 20 % of uncompressed events/s (compress-once) | {fmt_ratio(r)} | {verdict(check(r, '>=', 0.8))} |")
+    b, v = value("idle", "gateway", "main"), value("idle", "gateway-deflate", "main")
+    # "Unchanged": RSS growth is noisy at the KiB level, so within 10 % or 512 B of the uncompressed figure.
+    ok = None if b is None or v is None else v <= max(b * 1.10, b + 512)
+    shown = "n/a" if b is None or v is None else f"{v / 1024:.1f} KiB vs {b / 1024:.1f} KiB ({(v - b):+,.0f} B)"
+    print(f"| idle RSS per compressed connection unchanged (≤ uncompressed + 10 % or 512 B) | {shown} | {verdict(ok)} |")
+    r = ratio("rpc-text", "gateway-deflate", "main", base="gateway")
+    wire = [value("rpc-text", s, "wireIn") for s in ("gateway", "gateway-deflate")]
+    print(f"| rpc of 1 KiB text: requests/s and bytes on the wire, compressed vs not (reported, no target) | {fmt_ratio(r)} requests/s; "
+          f"{'n/a' if None in wire or not wire[0] else f'{wire[1] / wire[0]:.2f}×'} bytes received per request | — |")

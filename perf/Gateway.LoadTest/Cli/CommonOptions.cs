@@ -88,14 +88,21 @@ public sealed class CommonOptions
         Recursive = true,
     };
 
-    public IEnumerable<Option> All => [Url, Protocol, Format, ServerPid, Out, Label, Json, Html, ResultsDir, Timeout.Option, Plain];
+    public Option<bool> Deflate { get; } = new("--deflate")
+    {
+        Description = "Offer permessage-deflate (client_no_context_takeover; server_no_context_takeover): the client compresses each message it sends "
+            + "and inflates the server's compressed ones with the gateway's own zlib code; reports add the bytes before compression",
+        Recursive = true,
+    };
+
+    public IEnumerable<Option> All => [Url, Protocol, Format, ServerPid, Out, Label, Json, Html, ResultsDir, Timeout.Option, Plain, Deflate];
 
     /// <summary>Validates and resolves the shared options; throws <see cref="ArgumentException"/> with a message for the user.</summary>
     public RunSettings ToSettings(ParseResult parse)
     {
         var protocol = WireProtocol.Create(parse.GetValue(Protocol) ?? "gateway", parse.GetValue(Format) ?? "json");
         string url = parse.GetValue(Url) ?? (protocol is SignalRProtocol ? "ws://127.0.0.1:8080/hub" : "ws://127.0.0.1:8080/ws");
-        var target = ResolveTarget(url, protocol);
+        var target = ResolveTarget(url, protocol) with { Deflate = parse.GetValue(Deflate) };
 
         int? pid = parse.GetValue(ServerPid);
         if (pid is { } p && !ProcessProbe.Exists(p))

@@ -54,6 +54,8 @@ public sealed class RequestScenarioDefinition(string name, RequestKind kind, str
         Option<int> sizeOption = kind == RequestKind.Echo
             ? Options.Int("--payload", payload, $"Bytes of text in each request", 0, "-s")
             : Options.Int("--items", 1000, "Items per subscription", 0, "-n");
+        var payloadKind = PayloadKindOption.Create();
+        if (kind == RequestKind.Echo) command.Add(payloadKind);
         command.Add(connectionsOption);
         command.Add(inflightOption);
         command.Add(sizeOption);
@@ -71,7 +73,7 @@ public sealed class RequestScenarioDefinition(string name, RequestKind kind, str
             string spec = parse.GetValue(load) ?? "keep";
             var simulations = LoadSpec.Parse(spec, c * k, d, w);
             return new RequestScenario(name, kind, c, k, kind == RequestKind.Echo ? size : 0, kind == RequestKind.Stream ? size : 0,
-                simulations, spec, d, w, settings);
+                simulations, spec, d, w, settings, parse.GetValue(payloadKind) ?? "alphabet");
         }));
         return command;
     }
@@ -151,7 +153,8 @@ public sealed class FanoutScenarioDefinition : IScenarioDefinition
                           "COPIES defaults to publishers×inflight, TIME to --duration",
             DefaultValueFactory = _ => "keep",
         };
-        foreach (var option in new Option[] { subscribers, publishers, inflight, topic, subscribe, payload, duration.Option, warmup.Option, drain.Option, perSource, mixed, completions, load })
+        var payloadKind = PayloadKindOption.Create();
+        foreach (var option in new Option[] { subscribers, publishers, inflight, topic, subscribe, payload, payloadKind, duration.Option, warmup.Option, drain.Option, perSource, mixed, completions, load })
             command.Add(option);
         command.SetAction((parse, ct) => App.RunAsync(parse, common, settings =>
         {
@@ -179,8 +182,25 @@ public sealed class FanoutScenarioDefinition : IScenarioDefinition
             bool mixedFormats = parse.GetValue(mixed);
             if (mixedFormats && settings.Target.Protocol is not (Protocols.GatewayProtocol or Protocols.GatewayMsgPackProtocol))
                 throw new ArgumentException("--mixed-formats mixes the gateway's JSON and MessagePack formats: it needs --protocol gateway");
-            return new FanoutScenario(s, p, k, t, via, size, parse.GetValue(perSource), drain.Get(parse), inline, mixedFormats, simulations, spec, d, w, settings);
+            return new FanoutScenario(s, p, k, t, via, size, parse.GetValue(perSource), drain.Get(parse), inline, mixedFormats, simulations, spec, d, w, settings,
+                parse.GetValue(payloadKind) ?? "alphabet");
         }));
         return command;
+    }
+}
+
+/// <summary>--payload-kind: what fills the payload text.</summary>
+public static class PayloadKindOption
+{
+    public static Option<string> Create()
+    {
+        var option = new Option<string>("--payload-kind")
+        {
+            Description = "alphabet: the alphabet repeated (compresses to almost nothing); text: chat-like sentences of words, names and numbers, " +
+                          "which compress like real messages (use it with --deflate)",
+            DefaultValueFactory = _ => "alphabet",
+        };
+        option.AcceptOnlyFromAmong("alphabet", "text");
+        return option;
     }
 }

@@ -80,6 +80,27 @@ public abstract class Scenario
 
     /// <summary>Bytes on the wire so far (sampled at the window's start and end).</summary>
     public abstract (long In, long Out) Bytes();
+    /// <summary>
+    /// permessage-deflate (--deflate): frame bytes compression has saved so far (sampled with <see cref="Bytes"/>: what
+    /// the wire would have carried uncompressed is Bytes() plus this) and how many connections negotiated it.
+    /// </summary>
+    public virtual (long In, long Out, int Connections) CompressionSaved() => (0, 0, 0);
+
+    /// <summary>Sums <see cref="CompressionSaved"/> over <paramref name="connections"/> (null entries: not connected).</summary>
+    protected static (long In, long Out, int Connections) SumCompression(IEnumerable<Net.WsConnection?> connections)
+    {
+        long i = 0, o = 0;
+        int n = 0;
+        foreach (var c in connections)
+        {
+            if (c is null) continue;
+            i += Volatile.Read(ref c.ReceivedBytesSaved);
+            o += Volatile.Read(ref c.SentBytesSaved);
+            if (c.Compressed) n++;
+        }
+        return (i, o, n);
+    }
+
     /// <summary>Extra live figures (open connections, items).</summary>
     public virtual IEnumerable<(string Name, string Value)> ProgressExtras() => [];
     /// <summary>Adds scenario-specific figures to the result.</summary>

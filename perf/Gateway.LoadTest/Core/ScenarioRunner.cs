@@ -327,7 +327,10 @@ public sealed class ScenarioRunner
     // ------------------------------------------------------------------ window
 
     private sealed record WindowSnapshot(long Timestamp, TimeSpan Cpu, TimeSpan CpuSystem, int Gen0, int Gen1, int Gen2, long Allocated, long SampleBytes,
-        long BytesIn, long BytesOut, (TimeSpan User, TimeSpan System)? ServerCpu, (long Busy, long Total, int Cpus)? Machine);
+        long BytesIn, long BytesOut, (TimeSpan User, TimeSpan System)? ServerCpu, (long Busy, long Total, int Cpus)? Machine)
+    {
+        public (long In, long Out, int Connections) Saved { get; init; }
+    }
 
     private WindowSnapshot Snap()
     {
@@ -335,7 +338,10 @@ public sealed class ScenarioRunner
         var self = Process.GetCurrentProcess();
         return new WindowSnapshot(Stopwatch.GetTimestamp(), self.TotalProcessorTime, self.PrivilegedProcessorTime,
             GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalAllocatedBytes(precise: true), LatencyRecorder.AllocatedBytes,
-            bytesIn, bytesOut, _context.Settings.ServerPid is { } pid ? ProcessProbe.ReadCpuTimes(pid) : null, ProcessProbe.ReadMachineCpu());
+            bytesIn, bytesOut, _context.Settings.ServerPid is { } pid ? ProcessProbe.ReadCpuTimes(pid) : null, ProcessProbe.ReadMachineCpu())
+        {
+            Saved = _scenario.CompressionSaved(),
+        };
     }
 
     private WindowSnapshot OpenWindow()
@@ -363,6 +369,12 @@ public sealed class ScenarioRunner
         result.Latency = LatencyRecorder.Summarize(_users.Select(u => u.Latency));
         result.BytesIn = end.BytesIn - start.BytesIn;
         result.BytesOut = end.BytesOut - start.BytesOut;
+        if (_context.Settings.Target.Deflate)
+        {
+            result.BytesInUncompressed = result.BytesIn + end.Saved.In - start.Saved.In;
+            result.BytesOutUncompressed = result.BytesOut + end.Saved.Out - start.Saved.Out;
+            result.DeflateConnections = end.Saved.Connections;
+        }
         result.ClientCpuPercent = wall > TimeSpan.Zero ? 100.0 * (end.Cpu - start.Cpu) / wall / Environment.ProcessorCount : 0;
         result.ClientCpuSystemPercent = wall > TimeSpan.Zero ? 100.0 * (end.CpuSystem - start.CpuSystem) / wall / Environment.ProcessorCount : 0;
         result.ClientGen0 = end.Gen0 - start.Gen0;

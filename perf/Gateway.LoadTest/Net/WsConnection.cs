@@ -12,6 +12,8 @@ namespace Gateway.LoadTest.Net;
 /// <summary>Where and how to connect.</summary>
 public sealed record ConnectTarget(Uri Url, IPEndPoint EndPoint, WireProtocol Protocol)
 {
+    /// <summary>Offer permessage-deflate (<see cref="ClientDeflate.Offer"/>); the server may still decline it.</summary>
+    public bool Deflate { get; init; }
     public string HostHeader => Url.IsDefaultPort ? Url.Host : $"{Url.Host}:{Url.Port}";
 }
 
@@ -51,6 +53,8 @@ public sealed class WsConnection : IReplySink
     private bool _awaitingHandshake;
     private string? _handshakeError;
     private Task? _receiveTask, _writeTask;
+    private ClientDeflate? _deflate;
+    private bool _fragmentCompressed;
     private readonly TaskCompletionSource _closedTcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private WsConnection(Socket socket, WireProtocol protocol, byte[] buffer, int start, int end)
@@ -77,6 +81,13 @@ public sealed class WsConnection : IReplySink
     // Written by one loop each, read (approximately) by the progress display.
     public long BytesSent;
     public long BytesReceived;
+    /// <summary>
+    /// permessage-deflate: messages sent/received compressed, and the frame bytes compression saved on them (the frames'
+    /// size uncompressed less their size on the wire), so BytesSent + SentBytesSaved is what the wire would have carried.
+    /// </summary>
+    public long CompressedSent, CompressedReceived, SentBytesSaved, ReceivedBytesSaved;
+    /// <summary>True when the server accepted permessage-deflate.</summary>
+    public bool Compressed => _deflate is not null;
     /// <summary>Socket reads that returned data (after the upgrade), by the receive loop.</summary>
     public long Reads;
     public long ItemsTotal;
@@ -129,6 +140,7 @@ public sealed class WsConnection : IReplySink
                 .Append("Sec-WebSocket-Key: ").Append(key).Append("\r\n")
                 .Append("Sec-WebSocket-Version: 13\r\n");
             if (target.Protocol.SubProtocol is { } sub) request.Append("Sec-WebSocket-Protocol: ").Append(sub).Append("\r\n");
+            if (target.Deflate) request.Append("Sec-WebSocket-Extensions: ").Append(ClientDeflate.Offer).Append("\r\n");
             request.Append("User-Agent: Gateway.LoadTest\r\n\r\n");
             var requestBytes = Encoding.ASCII.GetBytes(request.ToString());
             await SendAllAsync(socket, requestBytes, ct).ConfigureAwait(false);
@@ -146,12 +158,15 @@ public sealed class WsConnection : IReplySink
                 if (n == 0) throw new HandshakeException(length == 0 ? "server closed the connection during the upgrade" : "server closed the connection in the middle of the upgrade response");
                 length += n;
             }
-            CheckUpgradeResponse(buffer.AsSpan(0, headerEnd), key, target.Protocol.SubProtocol);
+            string? extensions = CheckUpgradeResponse(buffer.AsSpan(0, headerEnd), key, target.Protocol.SubProtocol);
+            if (extensions is not null && !target.Deflate)
+                throw new HandshakeException($"server answered an extension the client did not offer: '{extensions}'");
 
             var connection = new WsConnection(socket, target.Protocol, buffer, headerEnd + 4, length)
             {
                 BytesSent = requestBytes.Length,
                 BytesReceived = headerEnd + 4,
+                _deflate = ClientDeflate.FromAnswer(extensions, MaxMessageBytes),
             };
             if (target.Protocol.HandshakeRequest is { } hello)
             {
@@ -170,7 +185,8 @@ public sealed class WsConnection : IReplySink
         }
     }
 
-    private static void CheckUpgradeResponse(ReadOnlySpan<byte> head, string key, string? subProtocol)
+    /// <returns>The server's Sec-WebSocket-Extensions answer, or null.</returns>
+    private static string? CheckUpgradeResponse(ReadOnlySpan<byte> head, string key, string? subProtocol)
     {
         string text = Encoding.Latin1.GetString(head);
         var lines = text.Split("\r\n");
@@ -179,7 +195,7 @@ public sealed class WsConnection : IReplySink
             throw new HandshakeException($"not an HTTP response: '{lines[0]}'");
         if (status[1] != "101")
             throw new HandshakeException($"upgrade refused: HTTP {status[1]} {(status.Length > 2 ? status[2] : "")}".TrimEnd());
-        string? accept = null, upgrade = null;
+        string? accept = null, upgrade = null, extensions = null;
         foreach (var line in lines.AsSpan(1))
         {
             int colon = line.IndexOf(':');
@@ -188,6 +204,7 @@ public sealed class WsConnection : IReplySink
             var value = line[(colon + 1)..].Trim();
             if (name.Equals("Sec-WebSocket-Accept", StringComparison.OrdinalIgnoreCase)) accept = value;
             else if (name.Equals("Upgrade", StringComparison.OrdinalIgnoreCase)) upgrade = value;
+            else if (name.Equals("Sec-WebSocket-Extensions", StringComparison.OrdinalIgnoreCase)) extensions = extensions is null ? value : extensions + ", " + value;
         }
         if (!string.Equals(upgrade, "websocket", StringComparison.OrdinalIgnoreCase))
             throw new HandshakeException($"101 without 'Upgrade: websocket' (got '{upgrade}')");
@@ -195,6 +212,7 @@ public sealed class WsConnection : IReplySink
         if (accept != expected)
             throw new HandshakeException($"wrong Sec-WebSocket-Accept '{accept}' (expected '{expected}')");
         _ = subProtocol; // the gateway may answer without echoing it when it is the default
+        return extensions;
     }
 
     private async Task ReadHandshakeAsync(CancellationToken ct)
@@ -361,6 +379,7 @@ public sealed class WsConnection : IReplySink
                     {
                         if (!TryDequeue(out var item, out bool more)) { drained = true; break; }
                         var frame = item.Frame;
+                        if (_deflate is { } deflate) frame = CompressForSend(deflate, frame);
                         if (used == 0 && !more || frame.Length > CoalesceBytes / 2)
                         {
                             // Alone or large: straight from the slot's frame, no copy.
@@ -384,6 +403,16 @@ public sealed class WsConnection : IReplySink
         {
             MarkClosed("send failed: " + ex.Message);
         }
+    }
+
+    // The compressed frame lives in the codec's buffer until the next call: sent or copied before the next dequeue.
+    private ReadOnlyMemory<byte> CompressForSend(ClientDeflate deflate, ReadOnlyMemory<byte> frame)
+    {
+        var compressed = deflate.Compress(frame);
+        if (compressed.Length == frame.Length) return frame;
+        CompressedSent++;
+        SentBytesSaved += frame.Length - compressed.Length;
+        return compressed;
     }
 
     private ValueTask SendCoalescedAsync(int length) => SendFrameAsync(_coalesce.AsMemory(0, length));
@@ -431,6 +460,7 @@ public sealed class WsConnection : IReplySink
         _sendSignal.Set();
         if (_writeTask is { } writer) await Task.WhenAny(writer, Task.Delay(2000));
         _socket.Dispose();
+        if (_writeTask is null || _writeTask.IsCompleted) _deflate?.Dispose();
         _closedTcs.TrySetResult();
     }
 
@@ -472,7 +502,10 @@ public sealed class WsConnection : IReplySink
             bool fin = (b0 & 0x80) != 0;
             int opcode = b0 & 0x0F;
             if ((b1 & 0x80) != 0) { ProtocolError("server sent a masked frame"); return; }
-            if ((b0 & 0x70) != 0) { ProtocolError("server set reserved bits (no extension was negotiated)"); return; }
+            // RSV1 marks a compressed message, on its first frame only (RFC 7692 §6).
+            bool compressed = (b0 & 0x40) != 0;
+            if ((b0 & 0x30) != 0 || compressed && (_deflate is null || opcode is not (Frames.OpText or Frames.OpBinary)))
+            { ProtocolError(_deflate is null ? "server set reserved bits (no extension was negotiated)" : "server set reserved bits on a control or continuation frame"); return; }
             long length = b1 & 0x7F;
             int header = 2;
             if (length == 126)
@@ -504,21 +537,27 @@ public sealed class WsConnection : IReplySink
             }
             var payload = span.Slice(header, (int)length);
             _recvStart += (int)total;
-            HandleFrame(fin, opcode, payload);
+            HandleFrame(fin, opcode, payload, compressed);
             if (_recvStart == _recvEnd) { _recvStart = _recvEnd = 0; return; }
             if (_handshakeError is not null) return;
         }
     }
 
-    private void HandleFrame(bool fin, int opcode, ReadOnlySpan<byte> payload)
+    private void HandleFrame(bool fin, int opcode, ReadOnlySpan<byte> payload, bool compressed)
     {
         switch (opcode)
         {
             case Frames.OpText:
             case Frames.OpBinary:
                 if (_inFragment) { ProtocolError("new data frame inside a fragmented message"); return; }
-                if (fin) { OnMessage(payload); return; }
+                if (fin)
+                {
+                    if (compressed) OnCompressedMessage(payload, payload.Length + Frames.HeaderLength(payload.Length));
+                    else OnMessage(payload);
+                    return;
+                }
                 _inFragment = true;
+                _fragmentCompressed = compressed;
                 _fragmentLength = 0;
                 AppendFragment(payload);
                 return;
@@ -528,7 +567,8 @@ public sealed class WsConnection : IReplySink
                 if (fin)
                 {
                     _inFragment = false;
-                    OnMessage(_fragment.AsSpan(0, _fragmentLength));
+                    if (_fragmentCompressed) OnCompressedMessage(_fragment.AsSpan(0, _fragmentLength), _fragmentLength + Frames.HeaderLength(_fragmentLength));
+                    else OnMessage(_fragment.AsSpan(0, _fragmentLength));
                 }
                 return;
             case Frames.OpPing:
@@ -560,6 +600,16 @@ public sealed class WsConnection : IReplySink
             Array.Resize(ref _fragment, Math.Max(_fragmentLength + payload.Length, (_fragment?.Length ?? 1024) * 2));
         payload.CopyTo(_fragment.AsSpan(_fragmentLength));
         _fragmentLength += payload.Length;
+    }
+
+    /// <param name="wireBytes">The message's frame bytes as received (counted as one frame when it came in fragments).</param>
+    private void OnCompressedMessage(ReadOnlySpan<byte> payload, int wireBytes)
+    {
+        if (!_deflate!.TryInflate(payload, out var message, out var error)) { ProtocolError(error!); return; }
+        CompressedReceived++;
+        // What the same message would have cost as one uncompressed server frame (unmasked: no key).
+        ReceivedBytesSaved += message.Length + Frames.HeaderLength(message.Length) - wireBytes;
+        OnMessage(message);
     }
 
     private void OnMessage(ReadOnlySpan<byte> message)

@@ -25,10 +25,11 @@ public static class FanoutText
     private static ReadOnlySpan<byte> Marker => "\"text\":\"T"u8;
 
     /// <summary>The text for publisher <paramref name="publisher"/>: zero stamp and sequence (patched per send), padded to <paramref name="length"/> bytes.</summary>
-    public static string Build(int publisher, int length)
+    /// <param name="payloadKind">--payload-kind of the padding: alphabet (default) or text (<see cref="ChatText"/>).</param>
+    public static string Build(int publisher, int length, string payloadKind = "alphabet")
     {
         if (length < HeaderLength) throw new ArgumentOutOfRangeException(nameof(length), $"a fanout text is at least {HeaderLength} bytes");
-        string padding = WireProtocol.PayloadText(length - HeaderLength);
+        string padding = ChatText.Payload(payloadKind, length - HeaderLength);
         return $"T{new string('0', StampWidth)}P{publisher.ToString("D" + PublisherWidth, System.Globalization.CultureInfo.InvariantCulture)}S{new string('0', SeqWidth)}.{padding}";
     }
 

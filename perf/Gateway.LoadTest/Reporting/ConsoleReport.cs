@@ -50,6 +50,12 @@ public static class ConsoleReport
             yield return ("items/s", Format.Rate(r.ItemsPerSecond ?? 0));
         }
         yield return ("bytes in / out", $"{Format.Bytes(r.BytesIn)} / {Format.Bytes(r.BytesOut)} ({Format.Bytes((long)(r.BytesIn / Math.Max(r.DurationSeconds, 1e-9)))}/s in)");
+        if (r.BytesInUncompressed is { } plainIn && r.BytesOutUncompressed is { } plainOut)
+        {
+            yield return ("bytes uncompressed in / out", $"{Format.Bytes(plainIn)} / {Format.Bytes(plainOut)} (wire/uncompressed " +
+                $"{Format.Num(plainIn > 0 ? r.BytesIn / (double)plainIn : 1, "0.000")} in, {Format.Num(plainOut > 0 ? r.BytesOut / (double)plainOut : 1, "0.000")} out)");
+            yield return ("deflate connections", Format.Int(r.DeflateConnections ?? 0));
+        }
         yield return ("client CPU", $"{Format.Pct(r.ClientCpuPercent)} of {r.Cores} cores (kernel {Format.Pct(r.ClientCpuSystemPercent)})");
         yield return ("client GC gen0/1/2", $"{r.ClientGen0}/{r.ClientGen1}/{r.ClientGen2}, allocated {Format.Bytes(r.ClientAllocatedBytes)}" +
             (r.Requests > 0 ? $" ({Format.Num(r.ClientAllocatedBytes / (double)r.Requests, "0.0")} B/{Singular(r.StepUnit)})" : "") +

@@ -98,6 +98,7 @@ public static class ReportWriter
         "bytesIn", "bytesOut", "clientCpuPercent", "clientGen0", "clientGen1", "clientGen2", "clientAllocatedBytes",
         "serverCpuPercent", "serverRssBeforeKb", "serverRssAfterKb", "serverRssPeakKb", "extra",
         "clientCpuSystemPercent", "serverCpuSystemPercent", "machineBusyCores", "otherBusyCores",
+        "bytesInUncompressed", "bytesOutUncompressed", "deflateConnections",
     ];
 
     public static string Csv(ScenarioResult r)
@@ -122,6 +123,7 @@ public static class ReportWriter
                     $"{l.Key}.p99={D(l.Summary.P99Us)}", $"{l.Key}.max={D(l.Summary.MaxUs)}",
                 }))),
             D(r.ClientCpuSystemPercent), N(r.ServerCpuSystemPercent), N(r.MachineBusyCores), N(r.OtherBusyCores),
+            r.BytesInUncompressed?.ToString(C) ?? "", r.BytesOutUncompressed?.ToString(C) ?? "", r.DeflateConnections?.ToString(C) ?? "",
         };
         return string.Join(",", CsvColumns) + "\n" + string.Join(",", values.Select(CsvField)) + "\n";
     }
@@ -165,6 +167,9 @@ public static class ReportWriter
             }
             w.WriteNumber("bytesIn", r.BytesIn);
             w.WriteNumber("bytesOut", r.BytesOut);
+            if (r.BytesInUncompressed is { } plainIn) w.WriteNumber("bytesInUncompressed", plainIn);
+            if (r.BytesOutUncompressed is { } plainOut) w.WriteNumber("bytesOutUncompressed", plainOut);
+            if (r.DeflateConnections is { } deflated) w.WriteNumber("deflateConnections", deflated);
             w.WriteNumber("cores", r.Cores);
             w.WriteNumber("clientCpuPercent", Round(r.ClientCpuPercent));
             w.WriteNumber("clientCpuSystemPercent", Round(r.ClientCpuSystemPercent));

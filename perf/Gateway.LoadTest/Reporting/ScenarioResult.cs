@@ -25,6 +25,11 @@ public sealed class ScenarioResult
 
     public long BytesIn { get; set; }
     public long BytesOut { get; set; }
+    /// <summary>--deflate: what <see cref="BytesIn"/>/<see cref="BytesOut"/> would have been without compression (null without --deflate).</summary>
+    public long? BytesInUncompressed { get; set; }
+    public long? BytesOutUncompressed { get; set; }
+    /// <summary>--deflate: connections on which the server accepted permessage-deflate.</summary>
+    public int? DeflateConnections { get; set; }
     public int Cores { get; set; } = Environment.ProcessorCount;
     public double ClientCpuPercent { get; set; }
     /// <summary>The kernel's part of <see cref="ClientCpuPercent"/> (system calls: socket reads and writes).</summary>

@@ -147,6 +147,8 @@ public sealed class ConnectionsScenario(int count, TimeSpan hold, TimeSpan settl
         return (i, o);
     }
 
+    public override (long In, long Out, int Connections) CompressionSaved() => SumCompression(_connections);
+
     public override IEnumerable<(string Name, string Value)> ProgressExtras()
     {
         yield return ("connections", $"{Volatile.Read(ref _opened):N0}/{count:N0} opened");

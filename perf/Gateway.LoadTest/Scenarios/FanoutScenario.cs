@@ -27,7 +27,8 @@ public enum SubscribeVia
 /// </summary>
 public sealed class FanoutScenario(
     int subscribers, int publishers, int inflight, string topic, SubscribeVia via, int payloadBytes, int perSource, TimeSpan drain,
-    bool inlineCompletions, bool mixedFormats, IReadOnlyList<LoadSimulation> load, string loadSpec, TimeSpan duration, TimeSpan warmup, RunSettings settings) : Scenario
+    bool inlineCompletions, bool mixedFormats, IReadOnlyList<LoadSimulation> load, string loadSpec, TimeSpan duration, TimeSpan warmup, RunSettings settings,
+    string payloadKind = "alphabet") : Scenario
 {
     /// <summary>A drain ends early once nothing arrived for this long and no publish is outstanding.</summary>
     private static readonly TimeSpan QuietEnd = TimeSpan.FromSeconds(1);
@@ -69,6 +70,8 @@ public sealed class FanoutScenario(
         ("subscribe", via == SubscribeVia.Join ? "chat/join" : "$subscribe"),
         ("subscriber formats", mixedFormats ? $"mixed: every other subscriber speaks {OtherFormat(settings.Target.Protocol).SubProtocol}" : settings.Target.Protocol.SubProtocol ?? settings.Target.Protocol.Name),
         ("payload", payloadBytes.ToString(CultureInfo.InvariantCulture)),
+        ("payloadKind", payloadKind),
+        ("deflate", settings.Target.Deflate ? "offered" : "off"),
         ("duration", Durations.Format(duration)),
         ("warmup", Durations.Format(warmup)),
         ("load", loadSpec),
@@ -124,7 +127,7 @@ public sealed class FanoutScenario(
 
         // The first publish checks the whole path: chat/send answered, and the event reaches every subscriber.
         var templates = new RequestTemplate[publishers];
-        for (int p = 0; p < publishers; p++) templates[p] = protocol.Publish(RoomOf(topic), FanoutText.Build(p, payloadBytes));
+        for (int p = 0; p < publishers; p++) templates[p] = protocol.Publish(RoomOf(topic), FanoutText.Build(p, payloadBytes, payloadKind));
         await ProbeAsync(templates[0], firstEvent, context);
         _eventsAtStart = _sinks.Sum(s => s.Events);
         _stampedAtStart = _sinks.Sum(s => s.Stamped);
@@ -300,6 +303,8 @@ public sealed class FanoutScenario(
         }
         return (i, o);
     }
+
+    public override (long In, long Out, int Connections) CompressionSaved() => SumCompression(_subscribers.Concat(_publishers));
 
     public override IEnumerable<(string Name, string Value)> ProgressExtras()
     {

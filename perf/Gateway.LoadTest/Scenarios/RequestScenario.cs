@@ -21,7 +21,8 @@ public enum RequestKind
 /// </summary>
 public sealed class RequestScenario(
     string name, RequestKind kind, int connections, int inflight, int payloadBytes, int items,
-    IReadOnlyList<LoadSimulation> load, string loadSpec, TimeSpan duration, TimeSpan warmup, RunSettings settings) : Scenario
+    IReadOnlyList<LoadSimulation> load, string loadSpec, TimeSpan duration, TimeSpan warmup, RunSettings settings,
+    string payloadKind = "alphabet") : Scenario
 {
     private WsConnection[] _connections = [];
     private long _timeoutTicks;
@@ -39,6 +40,8 @@ public sealed class RequestScenario(
         ("connections", connections.ToString(CultureInfo.InvariantCulture)),
         ("inflight", inflight.ToString(CultureInfo.InvariantCulture)),
         kind == RequestKind.Echo ? ("payload", payloadBytes.ToString(CultureInfo.InvariantCulture)) : ("items", items.ToString(CultureInfo.InvariantCulture)),
+        ("payloadKind", kind == RequestKind.Echo ? payloadKind : "-"),
+        ("deflate", settings.Target.Deflate ? "offered" : "off"),
         ("duration", Durations.Format(duration)),
         ("warmup", Durations.Format(warmup)),
         ("load", loadSpec),
@@ -48,7 +51,7 @@ public sealed class RequestScenario(
     public override async Task InitAsync(RunContext context)
     {
         var protocol = settings.Target.Protocol;
-        var template = kind == RequestKind.Echo ? protocol.Echo(WireProtocol.PayloadText(payloadBytes)) : protocol.Count(items);
+        var template = kind == RequestKind.Echo ? protocol.Echo(ChatText.Payload(payloadKind, payloadBytes)) : protocol.Count(items);
         // Room for one reply plus what pipelining piles up; large messages grow the buffer once.
         int receiveBuffer = Math.Clamp(template.Payload.Length * 2 + 4096, 16 * 1024, 256 * 1024);
         ConnectionsScenario.CheckFileDescriptors(connections, settings.ServerPid, context.Log);
@@ -84,7 +87,7 @@ public sealed class RequestScenario(
         {
             throw new HandshakeException(ex.Message + $" — a {template.Payload.Length}-byte request is over the server's message size limit; raise it (gateway: --Gateway:Limits:MaxMessageBytes=4194304) or lower --payload");
         }
-        var text = System.Text.Encoding.ASCII.GetBytes(WireProtocol.PayloadText(textLength));
+        var text = System.Text.Encoding.ASCII.GetBytes(ChatText.Payload(payloadKind, textLength));
         bool isError = settings.Target.Protocol.IsErrorReply(answer);
         if (isError || answer.AsSpan().IndexOf(text) < 0)
         {
@@ -118,6 +121,8 @@ public sealed class RequestScenario(
         }
         return (i, o);
     }
+
+    public override (long In, long Out, int Connections) CompressionSaved() => SumCompression(_connections);
 
     public override IEnumerable<(string Name, string Value)> ProgressExtras()
     {
