@@ -245,41 +245,50 @@ internal sealed class MessagePackClientCodec : IClientCodec
         TimeSpan? retryAfter = null;
         JsonElement? details = null;
         var reader = new MessagePackReader(error);
-        if (reader.NextMessagePackType == MessagePackType.Map)
+        // TryRead checked the message's structure, not every value's range (a status past int, a bad UTF-8 string): an
+        // error object that cannot be read fully still fails its call with what was read, never the receive loop.
+        try
         {
-            int count = reader.ReadMapHeader();
-            for (int i = 0; i < count; i++)
+            if (reader.NextMessagePackType == MessagePackType.Map)
             {
-                if (reader.NextMessagePackType != MessagePackType.String) { reader.Skip(); reader.Skip(); continue; }
-                var key = KeySpan(ref reader);
-                if (key.SequenceEqual("code"u8)) code = ReadString(ref reader) ?? code;
-                else if (key.SequenceEqual("message"u8)) message = ReadString(ref reader) ?? "";
-                else if (key.SequenceEqual("status"u8))
+                int count = reader.ReadMapHeader();
+                for (int i = 0; i < count; i++)
                 {
-                    if (reader.NextMessagePackType == MessagePackType.Integer) status = reader.ReadInt32();
+                    if (reader.NextMessagePackType != MessagePackType.String) { reader.Skip(); reader.Skip(); continue; }
+                    var key = KeySpan(ref reader);
+                    if (key.SequenceEqual("code"u8)) code = ReadString(ref reader) ?? code;
+                    else if (key.SequenceEqual("message"u8)) message = ReadString(ref reader) ?? "";
+                    else if (key.SequenceEqual("status"u8))
+                    {
+                        if (reader.NextMessagePackType == MessagePackType.Integer) status = reader.ReadInt32();
+                        else reader.Skip();
+                    }
+                    else if (key.SequenceEqual("retryable"u8))
+                    {
+                        if (reader.NextMessagePackType == MessagePackType.Boolean) retryable = reader.ReadBoolean();
+                        else reader.Skip();
+                    }
+                    else if (key.SequenceEqual("retryAfterMs"u8))
+                    {
+                        if (reader.NextMessagePackType is MessagePackType.Integer or MessagePackType.Float) retryAfter = TimeSpan.FromMilliseconds(reader.ReadDouble());
+                        else reader.Skip();
+                    }
+                    else if (key.SequenceEqual("details"u8))
+                    {
+                        if (reader.TryReadNil()) continue;
+                        // Details JSON cannot hold (an extension other than the timestamp) must not cost the error itself.
+                        var probe = reader.CreatePeekReader();
+                        try { details = JsonElementFormatter.Instance.Deserialize(ref probe, _options); }
+                        catch (Exception ex) when (IsMappingFailure(ex) || ex is JsonException) { details = null; }
+                        reader.Skip();
+                    }
                     else reader.Skip();
                 }
-                else if (key.SequenceEqual("retryable"u8))
-                {
-                    if (reader.NextMessagePackType == MessagePackType.Boolean) retryable = reader.ReadBoolean();
-                    else reader.Skip();
-                }
-                else if (key.SequenceEqual("retryAfterMs"u8))
-                {
-                    if (reader.NextMessagePackType is MessagePackType.Integer or MessagePackType.Float) retryAfter = TimeSpan.FromMilliseconds(reader.ReadDouble());
-                    else reader.Skip();
-                }
-                else if (key.SequenceEqual("details"u8))
-                {
-                    if (reader.TryReadNil()) continue;
-                    // Details JSON cannot hold (an extension other than the timestamp) must not cost the error itself.
-                    var probe = reader.CreatePeekReader();
-                    try { details = JsonElementFormatter.Instance.Deserialize(ref probe, _options); }
-                    catch (Exception ex) when (IsMappingFailure(ex) || ex is JsonException) { details = null; }
-                    reader.Skip();
-                }
-                else reader.Skip();
             }
+        }
+        catch (Exception ex) when (IsMappingFailure(ex) || ex is JsonException)
+        {
+            if (message.Length == 0) message = "unreadable error object: " + ex.Message;
         }
         return new RpcException(code, message, status, retryable, retryAfter, details);
     }
