@@ -25,6 +25,10 @@ public class ClientRoundTripBenchmarks
     private object _pair = null!;
     private BenchMsg _msg = null!;
 
+    /// <summary>The client's wire format: both codecs are held to the same allocation budget.</summary>
+    [Params(GatewayWireFormat.Json, GatewayWireFormat.MessagePack)]
+    public GatewayWireFormat Format { get; set; }
+
     [GlobalSetup]
     public void Setup()
     {
@@ -33,7 +37,7 @@ public class ClientRoundTripBenchmarks
         var options = new GatewayOptions { Listen = ["127.0.0.1:0"] };
         _server = new GatewayServer(options, new Dictionary<string, IWebSocketApplication> { ["/ws"] = rpc });
         _server.StartAsync().GetAwaiter().GetResult();
-        _client = new GatewayClient(new Uri($"ws://127.0.0.1:{_server.BoundEndPoints[0].Port}/ws"));
+        _client = new GatewayClient(new Uri($"ws://127.0.0.1:{_server.BoundEndPoints[0].Port}/ws"), o => o.Format = Format);
         _client.ConnectAsync().GetAwaiter().GetResult();
         _pair = new Pair { A = 20, B = 22 };
         _msg = new BenchMsg { Text = new string('x', 53) };

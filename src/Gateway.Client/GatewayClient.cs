@@ -56,6 +56,7 @@ public sealed partial class GatewayClient : IAsyncDisposable
         _codec = options.Format switch
         {
             GatewayWireFormat.Json => new JsonClientCodec(SerializerOptions(options.JsonSerializerOptions)),
+            GatewayWireFormat.MessagePack => new MessagePackClientCodec(SerializerOptions(options.JsonSerializerOptions)),
             _ => throw new ArgumentOutOfRangeException(nameof(options), $"unknown format {options.Format}"),
         };
         _log = options.LoggerFactory?.CreateLogger("Gateway.Client") ?? NullLogger.Instance;

@@ -9,6 +9,13 @@ public enum GatewayWireFormat
 {
     /// <summary><c>gateway.v1.json</c>: text frames, one JSON envelope each.</summary>
     Json,
+
+    /// <summary>
+    /// <c>gateway.v1.msgpack</c>: binary frames, one MessagePack map each. Values map as in JSON (objects are maps keyed by
+    /// their JSON property names, per <see cref="GatewayClientOptions.JsonSerializerOptions"/>), except that <c>byte[]</c>
+    /// is bin and <c>DateTime</c>/<c>DateTimeOffset</c> the timestamp extension: the same typed inputs and outputs work.
+    /// </summary>
+    MessagePack,
 }
 
 /// <summary>Settings of a <see cref="GatewayClient"/>. Read when the client is created; later changes have no effect.</summary>

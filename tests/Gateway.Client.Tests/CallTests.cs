@@ -5,15 +5,22 @@ using Gateway.Rpc.Tests.Infrastructure;
 namespace Gateway.Client.Tests;
 
 /// <summary>Requests, notifications, streams, progress, timeouts, cancellation and errors against a real gateway.</summary>
-public sealed class CallTests : IAsyncLifetime
+public abstract class CallTests(GatewayWireFormat format) : IAsyncLifetime
 {
     private RpcGateway _gateway = null!;
     private GatewayClient _client = null!;
 
+    /// <summary>The client settings of this run: its wire format, then the test's own.</summary>
+    private Action<GatewayClientOptions> With(Action<GatewayClientOptions>? more = null) => o =>
+    {
+        o.Format = format;
+        more?.Invoke(o);
+    };
+
     public async Task InitializeAsync()
     {
         _gateway = await RpcGateway.StartAsync(ClientTestKit.Overrides());
-        _client = await ClientTestKit.ConnectAsync(_gateway.Uri);
+        _client = await ClientTestKit.ConnectAsync(_gateway.Uri, With());
     }
 
     public async Task DisposeAsync()
@@ -35,6 +42,28 @@ public sealed class CallTests : IAsyncLifetime
         Assert.Equal("(no input)", await _client.CallAsync<string>("test/optional"));
         var swapped = await _client.CallAsync<JsonElement>("test/record", new { x = 1, y = 2 });
         Assert.Equal(2, swapped.GetProperty("x").GetInt32());
+    }
+
+    [Fact]
+    public async Task Call_BytesAndTimes_RoundTripThroughTheSampleBlobService()
+    {
+        var data = Enumerable.Range(0, 256).Select(i => (byte)i).ToArray();
+        // Sub-millisecond ticks: both the timestamp extension and ISO 8601 keep them (a lossy mapping would not).
+        var at = new DateTime(2026, 12, 6, 7, 8, 9, DateTimeKind.Utc).AddTicks(1234567);
+        var echoed = await _client.CallAsync<ClientBlob>("blob/echo", new ClientBlob { Data = data, At = at, Name = "n" });
+        Assert.Equal(data, echoed.Data);
+        Assert.Equal(at, echoed.At!.Value.ToUniversalTime());
+        Assert.Equal("n", echoed.Name);
+
+        var big = System.Security.Cryptography.RandomNumberGenerator.GetBytes(200_000);
+        long before = _client.BytesSent;
+        var info = await _client.CallAsync<ClientBlobInfo>("blob/info", new ClientBlob { Data = big });
+        long sent = _client.BytesSent - before;
+        Assert.Equal(big.Length, info.Length);
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(big)), info.Sha256);
+        // bin costs the bytes themselves; JSON's base64 a third more: the request really went in the chosen encoding.
+        if (format == GatewayWireFormat.MessagePack) Assert.InRange(sent, big.Length, big.Length + 100);
+        else Assert.True(sent > big.Length * 4 / 3, $"{sent} bytes sent");
     }
 
     [Fact]
@@ -101,7 +130,7 @@ public sealed class CallTests : IAsyncLifetime
     [Fact]
     public async Task Stream_AReaderThatFallsBehind_FailsResourceExhaustedAndCancelsOnTheServer()
     {
-        await using var client = await ClientTestKit.ConnectAsync(_gateway.Uri, o => o.MaxBufferedStreamItems = 3);
+        await using var client = await ClientTestKit.ConnectAsync(_gateway.Uri, With(o => o.MaxBufferedStreamItems = 3));
         string key = Key();
         await using var items = client.StreamAsync<int>("test/ticks", new { key, delayMs = 1 }).GetAsyncEnumerator();
         Assert.True(await items.MoveNextAsync());
@@ -156,7 +185,7 @@ public sealed class CallTests : IAsyncLifetime
     [Fact]
     public async Task Call_DefaultTimeoutFromOptions()
     {
-        await using var client = await ClientTestKit.ConnectAsync(_gateway.Uri, o => o.DefaultCallTimeout = TimeSpan.FromMilliseconds(200));
+        await using var client = await ClientTestKit.ConnectAsync(_gateway.Uri, With(o => o.DefaultCallTimeout = TimeSpan.FromMilliseconds(200)));
         var ex = await Assert.ThrowsAsync<RpcException>(() => client.CallAsync<string>("test/wait", new { key = Key() }).AsTask());
         Assert.Equal(RpcErrorCodes.DeadlineExceeded, ex.Code);
         Assert.Equal(42, await client.CallAsync<int>("test/sync")); // the pooled call object is fine for the next call
@@ -211,9 +240,15 @@ public sealed class CallTests : IAsyncLifetime
     [Fact]
     public async Task Calls_BeforeConnect_FailAsNotConnected()
     {
-        await using var client = ClientTestKit.Client(_gateway.Uri);
+        await using var client = ClientTestKit.Client(_gateway.Uri, With());
         var ex = await Assert.ThrowsAsync<GatewayConnectionLostException>(() => client.CallAsync<int>("test/sync").AsTask());
         Assert.True(ex.Retryable);
         Assert.Equal(GatewayClientState.Disconnected, client.State);
     }
 }
+
+/// <summary><see cref="CallTests"/> over <c>gateway.v1.json</c>.</summary>
+public sealed class CallTestsJson() : CallTests(GatewayWireFormat.Json);
+
+/// <summary><see cref="CallTests"/> over <c>gateway.v1.msgpack</c>: the same typed calls, binary frames.</summary>
+public sealed class CallTestsMessagePack() : CallTests(GatewayWireFormat.MessagePack);

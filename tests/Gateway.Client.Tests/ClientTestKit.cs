@@ -15,6 +15,16 @@ public sealed record Tick(int I);
 public sealed record SlowProgress(int ElapsedMs);
 public sealed record Data(string Text);
 
+/// <summary>The client's own view of the sample's blob/echo input and output (DateTime where the server has DateTimeOffset).</summary>
+public sealed class ClientBlob
+{
+    public byte[] Data { get; set; } = [];
+    public DateTime? At { get; set; }
+    public string? Name { get; set; }
+}
+
+public sealed record ClientBlobInfo(int Length, string Sha256);
+
 /// <summary>Helpers: a client of a test gateway, state changes as awaitable signals, bounded waits.</summary>
 public static class ClientTestKit
 {

@@ -5,15 +5,22 @@ using Gateway.Rpc.Tests.Infrastructure;
 namespace Gateway.Client.Tests;
 
 /// <summary>Topic subscriptions, events by name and calls from the server, against a real gateway.</summary>
-public sealed class PushTests : IAsyncLifetime
+public abstract class PushTests(GatewayWireFormat format) : IAsyncLifetime
 {
     private RpcGateway _gateway = null!;
     private GatewayClient _client = null!;
 
+    /// <summary>The client settings of this run: its wire format, then the test's own.</summary>
+    private Action<GatewayClientOptions> With(Action<GatewayClientOptions>? more = null) => o =>
+    {
+        o.Format = format;
+        more?.Invoke(o);
+    };
+
     public async Task InitializeAsync()
     {
         _gateway = await RpcGateway.StartAsync(ClientTestKit.Overrides());
-        _client = await ClientTestKit.ConnectAsync(_gateway.Uri);
+        _client = await ClientTestKit.ConnectAsync(_gateway.Uri, With());
     }
 
     public async Task DisposeAsync()
@@ -117,3 +124,9 @@ public sealed class PushTests : IAsyncLifetime
         await cancelled.Task.Within("the handler's token after the server's cancel");
     }
 }
+
+/// <summary><see cref="PushTests"/> over <c>gateway.v1.json</c>.</summary>
+public sealed class PushTestsJson() : PushTests(GatewayWireFormat.Json);
+
+/// <summary><see cref="PushTests"/> over <c>gateway.v1.msgpack</c>: the same typed calls, binary frames.</summary>
+public sealed class PushTestsMessagePack() : PushTests(GatewayWireFormat.MessagePack);

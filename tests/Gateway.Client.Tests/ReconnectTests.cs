@@ -11,13 +11,15 @@ public sealed class ReconnectTests
 {
     private static async Task<RpcGateway> RestartOnAsync(int port) => await RpcGateway.StartAsync(ClientTestKit.OnPort(port));
 
-    [Fact]
-    public async Task GatewayStoppedAndStartedOnTheSamePort_ClientReconnectsAndResubscribes()
+    [Theory]
+    [InlineData(GatewayWireFormat.Json)]
+    [InlineData(GatewayWireFormat.MessagePack)]
+    public async Task GatewayStoppedAndStartedOnTheSamePort_ClientReconnectsAndResubscribes(GatewayWireFormat format)
     {
         var gateway = await RpcGateway.StartAsync(ClientTestKit.Overrides());
         int port = gateway.Port;
         var states = new ConcurrentQueue<GatewayClientState>();
-        await using var client = ClientTestKit.Client(gateway.Uri);
+        await using var client = ClientTestKit.Client(gateway.Uri, o => o.Format = format);
         client.StateChanged += (_, e) => states.Enqueue(e.Current);
         await client.ConnectAsync();
         var inbox = new Inbox<TopicEvent<Data>>();
@@ -78,12 +80,14 @@ public sealed class ReconnectTests
         Assert.Equal(42, await client.CallAsync<int>("test/sync"));
     }
 
-    [Fact]
-    public async Task TcpDrop_InFlightCallFailsAsConnectionLost_ThenReconnectsAndResubscribes()
+    [Theory]
+    [InlineData(GatewayWireFormat.Json)]
+    [InlineData(GatewayWireFormat.MessagePack)]
+    public async Task TcpDrop_InFlightCallFailsAsConnectionLost_ThenReconnectsAndResubscribes(GatewayWireFormat format)
     {
         await using var gateway = await RpcGateway.StartAsync(ClientTestKit.Overrides());
         await using var partition = new TcpPartition(gateway.Port);
-        await using var client = await ClientTestKit.ConnectAsync(new Uri($"ws://127.0.0.1:{partition.Port}/ws"));
+        await using var client = await ClientTestKit.ConnectAsync(new Uri($"ws://127.0.0.1:{partition.Port}/ws"), o => o.Format = format);
         var inbox = new Inbox<TopicEvent<Data>>();
         await using var subscription = await client.SubscribeAsync<Data>("room:tcp", inbox.Add);
         string key = Guid.NewGuid().ToString("N");

@@ -69,6 +69,8 @@ public sealed class ScriptScenario : Scenario
             var client = new GatewayClient(_settings.Target.Url, o =>
             {
                 o.DefaultCallTimeout = _settings.RequestTimeout;
+                // --format msgpack measures the client's gateway.v1.msgpack codec, as it does the raw scenarios'.
+                o.Format = _settings.Target.Protocol is Protocols.GatewayMsgPackProtocol ? GatewayWireFormat.MessagePack : GatewayWireFormat.Json;
                 o.Reconnect.Enabled = false; // a lost connection is a measured failure, not something to hide
             });
             await client.ConnectAsync(context.Cancellation).ConfigureAwait(false);

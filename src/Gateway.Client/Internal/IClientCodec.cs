@@ -26,7 +26,10 @@ internal interface IClientCodec
     /// <summary>Reads one message; false (with a reason) when it is not an envelope this client understands.</summary>
     bool TryRead(ReadOnlyMemory<byte> message, out IncomingMessage incoming, out string? problem);
 
-    /// <summary>A value slice of a message read as <typeparamref name="T"/> (an empty slice or null is default).</summary>
+    /// <summary>
+    /// A value slice of a message read as <typeparamref name="T"/> (an empty slice or null is default). A value that does
+    /// not fit throws JsonException, NotSupportedException or InvalidOperationException in every format (so do the writers).
+    /// </summary>
     T? Read<T>(ReadOnlyMemory<byte> value);
     object? Read(ReadOnlyMemory<byte> value, Type type);
     /// <summary>The error object of a message.</summary>
