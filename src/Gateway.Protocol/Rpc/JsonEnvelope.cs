@@ -27,6 +27,21 @@ public enum EnvelopeKind
 /// </summary>
 public struct Envelope
 {
+    /// <summary>
+    /// Decides the kind from the members present, the same rule for every wire format: a path makes a call (a request
+    /// with an id, else a notification); without one, the id and cancel/error/result/progress make a reply or a cancel.
+    /// </summary>
+    internal void Classify(bool hasPath, bool hasResult, bool hasError, bool hasProgress)
+    {
+        if (hasPath) Kind = HasId ? EnvelopeKind.Request : EnvelopeKind.Notification;
+        else if (!HasId) Problem = "a message needs a path (a call) or an id (a reply or a cancel)";
+        else if (Cancel) Kind = EnvelopeKind.Cancel;
+        else if (hasError) Kind = EnvelopeKind.Error;
+        else if (hasResult) Kind = EnvelopeKind.Result;
+        else if (hasProgress) Kind = EnvelopeKind.Progress;
+        else Problem = "a message with an id and no path must carry cancel, result, error or progress";
+    }
+
     public EnvelopeKind Kind;
     /// <summary>The id token exactly as sent (a JSON string with its quotes, or an integer).</summary>
     public ReadOnlySequence<byte> Id;
@@ -172,13 +187,7 @@ public static class JsonEnvelope
         }
 
         if (envelope.Problem is not null) return;
-        if (hasPath) envelope.Kind = envelope.HasId ? EnvelopeKind.Request : EnvelopeKind.Notification;
-        else if (!envelope.HasId) envelope.Problem = "a message needs a path (a call) or an id (a reply or a cancel)";
-        else if (envelope.Cancel) envelope.Kind = EnvelopeKind.Cancel;
-        else if (hasError) envelope.Kind = EnvelopeKind.Error;
-        else if (hasResult) envelope.Kind = EnvelopeKind.Result;
-        else if (hasProgress) envelope.Kind = EnvelopeKind.Progress;
-        else envelope.Problem = "a message with an id and no path must carry cancel, result, error or progress";
+        envelope.Classify(hasPath, hasResult, hasError, hasProgress);
     }
 
     // The limit is on what the client meant, not on how it was written: 25 "\u00e9" escapes are 25 characters.

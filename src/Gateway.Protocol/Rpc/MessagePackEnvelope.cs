@@ -108,13 +108,7 @@ public static class MessagePackEnvelope
         }
 
         if (envelope.Problem is not null) return;
-        if (hasPath) envelope.Kind = envelope.HasId ? EnvelopeKind.Request : EnvelopeKind.Notification;
-        else if (!envelope.HasId) envelope.Problem = "a message needs a path (a call) or an id (a reply or a cancel)";
-        else if (envelope.Cancel) envelope.Kind = EnvelopeKind.Cancel;
-        else if (hasError) envelope.Kind = EnvelopeKind.Error;
-        else if (hasResult) envelope.Kind = EnvelopeKind.Result;
-        else if (hasProgress) envelope.Kind = EnvelopeKind.Progress;
-        else envelope.Problem = "a message with an id and no path must carry cancel, result, error or progress";
+        envelope.Classify(hasPath, hasResult, hasError, hasProgress);
     }
 
     private enum Key { Other, Id, Path, Input, Cancel, Result, Progress, Error, Meta }

@@ -125,14 +125,6 @@ public sealed partial class MessageReader
     private void GrowInflated(int needed)
     {
         int current = _buffer?.Length ?? 0;
-        long target = Math.Max(needed, Math.Min(Math.Max(2L * current, 1024), _maxMessageBytes));
-        var next = _pool.Rent((int)target);
-        if (_buffer is not null)
-        {
-            _buffer.AsSpan(0, _bufferLength).CopyTo(next);
-            _pool.Return(_buffer);
-        }
-        _buffer = next;
-        Account(next.Length);
+        ReplaceBuffer(Math.Max(needed, Math.Min(Math.Max(2L * current, 1024), _maxMessageBytes)));
     }
 }

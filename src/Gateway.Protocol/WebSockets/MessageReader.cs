@@ -250,8 +250,13 @@ public sealed partial class MessageReader : IDisposable
     {
         int current = _buffer?.Length ?? 0;
         if (current >= needed) return;
-        long target = Math.Max(needed, Math.Min(Math.Max(2L * current, 256), _messageLength));
-        var next = _pool.Rent((int)target);
+        ReplaceBuffer(Math.Max(needed, Math.Min(Math.Max(2L * current, 256), _messageLength)));
+    }
+
+    // Moves what was reassembled so far into a bigger pooled buffer and charges the growth to the partial-message budget.
+    private void ReplaceBuffer(long size)
+    {
+        var next = _pool.Rent((int)size);
         if (_buffer is not null)
         {
             _buffer.AsSpan(0, _bufferLength).CopyTo(next);
