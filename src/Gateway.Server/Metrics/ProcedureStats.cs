@@ -16,7 +16,6 @@ internal sealed class ProcedureStats
     private readonly long[] _codes = new long[CodeCells];
     private readonly long[] _buckets = new long[BucketSeconds.Length + 1];
     private long _durationTicks;
-    private long _timed;
 
     public ProcedureStats(string name) => Name = name;
 
@@ -36,12 +35,20 @@ internal sealed class ProcedureStats
         while (b < BucketTicks.Length && elapsedTicks > BucketTicks[b]) b++;
         Interlocked.Increment(ref _buckets[b]);
         Interlocked.Add(ref _durationTicks, elapsedTicks);
-        Interlocked.Increment(ref _timed);
     }
 
     public long Calls(int codeCell) => Volatile.Read(ref _codes[codeCell]);
     public long Bucket(int index) => Volatile.Read(ref _buckets[index]);
-    public long Timed => Volatile.Read(ref _timed);
+    /// <summary>Calls timed: the histogram's count, summed at scrape time rather than kept as one more shared cell per call.</summary>
+    public long Timed
+    {
+        get
+        {
+            long sum = 0;
+            for (int i = 0; i < _buckets.Length; i++) sum += Volatile.Read(ref _buckets[i]);
+            return sum;
+        }
+    }
     public double DurationSeconds => Volatile.Read(ref _durationTicks) / (double)Stopwatch.Frequency;
 
     /// <summary>The label of a code cell: OK or the wire name of the error.</summary>
