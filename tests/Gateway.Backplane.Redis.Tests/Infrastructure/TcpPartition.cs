@@ -128,7 +128,11 @@ public sealed class TcpPartition : IAsyncDisposable
 
     private static void Close(TcpClient client)
     {
-        try { client.Client.LingerState = new LingerOption(true, 0); } catch (Exception ex) when (ex is SocketException or ObjectDisposedException) { }
+        // Cut and the forwarder's own end can close the same client at once; a disposed TcpClient's Client is null.
+        if (client.Client is { } socket)
+        {
+            try { socket.LingerState = new LingerOption(true, 0); } catch (Exception ex) when (ex is SocketException or ObjectDisposedException) { }
+        }
         client.Dispose();
     }
 
