@@ -11,8 +11,10 @@ namespace Gateway.Server.Transport;
 /// The receive loop waits for the socket to become readable before renting a buffer, so an idle
 /// connection holds no receive memory. The send loop drains the output pipe; when the peer reads
 /// slowly the output pipe fills up and the writer's unfinished FlushAsync is the backpressure.
+/// The one writer of the output may also bypass the pipe (<see cref="TrySendDirect"/>) while the pipe holds nothing
+/// unsent: a non-blocking send() from the writer's thread, with what the kernel does not take written to the pipe.
 /// </summary>
-internal sealed class SocketConnection : IDuplexPipe, IAsyncDisposable
+internal sealed partial class SocketConnection : IDuplexPipe, IAsyncDisposable
 {
     private const int MinReceiveBuffer = 4096;
 
@@ -33,13 +35,14 @@ internal sealed class SocketConnection : IDuplexPipe, IAsyncDisposable
         LocalEndPoint = socket.LocalEndPoint as IPEndPoint;
         _input = new Pipe(inputOptions);
         _output = new Pipe(outputOptions);
+        _outputWriter = new OutputWriter(this, _output.Writer);
     }
 
     public long Id { get; }
     public IPEndPoint? RemoteEndPoint { get; }
     public IPEndPoint? LocalEndPoint { get; }
     public PipeReader Input => _input.Reader;
-    public PipeWriter Output => _output.Writer;
+    public PipeWriter Output => _outputWriter;
     public bool IsAborted => Volatile.Read(ref _aborted) != 0;
     /// <summary>
     /// Fires when the peer is gone or the connection is aborted, even while nobody reads the input pipe (for
@@ -139,6 +142,8 @@ internal sealed class SocketConnection : IDuplexPipe, IAsyncDisposable
                 {
                     await SendAsync(buffer).ConfigureAwait(false);
                     Interlocked.Add(ref _bytesSent, buffer.Length);
+                    // After the bytes are in the kernel: a direct send that sees zero comes after them on the wire.
+                    Interlocked.Add(ref _pipeUnsent, -buffer.Length);
                     Volatile.Read(ref _sendObserver)?.OnSent();
                 }
                 reader.AdvanceTo(buffer.End);

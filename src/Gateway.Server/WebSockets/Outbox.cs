@@ -4,6 +4,7 @@ using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using Gateway.Protocol.Compression;
 using Gateway.Protocol.WebSockets;
+using Gateway.Server.Transport;
 
 namespace Gateway.Server.WebSockets;
 
@@ -32,10 +33,14 @@ internal sealed class Outbox : IThreadPoolWorkItem
     // permessage-deflate, when negotiated: the drain compresses, so frames reach the wire compressed in queue order.
     private readonly MessageDeflater? _deflater;
 
-    public Outbox(PipeWriter writer, MessageDeflater? deflater = null)
+    // The transport whose output _writer is, for the direct send (null: everything goes through the pipe).
+    private readonly SocketConnection? _transport;
+
+    public Outbox(PipeWriter writer, MessageDeflater? deflater = null, SocketConnection? transport = null)
     {
         _writer = writer;
         _deflater = deflater;
+        _transport = transport;
     }
 
     /// <summary>Bytes queued but not yet handed to the pipe.</summary>
@@ -96,6 +101,9 @@ internal sealed class Outbox : IThreadPoolWorkItem
         return tcs!.Task;
     }
 
+    /// <summary>Runs the drain that <see cref="TryClaim"/> reserved, on this thread (a <see cref="DrainBatch"/> chunk).</summary>
+    public void RunClaimed() => _ = DrainAsync();
+
     // Caller holds _busy.
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask DrainAsync()
@@ -104,27 +112,10 @@ internal sealed class Outbox : IThreadPoolWorkItem
         {
             try
             {
-                bool wrote = false;
-                while (_queue.TryDequeue(out var frame))
-                {
-                    Volatile.Write(ref _drainedTotal, _drainedTotal + frame.Length);
-                    if (!_closeWritten)
-                    {
-                        if (_deflater is null) _writer.Write(frame.Span);
-                        else
-                        {
-                            int written = _deflater.Write(_writer, frame);
-                            if (written != frame.Length) Volatile.Write(ref _discardedTotal, _discardedTotal + frame.Length - written);
-                        }
-                        wrote = true;
-                        if (frame.Opcode == Opcode.Close) _closeWritten = true;
-                    }
-                    else
-                    {
-                        Volatile.Write(ref _discardedTotal, _discardedTotal + frame.Length);
-                    }
-                    frame.Return();
-                }
+                // Straight to the socket while the pipe holds nothing unsent; what the kernel does not take, and every
+                // frame after it in this drain, goes through the pipe (and the send loop) in order.
+                bool wrote = _transport is not null && !_closeWritten && _transport.CanSendDirect && DrainDirect();
+                while (_queue.TryDequeue(out var frame)) wrote |= WriteToPipe(frame);
                 if (wrote)
                 {
                     var result = await _writer.FlushAsync().ConfigureAwait(false);
@@ -151,5 +142,117 @@ internal sealed class Outbox : IThreadPoolWorkItem
             Volatile.Write(ref _busy, 0);
             if ((_queue.IsEmpty && !_completeRequested) || Interlocked.CompareExchange(ref _busy, 1, 0) != 0) return;
         }
+    }
+
+    /// <summary>Writes a frame to the pipe, or drops it once the close is written; true when it wrote.</summary>
+    private bool WriteToPipe(in PooledFrame frame)
+    {
+        Volatile.Write(ref _drainedTotal, _drainedTotal + frame.Length);
+        bool wrote = !_closeWritten;
+        if (wrote)
+        {
+            if (_deflater is null) _writer.Write(frame.Span);
+            else
+            {
+                int written = _deflater.Write(_writer, frame);
+                if (written != frame.Length) Volatile.Write(ref _discardedTotal, _discardedTotal + frame.Length - written);
+            }
+            if (frame.Opcode == Opcode.Close) _closeWritten = true;
+        }
+        else
+        {
+            Volatile.Write(ref _discardedTotal, _discardedTotal + frame.Length);
+        }
+        frame.Return();
+        return wrote;
+    }
+
+    // Frames smaller than this are gathered (copied, or compressed) into one buffer and sent together, up to about this
+    // much per send(); a larger uncompressed frame is sent from its own buffer.
+    private const int DirectChunk = 64 * 1024;
+
+    // One per thread: the gathering is synchronous (no await between filling and sending), so a thread needs only one.
+    [ThreadStatic] private static ArrayBufferWriter<byte>? t_gather;
+
+    /// <summary>
+    /// The direct drain (caller holds _busy and saw <see cref="SocketConnection.CanSendDirect"/>): the queued frames go
+    /// to the kernel in as few send() calls as fit. True when the kernel did not take everything: the rest went to the
+    /// pipe, the caller writes the frames still queued after it and flushes.
+    /// </summary>
+    private bool DrainDirect()
+    {
+        // Taken off the thread while in use, in case a callback below ever drains another outbox on this thread.
+        var gather = t_gather ?? new ArrayBufferWriter<byte>(DirectChunk * 2);
+        t_gather = null;
+        try
+        {
+            while (_queue.TryDequeue(out var frame))
+            {
+                if (_closeWritten)
+                {
+                    WriteToPipe(frame); // dropped and counted: nothing follows our close
+                    continue;
+                }
+                if (frame.Length >= DirectChunk)
+                {
+                    // What is gathered goes first, then the large frame from its own buffer.
+                    if (gather.WrittenCount > 0 && SendOrSpill(gather))
+                    {
+                        WriteToPipe(frame);
+                        return true;
+                    }
+                    if (_closeWritten || _deflater is not null)
+                    {
+                        // Broken meanwhile (dropped), or compressed, whose size is unknown until written: the pipe takes it.
+                        if (WriteToPipe(frame)) return true;
+                        continue;
+                    }
+                    Volatile.Write(ref _drainedTotal, _drainedTotal + frame.Length);
+                    if (frame.Opcode == Opcode.Close) _closeWritten = true;
+                    bool spilled = SendOrSpill(frame.Span);
+                    frame.Return();
+                    if (spilled) return true;
+                    continue;
+                }
+                Volatile.Write(ref _drainedTotal, _drainedTotal + frame.Length);
+                if (_deflater is null) gather.Write(frame.Span);
+                else
+                {
+                    int written = _deflater.Write(gather, frame);
+                    if (written != frame.Length) Volatile.Write(ref _discardedTotal, _discardedTotal + frame.Length - written);
+                }
+                if (frame.Opcode == Opcode.Close) _closeWritten = true;
+                frame.Return();
+                if (gather.WrittenCount >= DirectChunk && SendOrSpill(gather)) return true;
+            }
+            return gather.WrittenCount > 0 && SendOrSpill(gather);
+        }
+        finally
+        {
+            gather.ResetWrittenCount();
+            t_gather = gather;
+        }
+    }
+
+    private bool SendOrSpill(ArrayBufferWriter<byte> gather)
+    {
+        bool spilled = SendOrSpill(gather.WrittenSpan);
+        gather.ResetWrittenCount();
+        return spilled;
+    }
+
+    /// <summary>One non-blocking send; true when the kernel took only part and the rest went into the pipe.</summary>
+    private bool SendOrSpill(ReadOnlySpan<byte> data)
+    {
+        int sent = _transport!.TrySendDirect(data);
+        if (sent == data.Length) return false;
+        if (sent < 0)
+        {
+            // The connection is broken: as when the pipe reports it, nothing more is written.
+            _closeWritten = true;
+            return false;
+        }
+        _writer.Write(data[sent..]);
+        return true;
     }
 }

@@ -53,7 +53,7 @@ public sealed partial class WebSocketSession : ISendObserver
             _inflater = deflate.CreateInflater(compression);
             _deflater = deflate.CreateDeflater(compression);
         }
-        _outbox = new Outbox(connection.Transport.Output, _deflater);
+        _outbox = new Outbox(connection.Transport.Output, _deflater, connection.Transport);
         _transport = connection.Transport;
         _sendLimit = options.Limits.SendBufferLimitBytes;
         _closeTimeoutMs = (long)options.Timeouts.Close.TotalMilliseconds;
