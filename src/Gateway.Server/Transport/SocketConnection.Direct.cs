@@ -17,6 +17,12 @@ internal sealed partial class SocketConnection
     // writer reads zero, every byte it ever put in the pipe is already in the kernel and a send() of its own lands after them.
     private long _pipeUnsent;
 
+    // Only the output's writer adds to it (no atomic needed); part of BytesSent.
+    private long _bytesSentDirect;
+
+    /// <summary>Bytes of <see cref="BytesSent"/> that went straight to the socket, not through the pipe and the send loop.</summary>
+    public long BytesSentDirect => Volatile.Read(ref _bytesSentDirect);
+
     /// <summary>
     /// True when the output pipe holds nothing unsent, so <see cref="TrySendDirect"/> keeps the byte order. Only the
     /// output's writer may ask, and only it may then send: nothing else can add to the pipe meanwhile.
@@ -67,6 +73,7 @@ internal sealed partial class SocketConnection
         }
         if (sent > 0)
         {
+            Volatile.Write(ref _bytesSentDirect, _bytesSentDirect + sent);
             Interlocked.Add(ref _bytesSent, sent);
             Volatile.Read(ref _sendObserver)?.OnSent();
         }
