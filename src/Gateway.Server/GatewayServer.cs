@@ -115,7 +115,8 @@ public sealed class GatewayServer : IAsyncDisposable
         {
             connection.SetDeadline(_options.Timeouts.Handshake, "handshake timeout");
             transport.Start();
-            await _frontDoor.HandleAsync(connection).ConfigureAwait(false);
+            if (await _frontDoor.HandleAsync(connection).ConfigureAwait(false) is { } upgraded)
+                await upgraded.Session.RunAsync(upgraded.App).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException || (ex is InvalidOperationException && transport.IsAborted))
         {

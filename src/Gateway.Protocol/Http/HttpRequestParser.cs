@@ -102,6 +102,12 @@ public static class HttpRequestParser
             pos += len + 2;
         }
 
+        // The head lives as long as its session: an idle connection keeps ranges for the headers it has, not 32 of each.
+        if (count != names.Length)
+        {
+            Array.Resize(ref names, count);
+            Array.Resize(ref values, count);
+        }
         var request = new HttpRequestHead(block, new(0, method.Length), Encoding.ASCII.GetString(target), version[7] - '0', names, values, count);
         return new(HttpParseStatus.Done, request);
     }

@@ -42,7 +42,11 @@ internal sealed class HttpFrontDoor
     // permessage-deflate for the clients that offer it; null when Gateway:Compression:Enabled is false or zlib is missing.
     private readonly Gateway.Protocol.Compression.PerMessageDeflate? _deflate;
 
-    public async Task HandleAsync(GatewayConnection connection)
+    /// <summary>
+    /// Answers the request, or upgrades it and returns the session with the application to run. The caller runs it, so
+    /// that this method's state (the parse loop, the handshake's locals) is gone while the session lives.
+    /// </summary>
+    public async Task<(WebSocketSession Session, IWebSocketApplication App)?> HandleAsync(GatewayConnection connection)
     {
         var input = connection.Transport.Input;
         HttpParseResult parsed;
@@ -59,13 +63,13 @@ internal sealed class HttpFrontDoor
             input.AdvanceTo(buffer.Start, buffer.End);
             if (parsed.Status == HttpParseStatus.Error) break;
             // Gone before finishing its request (a timeout is counted by the heartbeat that enforced it).
-            if (result.IsCompleted || result.IsCanceled) return;
+            if (result.IsCompleted || result.IsCanceled) return null;
         }
 
         if (parsed.Status == HttpParseStatus.Error)
         {
             await RespondAsync(connection, parsed.StatusCode, parsed.Error!, headOnly: false).ConfigureAwait(false);
-            return;
+            return null;
         }
 
         var request = parsed.Request!;
@@ -74,7 +78,7 @@ internal sealed class HttpFrontDoor
         if (ReservedPaths.Contains(path))
         {
             await ProbeAsync(connection, request, path, isHead).ConfigureAwait(false);
-            return;
+            return null;
         }
 
         if (!_routes.TryGetValue(path, out var app))
@@ -86,10 +90,10 @@ internal sealed class HttpFrontDoor
                     await RespondAsync(connection, 503, busy, isHead, [new("Retry-After", "5")]).ConfigureAwait(false);
                 else
                     await _staticFiles.ServeAsync(connection, request, isHead).ConfigureAwait(false);
-                return;
+                return null;
             }
             await RespondAsync(connection, 404, $"no endpoint at {path}", isHead).ConfigureAwait(false);
-            return;
+            return null;
         }
 
         var decision = WebSocketHandshake.Evaluate(request, app.Subprotocols);
@@ -97,32 +101,34 @@ internal sealed class HttpFrontDoor
         {
             IEnumerable<KeyValuePair<string, string>>? extra = decision.StatusCode == 426 ? [new("Sec-WebSocket-Version", "13")] : null;
             await RespondAsync(connection, decision.StatusCode, decision.Error!, headOnly: false, extra).ConfigureAwait(false);
-            return;
+            return null;
         }
         if (!_admission.IsOriginAllowed(request))
         {
             _metrics.OriginRejected();
             await RespondAsync(connection, 403, "origin not allowed", headOnly: false).ConfigureAwait(false);
-            return;
+            return null;
         }
         if (_admission.RefuseForLimits(connection) is { } full)
         {
             _metrics.ConnectionLimitRejected();
             await RespondAsync(connection, 503, full, headOnly: false, [new("Retry-After", "5")]).ConfigureAwait(false);
-            return;
+            return null;
         }
         if (!_isReady())
         {
             // During the drain the listener stays open for probes; a new session would only be closed 1001 again.
             await RespondAsync(connection, 503, "server is stopping", headOnly: false, [new("Retry-After", "5")]).ConfigureAwait(false);
-            return;
+            return null;
         }
         // Last, so that the cheap refusals above cost no token work; the handshake deadline still runs meanwhile.
-        var auth = await _auth.AuthenticateAsync(connection.Id, request, connection.Transport.RemoteEndPoint, connection.Transport.ConnectionClosed).ConfigureAwait(false);
+        var auth = await _auth.AuthenticateAsync(connection.Id, request, connection.Transport.RemoteEndPoint,
+            // Asked for only when someone may wait on it: the token's source would otherwise outlive the handshake for nothing.
+            _auth.Mode == AuthMode.None ? CancellationToken.None : connection.Transport.ConnectionClosed).ConfigureAwait(false);
         if (auth.Status != 0)
         {
             await RespondAuthErrorAsync(connection, auth).ConfigureAwait(false);
-            return;
+            return null;
         }
 
         var compression = CompressionSetup.Negotiate(_deflate, request, connection.Id, _metrics, _log);
@@ -140,7 +146,7 @@ internal sealed class HttpFrontDoor
             CredentialsExpireAtMs = _auth.ExpiryDeadlineMs(auth.Identity),
         };
         connection.Session = session;
-        await session.RunAsync(app).ConfigureAwait(false);
+        return (session, app);
     }
 
     private Task ProbeAsync(GatewayConnection connection, HttpRequestHead request, string path, bool isHead)

@@ -163,7 +163,7 @@ public sealed class RpcApplication : IWebSocketApplication
             if (connection.Calls.InflightCount >= MaxInflight || session.IsOverSendLimit) return DispatchWhenSlotFreeAsync(connection, payload);
             // Messages read before the transport closed are still delivered; a handler started now would only be
             // cancelled at once, so a client that is gone gets no work started for it (as in DispatchWhenSlotFreeAsync).
-            if (session.Closed.IsCancellationRequested) return default;
+            if (session.IsClosed) return default;
         }
         return Dispatch(connection, ref envelope, path.Slice(0, envelope.PathLength));
     }
@@ -173,10 +173,10 @@ public sealed class RpcApplication : IWebSocketApplication
         // The session does not consume the message until this completes, so the bytes stay valid.
         // A client that does not read its replies gets no more work done for it (and its socket is not read).
         await connection.Session.WaitForSendRoomAsync().ConfigureAwait(false);
-        while (connection.Calls.InflightCount >= MaxInflight && !connection.Session.Closed.IsCancellationRequested)
+        while (connection.Calls.InflightCount >= MaxInflight && !connection.Session.IsClosed)
             await connection.Calls.WaitForSlotAsync().ConfigureAwait(false);
         // The client went away while this message waited: nobody is left to answer, so no handler is started for it.
-        if (connection.Session.Closed.IsCancellationRequested) return;
+        if (connection.Session.IsClosed) return;
         var path = ArrayPool<char>.Shared.Rent(JsonEnvelope.MaxPathLength);
         try
         {

@@ -15,7 +15,7 @@ namespace Gateway.Server.Rpc;
 /// replies (<see cref="ReplySender"/>), the client's faults (<see cref="ClientFaults"/>), its rate limits and
 /// deadlines, per-connection items, and the <see cref="PushState"/> push keeps for it (topics, user, server calls).
 /// </summary>
-internal sealed class RpcConnection
+internal sealed class RpcConnection : Transport.ITransportCloseObserver
 {
     private readonly RpcApplication _app;
     private Dictionary<string, object?>? _items;
@@ -40,7 +40,7 @@ internal sealed class RpcConnection
         }
         if (app.HasDeadlines) session.Heartbeat = new DeadlineSweep(Calls, Replies, app.Metrics).Tick;
         // Disconnect cancels every running handler at once, even if the read loop is parked at the in-flight limit.
-        session.Closed.UnsafeRegister(static state => ((RpcConnection)state!).Close(), this);
+        session.ObserveClose(this);
     }
 
     public WebSocketSession Session { get; }
@@ -158,6 +158,8 @@ internal sealed class RpcConnection
             call.Abort();
         }
     }
+
+    void Transport.ITransportCloseObserver.OnTransportClosed() => Close();
 
     /// <summary>The connection is gone: every running handler's token fires, every call the server made to it fails.</summary>
     public void Close()

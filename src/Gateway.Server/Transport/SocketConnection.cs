@@ -25,7 +25,11 @@ internal sealed partial class SocketConnection : IDuplexPipe, IAsyncDisposable
     private Task _sendTask = Task.CompletedTask;
     private List<ArraySegment<byte>>? _sendSegments;
     private int _aborted;
-    private readonly CancellationTokenSource _closed = new();
+    // Made on first use of ConnectionClosed (the handshake's authenticator, if any): an upgraded session is told through
+    // _closeObserver instead, so an idle connection holds no token source, registration or callback node.
+    private CancellationTokenSource? _closed;
+    private int _closeSignalled;
+    private ITransportCloseObserver? _closeObserver;
 
     public SocketConnection(Socket socket, long id, PipeOptions inputOptions, PipeOptions outputOptions)
     {
@@ -48,7 +52,31 @@ internal sealed partial class SocketConnection : IDuplexPipe, IAsyncDisposable
     /// Fires when the peer is gone or the connection is aborted, even while nobody reads the input pipe (for
     /// example a session parked at its in-flight limit): the layers above use it to cancel their work.
     /// </summary>
-    public CancellationToken ConnectionClosed => _closed.Token;
+    public CancellationToken ConnectionClosed
+    {
+        get
+        {
+            var cts = _closed;
+            if (cts is null)
+            {
+                var created = new CancellationTokenSource();
+                cts = Interlocked.CompareExchange(ref _closed, created, null) ?? created;
+                // Closed before the source existed: SignalClosed found nothing to cancel.
+                if (Volatile.Read(ref _closeSignalled) != 0) CancelQuietly(cts);
+            }
+            return cts.Token;
+        }
+    }
+
+    /// <summary>
+    /// Sets the one observer told when the peer is gone or the connection is aborted (the session, once upgraded); told
+    /// at once when that has happened already. May be told twice in that race: it must be idempotent.
+    /// </summary>
+    public void ObserveClose(ITransportCloseObserver observer)
+    {
+        Volatile.Write(ref _closeObserver, observer);
+        if (Volatile.Read(ref _closeSignalled) != 0) observer.OnTransportClosed();
+    }
     /// <summary>Why the connection was aborted, for the log.</summary>
     public string? AbortReason { get; private set; }
     /// <summary>Completes when the send loop has written everything and shut down the sending side.</summary>
@@ -123,7 +151,14 @@ internal sealed partial class SocketConnection : IDuplexPipe, IAsyncDisposable
 
     private void SignalClosed()
     {
-        try { _closed.Cancel(); }
+        if (Interlocked.Exchange(ref _closeSignalled, 1) != 0) return;
+        Volatile.Read(ref _closeObserver)?.OnTransportClosed();
+        if (Volatile.Read(ref _closed) is { } cts) CancelQuietly(cts);
+    }
+
+    private static void CancelQuietly(CancellationTokenSource cts)
+    {
+        try { cts.Cancel(); }
         catch (AggregateException) { } // a callback of the layer above threw: its own work, logged there if at all
         catch (ObjectDisposedException) { } // signalled after disposal: nobody is listening any more
     }

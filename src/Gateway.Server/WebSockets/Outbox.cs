@@ -19,7 +19,9 @@ namespace Gateway.Server.WebSockets;
 internal sealed class Outbox : IThreadPoolWorkItem
 {
     private readonly PipeWriter _writer;
-    private readonly ConcurrentQueue<PooledFrame> _queue = new();
+    // Made by the first frame (about 1.5 KiB: a ConcurrentQueue starts with a 32-slot segment), so a connection that has
+    // never been sent anything holds none.
+    private ConcurrentQueue<PooledFrame>? _queue;
     private int _busy;
     // Producers add to _enqueuedTotal (one atomic add per frame); only the drainer, one at a time under _busy,
     // writes _drainedTotal and _discardedTotal, so those need no atomic operation.
@@ -58,11 +60,19 @@ internal sealed class Outbox : IThreadPoolWorkItem
             return false;
         }
         Interlocked.Add(ref _enqueuedTotal, frame.Length);
-        _queue.Enqueue(frame);
+        (_queue ?? CreateQueue()).Enqueue(frame);
         if (!deferDrain && Interlocked.CompareExchange(ref _busy, 1, 0) == 0)
             ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
         return true;
     }
+
+    private ConcurrentQueue<PooledFrame> CreateQueue()
+    {
+        var created = new ConcurrentQueue<PooledFrame>();
+        return Interlocked.CompareExchange(ref _queue, created, null) ?? created;
+    }
+
+    private bool QueueIsEmpty => Volatile.Read(ref _queue) is not { } queue || queue.IsEmpty;
 
     /// <summary>Makes sure a drain runs soon on the thread pool.</summary>
     public void Schedule()
@@ -82,7 +92,7 @@ internal sealed class Outbox : IThreadPoolWorkItem
     /// <summary>Drains on this thread if nobody else is; the returned task completes when the pipe accepted the batch.</summary>
     public ValueTask FlushAsync()
     {
-        if (_queue.IsEmpty && !_completeRequested) return default;
+        if (QueueIsEmpty && !_completeRequested) return default;
         if (Interlocked.CompareExchange(ref _busy, 1, 0) != 0) return default;
         return DrainAsync();
     }
@@ -115,7 +125,8 @@ internal sealed class Outbox : IThreadPoolWorkItem
                 // Straight to the socket while the pipe holds nothing unsent; what the kernel does not take, and every
                 // frame after it in this drain, goes through the pipe (and the send loop) in order.
                 bool wrote = _transport is not null && !_closeWritten && _transport.CanSendDirect && DrainDirect();
-                while (_queue.TryDequeue(out var frame)) wrote |= WriteToPipe(frame);
+                var queue = Volatile.Read(ref _queue);
+                while (queue is not null && queue.TryDequeue(out var frame)) wrote |= WriteToPipe(frame);
                 if (wrote)
                 {
                     var result = await _writer.FlushAsync().ConfigureAwait(false);
@@ -129,7 +140,7 @@ internal sealed class Outbox : IThreadPoolWorkItem
                 _closeWritten = true;
             }
 
-            if (_completeRequested && _queue.IsEmpty)
+            if (_completeRequested && QueueIsEmpty)
             {
                 // Keep _busy set for good: the pipe is finished and nobody may write to it again.
                 // Completing a pipe the transport already completed may throw; either way nothing more can be sent.
@@ -140,7 +151,7 @@ internal sealed class Outbox : IThreadPoolWorkItem
                 return;
             }
             Volatile.Write(ref _busy, 0);
-            if ((_queue.IsEmpty && !_completeRequested) || Interlocked.CompareExchange(ref _busy, 1, 0) != 0) return;
+            if ((QueueIsEmpty && !_completeRequested) || Interlocked.CompareExchange(ref _busy, 1, 0) != 0) return;
         }
     }
 
@@ -186,7 +197,8 @@ internal sealed class Outbox : IThreadPoolWorkItem
         t_gather = null;
         try
         {
-            while (_queue.TryDequeue(out var frame))
+            var queue = Volatile.Read(ref _queue);
+            while (queue is not null && queue.TryDequeue(out var frame))
             {
                 if (_closeWritten)
                 {

@@ -20,8 +20,8 @@ public sealed partial class WebSocketSession
     {
         _app = app;
         var input = _connection.Transport.Input;
-        var reader = new MessageReader(_options.Limits.MaxMessageBytes, budget: _partialGuard?.Budget, inflater: _inflater);
-        _reader = reader;
+        // Made when the first bytes arrive: a connection that never sends holds no reader.
+        MessageReader? reader = null;
         string outcome = "connection lost";
         bool connected = false;
         try
@@ -39,6 +39,7 @@ public sealed partial class WebSocketSession
                     break;
                 }
                 var buffer = result.Buffer;
+                if (reader is null) _reader = reader = new MessageReader(_options.Limits.MaxMessageBytes, budget: _partialGuard?.Budget, inflater: _inflater);
                 _inReadLoop = true;
                 DrainBatch.Begin();
                 // Thread-static: ended exactly once, on the thread that began it, before anything awaits.
@@ -162,10 +163,9 @@ public sealed partial class WebSocketSession
         }
         finally
         {
-            reader.Dispose();
+            reader?.Dispose();
             if (PartialEvicted) _partialGuard?.Released(Volatile.Read(ref _evictedHeldBytes));
-            try { _closedCts?.Cancel(); } catch (AggregateException) { }
-            ReleaseRoomWaiters();
+            SignalEnded();
             // Whatever ended the read loop, a close the server started first is the reason (the peer may have answered it,
             // or dropped instead); else TCP ended without a closing handshake.
             EndReason ??= Volatile.Read(ref _serverClose) ?? new DisconnectReason(DisconnectKind.ConnectionLost, null, outcome);

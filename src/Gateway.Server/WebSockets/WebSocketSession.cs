@@ -14,7 +14,7 @@ namespace Gateway.Server.WebSockets;
 /// One upgraded connection: the read loop that turns bytes into frames and messages, the control
 /// frame rules (ping → pong, the close handshake), and the outbox every reply goes through.
 /// </summary>
-public sealed partial class WebSocketSession : ISendObserver
+public sealed partial class WebSocketSession : ISendObserver, ITransportCloseObserver
 {
     private readonly GatewayConnection _connection;
     private readonly Outbox _outbox;
@@ -60,7 +60,7 @@ public sealed partial class WebSocketSession : ISendObserver
         _sentBaseline = connection.Transport.BytesSent;
         connection.Transport.ObserveSends(this);
         // The peer may vanish while the read loop is not reading (parked at a limit): end the session's work then too.
-        connection.Transport.ConnectionClosed.UnsafeRegister(static state => ((WebSocketSession)state!).OnTransportClosed(), this);
+        connection.Transport.ObserveClose(this);
         Request = request;
         Subprotocol = subprotocol;
         _options = options;
@@ -143,15 +143,59 @@ public sealed partial class WebSocketSession : ISendObserver
         return tcs.Task;
     }
 
-    private void OnTransportClosed()
+    void ITransportCloseObserver.OnTransportClosed() => SignalEnded();
+
+    // The transport closed or the read loop ended, whichever first: Closed fires, the RPC layer is told, waiters go.
+    private void SignalEnded()
     {
-        try { ClosedSource.Cancel(); } catch (AggregateException) { } // an application's callback threw: its fault, not the transport's
+        if (Interlocked.Exchange(ref _transportClosed, 1) != 0)
+        {
+            ReleaseRoomWaiters();
+            return;
+        }
+        Interlocked.Exchange(ref _closeObserver, ClosedMarker.Instance)?.OnTransportClosed();
+        if (Volatile.Read(ref _closedCts) is { } cts) CancelClosed(cts);
         ReleaseRoomWaiters();
     }
 
-    // Created on first use: most sessions never ask for the token.
-    private CancellationTokenSource ClosedSource =>
-        _closedCts ?? Interlocked.CompareExchange(ref _closedCts, new CancellationTokenSource(), null) ?? _closedCts!;
+    private static void CancelClosed(CancellationTokenSource cts)
+    {
+        try { cts.Cancel(); } catch (AggregateException) { } // an application's callback threw: its fault, not the transport's
+    }
+
+    private int _transportClosed;
+    // The RPC layer's one close callback: a direct call rather than a registration on Closed, so that an idle session
+    // needs no token source. ClosedMarker once the session has closed.
+    private ITransportCloseObserver? _closeObserver;
+
+    /// <summary>True once the transport closed or the read loop ended (what <see cref="Closed"/> reports, without making its token source).</summary>
+    internal bool IsClosed => Volatile.Read(ref _transportClosed) != 0;
+
+    /// <summary>Tells <paramref name="observer"/> exactly once when the session ends (at once if it has); one observer per session.</summary>
+    internal void ObserveClose(ITransportCloseObserver observer)
+    {
+        if (Interlocked.CompareExchange(ref _closeObserver, observer, null) is ClosedMarker) observer.OnTransportClosed();
+    }
+
+    private sealed class ClosedMarker : ITransportCloseObserver
+    {
+        public static readonly ClosedMarker Instance = new();
+        public void OnTransportClosed() { }
+    }
+
+    // Created on first use: most sessions never ask for the token. Made after the session ended, it is cancelled here.
+    private CancellationTokenSource ClosedSource
+    {
+        get
+        {
+            var cts = _closedCts;
+            if (cts is not null) return cts;
+            var created = new CancellationTokenSource();
+            cts = Interlocked.CompareExchange(ref _closedCts, created, null) ?? created;
+            if (IsClosed) CancelClosed(cts);
+            return cts;
+        }
+    }
 
     void ISendObserver.OnSent()
     {

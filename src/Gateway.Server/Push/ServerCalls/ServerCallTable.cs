@@ -10,7 +10,9 @@ namespace Gateway.Server.Push;
 /// </summary>
 internal sealed class ServerCallTable(WebSocketSession session, IWireCodec codec, int maxWaiting)
 {
-    private readonly Dictionary<long, ServerCall> _waiting = new();
+    // Made by the first call the server makes to this client (most connections never get one). Guarded by this table
+    // itself (internal, never handed out): a separate lock object would cost an idle connection what the laziness saves.
+    private Dictionary<long, ServerCall>? _waiting;
     private long _nextId;
     private bool _closed;
 
@@ -18,14 +20,15 @@ internal sealed class ServerCallTable(WebSocketSession session, IWireCodec codec
     public void Start(ServerCall call, string path, byte[]? inputJson)
     {
         long id;
-        lock (_waiting)
+        lock (this)
         {
             if (_closed || session.CloseSent) throw new RpcException(ErrorCode.Unavailable, "the connection is closing");
-            if (_waiting.Count >= maxWaiting)
-                throw new RpcException(ErrorCode.ResourceExhausted, $"the connection already has {_waiting.Count} calls from the server waiting (Gateway:Limits:MaxServerCallsPerConnection)");
+            var waiting = _waiting ??= new();
+            if (waiting.Count >= maxWaiting)
+                throw new RpcException(ErrorCode.ResourceExhausted, $"the connection already has {waiting.Count} calls from the server waiting (Gateway:Limits:MaxServerCallsPerConnection)");
             id = ++_nextId;
             call.WireId = id;
-            _waiting[id] = call;
+            waiting[id] = call;
         }
         codec.SendServerCall(session, id, path, inputJson);
     }
@@ -66,10 +69,10 @@ internal sealed class ServerCallTable(WebSocketSession session, IWireCodec codec
     public void Close()
     {
         ServerCall[]? waiting = null;
-        lock (_waiting)
+        lock (this)
         {
             _closed = true;
-            if (_waiting.Count > 0)
+            if (_waiting is { Count: > 0 })
             {
                 waiting = _waiting.Values.ToArray();
                 _waiting.Clear();
@@ -81,6 +84,11 @@ internal sealed class ServerCallTable(WebSocketSession session, IWireCodec codec
 
     private bool TryTake(long id, out ServerCall call)
     {
-        lock (_waiting) return _waiting.Remove(id, out call!);
+        lock (this)
+        {
+            if (_waiting is not null) return _waiting.Remove(id, out call!);
+            call = null!;
+            return false;
+        }
     }
 }

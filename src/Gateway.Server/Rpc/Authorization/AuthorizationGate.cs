@@ -55,7 +55,7 @@ internal static class AuthorizationGate
             return;
         }
         // The client went away while its policy was asked: nobody is left to answer.
-        if (connection.Session.Closed.IsCancellationRequested) return;
+        if (connection.Session.IsClosed) return;
         Decide(connection, procedure, access, denied, ref envelope, id);
     }
 

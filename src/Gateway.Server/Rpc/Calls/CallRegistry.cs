@@ -8,10 +8,12 @@ namespace Gateway.Server.Rpc;
 /// </summary>
 internal sealed class CallRegistry(RpcConnection owner, int maxInflight)
 {
-    // Every asynchronous call, and those with an id by id (for cancel). Both guarded by Gate.
-    private readonly HashSet<RpcCall> _running = new(ReferenceEqualityComparer.Instance);
-    private readonly Dictionary<string, RpcCall> _byId = new(StringComparer.Ordinal);
-    private readonly Stack<RpcCall> _pool = new(4);
+    // Every asynchronous call, and those with an id by id (for cancel). Both guarded by Gate, and made by the first call
+    // that does not finish synchronously: an idle connection (or one whose calls all complete inline) holds neither.
+    private HashSet<RpcCall>? _running;
+    private Dictionary<string, RpcCall>? _byId;
+    // Its array comes with the first call that ends.
+    private readonly Stack<RpcCall> _pool = new();
     private int _inflight;
     private int _withDeadline;
     private bool _closed;
@@ -20,9 +22,9 @@ internal sealed class CallRegistry(RpcConnection owner, int maxInflight)
     private TaskCompletionSource? _idleWaiter;
 
     /// <summary>Guards the running calls; held by the deadline sweep while it walks them.</summary>
-    internal object Gate => _byId;
-    /// <summary>The running asynchronous calls: read only under <see cref="Gate"/>.</summary>
-    internal HashSet<RpcCall> RunningUnderGate => _running;
+    internal object Gate => this;
+    /// <summary>The running asynchronous calls, null before the first: read only under <see cref="Gate"/>.</summary>
+    internal HashSet<RpcCall>? RunningUnderGate => _running;
     /// <summary>Whether any running call has a deadline (read without the lock by the heartbeat's sweep).</summary>
     public bool AnyDeadline => Volatile.Read(ref _withDeadline) != 0;
 
@@ -55,10 +57,10 @@ internal sealed class CallRegistry(RpcConnection owner, int maxInflight)
             closed = _closed;
             if (!closed)
             {
-                _running.Add(call);
+                (_running ??= new(ReferenceEqualityComparer.Instance)).Add(call);
                 // Ids must be unique among in-flight calls; a duplicate still runs (and is cancelled by disconnect)
                 // but a cancel reaches the first one only.
-                if (call.HasId) _byId.TryAdd(key, call);
+                if (call.HasId) (_byId ??= new(StringComparer.Ordinal)).TryAdd(key, call);
             }
             if (HasDeadline(call.Procedure))
             {
@@ -75,8 +77,8 @@ internal sealed class CallRegistry(RpcConnection owner, int maxInflight)
         {
             lock (Gate)
             {
-                _running.Remove(call);
-                if (_byId.TryGetValue(key, out var tracked) && ReferenceEquals(tracked, call)) _byId.Remove(key);
+                _running?.Remove(call);
+                if (_byId is not null && _byId.TryGetValue(key, out var tracked) && ReferenceEquals(tracked, call)) _byId.Remove(key);
                 if (HasDeadline(call.Procedure)) _withDeadline--;
             }
         }
@@ -99,12 +101,12 @@ internal sealed class CallRegistry(RpcConnection owner, int maxInflight)
     /// <summary>The running call with this id, if any (unknown ids: the call may have finished, its reply on the way).</summary>
     public RpcCall? Find(string key)
     {
-        lock (Gate) return _byId.TryGetValue(key, out var call) ? call : null;
+        lock (Gate) return _byId is not null && _byId.TryGetValue(key, out var call) ? call : null;
     }
 
     public RpcCall[] Running()
     {
-        lock (Gate) return _running.ToArray();
+        lock (Gate) return _running?.ToArray() ?? [];
     }
 
     /// <summary>Completes when fewer than the limit of calls are running (the read loop waits here: backpressure).</summary>
@@ -135,7 +137,7 @@ internal sealed class CallRegistry(RpcConnection owner, int maxInflight)
         lock (Gate)
         {
             _closed = true;
-            return _running.ToArray();
+            return _running?.ToArray() ?? [];
         }
     }
 

@@ -16,7 +16,9 @@ internal sealed class DeadlineSweep(CallRegistry calls, ReplySender replies, Gat
         List<(RequestId Id, bool Answer)>? expired = null;
         lock (calls.Gate)
         {
-            foreach (var call in calls.RunningUnderGate)
+            // Null until a call ran asynchronously (a call closed out before it was tracked still counts a deadline).
+            if (calls.RunningUnderGate is not { } running) return;
+            foreach (var call in running)
             {
                 if (call.Deadline == 0 || now < call.Deadline) continue;
                 call.Deadline = 0;
