@@ -53,6 +53,17 @@ internal sealed class JsonWireCodec : IWireCodec
             w.WriteEndObject();
         }, isTerminal: member == ReplyMember.Result);
 
+    public void WriteValueMessage<T>(IBufferWriter<byte> output, in RequestId id, ReplyMember member, T value, JsonTypeInfo<T> info)
+    {
+        var w = JsonFrames.Begin(output);
+        w.WriteStartObject();
+        JsonFrames.WriteId(w, in id);
+        w.WritePropertyName(member switch { ReplyMember.Result => "result"u8, ReplyMember.Data => "data"u8, _ => "progress"u8 });
+        JsonFrames.WriteValue(w, value, info);
+        w.WriteEndObject();
+        w.Flush();
+    }
+
     public bool SendNullResult(WebSocketSession session, in RequestId id) =>
         JsonFrames.Send(session, id, static (Utf8JsonWriter w, in RequestId id) =>
         {
