@@ -39,11 +39,19 @@ internal sealed class StreamBatch : IBufferWriter<byte>
     // What the session could still take when last read; re-read once the batch outgrows it.
     private long _room;
 
-    public StreamBatch(WebSocketSession session, IWireCodec codec)
+    private readonly RequestId _id;
+
+    /// <param name="id">The stream's id, already pinned (it outlives the request's message).</param>
+    public StreamBatch(WebSocketSession session, IWireCodec codec, in RequestId id)
     {
         _session = session;
         _codec = codec;
         _opcode = codec.FrameOpcode;
+        // A pinned JSON id is its raw token as a string, transcoded to UTF-8 on every write: encode it once per stream.
+        // (A MessagePack key is not its wire form, so that codec keeps the id as it is.)
+        _id = codec is JsonWireCodec && id.Text is { Length: > 0 } text
+            ? new RequestId(new ReadOnlySequence<byte>(System.Text.Encoding.UTF8.GetBytes(text)))
+            : id;
     }
 
     /// <summary>The managed thread filling the batch while the stream runs synchronously; 0 while it awaits.</summary>
@@ -67,7 +75,7 @@ internal sealed class StreamBatch : IBufferWriter<byte>
     }
 
     /// <summary>Serializes one item as a complete frame at the end of the batch.</summary>
-    public void Add<T>(in RequestId id, T value, JsonTypeInfo<T> info)
+    public void Add<T>(T value, JsonTypeInfo<T> info)
     {
         _buffer ??= ArrayPool<byte>.Shared.Rent(2 * TargetBytes);
         _frameStart = _position;
@@ -75,7 +83,7 @@ internal sealed class StreamBatch : IBufferWriter<byte>
         _position += HeaderReserve;
         try
         {
-            _codec.WriteValueMessage(this, in id, ReplyMember.Data, value, info);
+            _codec.WriteValueMessage(this, in _id, ReplyMember.Data, value, info);
         }
         catch
         {

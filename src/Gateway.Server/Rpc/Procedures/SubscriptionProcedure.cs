@@ -58,7 +58,7 @@ internal sealed class SubscriptionProcedure<TIn, TOut>(ProcedureDescriptor descr
         var session = connection.Session;
         // Items the handler yields without waiting go out in batches (StreamBatch); on a compressed session one by
         // one, because the outbox deflates each queued frame as one message.
-        var batch = session.Compression is null ? new StreamBatch(session, connection.Codec) : null;
+        var batch = session.Compression is null ? new StreamBatch(session, connection.Codec, call.Id) : null;
         try
         {
             enumerator = invoker(service, input, call, call.CancellationToken).GetAsyncEnumerator(call.CancellationToken);
@@ -91,8 +91,7 @@ internal sealed class SubscriptionProcedure<TIn, TOut>(ProcedureDescriptor descr
                 }
                 else if (batch.HasRoom())
                 {
-                    var id = call.Id;
-                    batch.Add(in id, enumerator.Current, outputInfo);
+                    batch.Add(enumerator.Current, outputInfo);
                     if (batch.Length >= StreamBatch.TargetBytes) batch.Flush(call);
                 }
                 else
