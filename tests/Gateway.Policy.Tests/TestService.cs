@@ -26,6 +26,19 @@ public sealed class FastInput
 
 public sealed record FastItem(long Seq, string Pad);
 
+public sealed class BurstInput
+{
+    public int N { get; set; }
+    /// <summary>Characters of padding per item; 0: varied, so the frames use all three header sizes (7, 130 and 70,000 characters).</summary>
+    public int Size { get; set; }
+    /// <summary>The item index at which the handler throws (RpcException ABORTED); -1: never.</summary>
+    public int FailAt { get; set; } = -1;
+    /// <summary>Reports progress (the index) before every item whose index is a multiple of this; 0: never.</summary>
+    public int ProgressEvery { get; set; }
+}
+
+public sealed record BurstItem(long Seq, string Pad);
+
 /// <summary>
 /// The procedures the policy tests call, served in-process (no plugin folder). One instance per test gateway,
 /// so its counters describe exactly one test.
@@ -145,6 +158,42 @@ public sealed class TestService
         {
             Interlocked.Increment(ref _napsCancelled);
             throw;
+        }
+    }
+
+    private static readonly string s_small = new('s', 7), s_medium = new('m', 130), s_large = new('l', 70_000);
+    private long _burstProduced;
+    /// <summary>t/burst items produced (handed to the gateway), over all subscriptions.</summary>
+    public long BurstProduced => Interlocked.Read(ref _burstProduced);
+    /// <summary>Completes when a t/burst handler ends (finishes, fails or is cancelled).</summary>
+    public TaskCompletionSource BurstEnded { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>The padding of burst item <paramref name="i"/>: <paramref name="size"/> characters, or varied over the header sizes.</summary>
+    public static string BurstPad(long i, int size, string? fixedPad) =>
+        fixedPad ?? (i % 50 == 7 ? s_large : i % 3 == 0 ? s_medium : s_small);
+
+    /// <summary>
+    /// N items without ever waiting (each MoveNextAsync completes synchronously): the burst the gateway batches.
+    /// Optionally fails at an index or reports progress between items.
+    /// </summary>
+    [Subscription("burst")]
+    public async IAsyncEnumerable<BurstItem> Burst(BurstInput input, RpcContext context, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        string? pad = input.Size > 0 ? new string('f', input.Size) : null;
+        try
+        {
+            for (int i = 0; i < input.N; i++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (i == input.FailAt) throw new RpcException(ErrorCode.Aborted, "burst failed at " + i);
+                if (input.ProgressEvery > 0 && i % input.ProgressEvery == 0) await context.ReportProgressAsync(i);
+                Interlocked.Increment(ref _burstProduced);
+                yield return new BurstItem(i, BurstPad(i, input.Size, pad));
+            }
+        }
+        finally
+        {
+            BurstEnded.TrySetResult();
         }
     }
 

@@ -47,6 +47,12 @@ internal interface IWireCodec
     /// <summary>A reply carrying a value. Results are never dropped; stream items and progress may be, for a slow consumer.</summary>
     bool SendValue<T>(WebSocketSession session, in RequestId id, ReplyMember member, T value, JsonTypeInfo<T> info);
 
+    /// <summary>
+    /// The message <see cref="SendValue{T}"/> sends, written as a bare payload (no frame header) into <paramref name="output"/>:
+    /// for a caller that frames several messages back to back in one buffer (a burst of stream items, <see cref="Rpc.StreamBatch"/>).
+    /// </summary>
+    void WriteValueMessage<T>(IBufferWriter<byte> output, in RequestId id, ReplyMember member, T value, JsonTypeInfo<T> info);
+
     /// <summary>A null result (a handler that returns nothing).</summary>
     bool SendNullResult(WebSocketSession session, in RequestId id);
 

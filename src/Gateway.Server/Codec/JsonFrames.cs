@@ -30,6 +30,15 @@ internal static class JsonFrames
         return writer;
     }
 
+    /// <summary>This thread's writer, pointed at <paramref name="output"/> (any buffer: a stream batch, <see cref="Rpc.StreamBatch"/>).</summary>
+    public static Utf8JsonWriter Begin(IBufferWriter<byte> output)
+    {
+        var writer = t_writer;
+        if (writer is null) t_writer = writer = new Utf8JsonWriter(output, WriterOptions);
+        else writer.Reset(output);
+        return writer;
+    }
+
     /// <summary>Serializes <paramref name="write"/> into a text frame and queues it on the session.</summary>
     public static bool Send<TState>(WebSocketSession session, in TState state, WriteAction<TState> write, bool isTerminal)
     {

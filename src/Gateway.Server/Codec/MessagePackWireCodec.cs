@@ -76,6 +76,17 @@ internal sealed class MessagePackWireCodec : IWireCodec
             else MessagePackSerializer.Serialize(ref w, r.Value, r.Options);
         }, isTerminal: member == ReplyMember.Result);
 
+    public void WriteValueMessage<T>(IBufferWriter<byte> output, in RequestId id, ReplyMember member, T value, JsonTypeInfo<T> info)
+    {
+        var w = new MessagePackWriter(output);
+        w.WriteMapHeader(2);
+        MessagePackFrames.WriteId(ref w, in id);
+        w.WriteString(member switch { ReplyMember.Result => "result"u8, ReplyMember.Data => "data"u8, _ => "progress"u8 });
+        if (value is null) w.WriteNil();
+        else MessagePackSerializer.Serialize(ref w, value, MessagePackFormats.For(info.Options).Writing);
+        w.Flush();
+    }
+
     public bool SendNullResult(WebSocketSession session, in RequestId id) =>
         MessagePackFrames.Send(session, id, static (ref MessagePackWriter w, in RequestId id) =>
         {

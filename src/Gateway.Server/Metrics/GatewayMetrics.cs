@@ -226,6 +226,12 @@ public sealed class GatewayMetrics : IDisposable
     internal void AcceptPaused() => Interlocked.Increment(ref _acceptPauses);
     internal void MessageReceived(long bytes) { Interlocked.Increment(ref _messagesIn); Interlocked.Add(ref _bytesIn, bytes); }
     internal void MessageSent(long bytes) { Interlocked.Increment(ref _messagesOut); Interlocked.Add(ref _bytesOut, bytes); }
+    /// <summary>A run of messages queued as one batch (a burst of stream items): two atomic adds for the whole run.</summary>
+    internal void MessageBatchSent(int count, long bytes)
+    {
+        Interlocked.Add(ref _messagesOut, count);
+        Interlocked.Add(ref _bytesOut, bytes);
+    }
     internal void MessagesSent(int count, long bytesEach)
     {
         if (count == 0) return;

@@ -33,6 +33,9 @@ internal sealed class RpcCall : RpcContext
     /// <summary>Whether anything may still be sent for this call.</summary>
     public bool CanSend => HasId && Volatile.Read(ref _cancelled) == 0 && Volatile.Read(ref _finished) == 0;
 
+    /// <summary>The batch of a running subscription's items not yet queued (<see cref="Rpc.StreamBatch"/>); progress flushes it first.</summary>
+    internal StreamBatch? StreamBatch;
+
     /// <summary>The call's span (<see cref="GatewayTracing"/>); null when nothing listens.</summary>
     public System.Diagnostics.Activity? Activity;
 
@@ -105,6 +108,7 @@ internal sealed class RpcCall : RpcContext
     {
         _procedure = null;
         Activity = null;
+        StreamBatch = null;
         Id = default;
         Key = null;
         if (!_cts.TryReset()) _cts = new CancellationTokenSource();

@@ -55,23 +55,70 @@ internal sealed class SubscriptionProcedure<TIn, TOut>(ProcedureDescriptor descr
     private async Task RunStreamAsync(RpcConnection connection, RpcCall call, TIn input)
     {
         IAsyncEnumerator<TOut>? enumerator = null;
+        var session = connection.Session;
+        // Items the handler yields without waiting go out in batches (StreamBatch); on a compressed session one by
+        // one, because the outbox deflates each queued frame as one message.
+        var batch = session.Compression is null ? new StreamBatch(session, connection.Codec, call.Id) : null;
         try
         {
             enumerator = invoker(service, input, call, call.CancellationToken).GetAsyncEnumerator(call.CancellationToken);
-            while (await enumerator.MoveNextAsync().ConfigureAwait(false))
+            if (batch is not null)
             {
-                if (call.IsCancelled || connection.Session.CloseSent) break;
-                // Over the send limit the item follows Limits:SlowConsumerPolicy (dropped and counted, or 1008).
-                connection.Replies.SendData(call, enumerator.Current, outputInfo);
+                call.StreamBatch = batch;
+                batch.OwnerThread = Environment.CurrentManagedThreadId;
             }
-            if (!call.IsCancelled && !connection.Session.CloseSent)
+            while (true)
             {
-                await connection.Session.WaitForSendRoomAsync().ConfigureAwait(false);
+                var next = enumerator.MoveNextAsync();
+                bool more;
+                if (next.IsCompleted) more = next.GetAwaiter().GetResult();
+                else
+                {
+                    // The handler waits: what it produced so far goes out now, not after its next item.
+                    if (batch is not null)
+                    {
+                        batch.Flush(call);
+                        batch.OwnerThread = 0;
+                    }
+                    more = await next.ConfigureAwait(false);
+                    if (batch is not null) batch.OwnerThread = Environment.CurrentManagedThreadId;
+                }
+                if (!more || call.IsCancelled || session.CloseSent) break;
+                if (batch is null)
+                {
+                    // Over the send limit the item follows Limits:SlowConsumerPolicy (dropped and counted, or 1008).
+                    connection.Replies.SendData(call, enumerator.Current, outputInfo);
+                }
+                else if (batch.HasRoom())
+                {
+                    batch.Add(enumerator.Current, outputInfo);
+                    if (batch.Length >= StreamBatch.TargetBytes) batch.Flush(call);
+                }
+                else
+                {
+                    // This item would take the session over its send limit: what is built goes first (a gapless
+                    // prefix), then the item alone follows Limits:SlowConsumerPolicy (dropped and counted, or 1008).
+                    batch.Flush(call);
+                    connection.Replies.SendData(call, enumerator.Current, outputInfo);
+                }
+            }
+            batch?.Flush(call);
+            if (!call.IsCancelled && !session.CloseSent)
+            {
+                await session.WaitForSendRoomAsync().ConfigureAwait(false);
                 connection.Replies.SendDone(call);
             }
         }
         finally
         {
+            if (batch is not null)
+            {
+                call.StreamBatch = null;
+                batch.OwnerThread = 0;
+                // The handler failed: the items it yielded before go out ahead of its error (sent by the caller).
+                batch.Flush(call);
+                batch.Discard();
+            }
             if (enumerator is not null)
             {
                 try { await enumerator.DisposeAsync().ConfigureAwait(false); }

@@ -38,6 +38,9 @@ internal sealed class ReplySender(WebSocketSession session, IWireCodec codec, Js
     public void SendProgress<T>(RpcCall call, T value, JsonTypeInfo<T> info)
     {
         if (!call.CanSend) return;
+        // A stream's items built before this progress go first, as they would one by one. Only from the thread that
+        // builds them: progress from another thread was never ordered against the items, and the batch is not shared.
+        if (call.StreamBatch is { } batch && batch.OwnerThread == Environment.CurrentManagedThreadId) batch.Flush(call);
         var id = call.Id;
         codec.SendValue(session, in id, ReplyMember.Progress, value, info);
     }
