@@ -30,6 +30,9 @@ OUT=perf/results/compare
 # (SUBSCRIBERS subscribers, TEXT_PAYLOAD-byte chat text) and idle against `gateway` (uncompressed) and `gateway-deflate`
 # (the same gateway, the load tool offering permessage-deflate); compare.py adds the compressed-vs-plain table.
 TEXT_PAYLOAD=${TEXT_PAYLOAD:-1024}
+# fanout-text: every INFLATE_SAMPLE-th subscriber inflates and reads each event, the others check and count its frames,
+# in both runs alike (the load tool's --inflate-sample): one core of client cannot inflate 1,000 copies of every event.
+INFLATE_SAMPLE=${INFLATE_SAMPLE:-10}
 if [[ " $CASES " == *" compressed "* ]]; then
   CASES=$(echo " $CASES " | sed 's/ compressed / rpc-text fanout-text idle /' | xargs)
   [ -n "$SERVERS_GIVEN" ] || SERVERS="gateway gateway-deflate"
@@ -141,7 +144,7 @@ run_case() { # case server rep
     rpc-text) load_tool "$OUT/$name.log" rpc "${common[@]}" --connections "$RPC_CONNECTIONS" --inflight "$RPC_INFLIGHT" \
            --payload "$TEXT_PAYLOAD" --payload-kind text --duration "$DURATION" --warmup "$WARMUP" ;;
     fanout-text) load_tool "$OUT/$name.log" fanout "${common[@]}" --subscribers "$SUBSCRIBERS" --publishers 1 \
-              --inflight "$PUB_INFLIGHT" --topic room:bench --payload "$TEXT_PAYLOAD" --payload-kind text --duration "$DURATION" --warmup "$WARMUP" ;;
+              --inflight "$PUB_INFLIGHT" --topic room:bench --payload "$TEXT_PAYLOAD" --payload-kind text --inflate-sample "$INFLATE_SAMPLE" --duration "$DURATION" --warmup "$WARMUP" ;;
   esac
   read -r g0b g2b < <(gc_counts)
   if [ "$g0a" = null ] || [ "$g0b" = null ]; then
