@@ -342,7 +342,8 @@ public sealed class FanoutScenario(
         int open = _subscribers.Count(c => c is { IsClosed: false });
         yield return ("subscribers", $"{open}/{subscribers} open");
         long events = 0;
-        foreach (var s in _sinks) events += Volatile.Read(ref s.Events);
+        // The display asks while InitAsync is still filling the array in.
+        foreach (var s in _sinks) if (s is not null) events += Volatile.Read(ref s.Events);
         long ts = Stopwatch.GetTimestamp();
         if (_lastEventsTs != 0) _eventRate = (events - _lastEvents) / Stopwatch.GetElapsedTime(_lastEventsTs, ts).TotalSeconds;
         _lastEvents = events;
