@@ -90,8 +90,14 @@ public static class PerMessageDeflateNegotiation
         if (clientNoContext) response.Append("; client_no_context_takeover");
         if (serverBitsOffered > 0 || serverBits < 15) response.Append("; server_max_window_bits=").Append(serverBits);
         if (clientBitsOffered && (clientBits < 15 || clientBitsHint < 15)) response.Append("; client_max_window_bits=").Append(clientBits);
-        return new PerMessageDeflateParameters(serverNoContext, clientNoContext, serverBits, clientBits, response.ToString());
+        var parameters = new PerMessageDeflateParameters(serverNoContext, clientNoContext, serverBits, clientBits, response.ToString());
+        return Agreed.GetOrAdd(parameters, parameters);
     }
+
+    // Every connection keeps its agreed parameters for life: connections that agreed the same share one instance (and one
+    // answer string) instead of holding a copy each. Bounded: the values are 2 × 2 × 7 × 8 combinations, and the answer
+    // is a function of them and of which window parameters the client offered.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<PerMessageDeflateParameters, PerMessageDeflateParameters> Agreed = new();
 
     private static PerMessageDeflateParameters? Decline(out string? declined, string reason)
     {
