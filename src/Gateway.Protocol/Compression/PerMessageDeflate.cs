@@ -17,6 +17,10 @@ public sealed class PerMessageDeflate
 
     public PerMessageDeflateSettings Settings { get; }
 
+    /// <summary>Sec-WebSocket-Extensions values this server accepted, and what it agreed (see PerMessageDeflateNegotiation).</summary>
+    internal System.Collections.Concurrent.ConcurrentDictionary<string, PerMessageDeflateParameters> AcceptedOffers { get; } = new(StringComparer.Ordinal);
+    internal const int MaxAcceptedOffers = 64;
+
     /// <summary>True when the runtime's zlib can be used in this process (see <see cref="UnavailableReason"/>).</summary>
     public static bool IsAvailable => ZLibNative.IsAvailable;
     public static string? UnavailableReason => ZLibNative.Problem;
