@@ -33,7 +33,9 @@ TEXT_PAYLOAD=${TEXT_PAYLOAD:-1024}
 # fanout-text: every INFLATE_SAMPLE-th subscriber inflates and reads each event, the others check and count its frames,
 # in both runs alike (the load tool's --inflate-sample): one core of client cannot inflate 1,000 copies of every event.
 INFLATE_SAMPLE=${INFLATE_SAMPLE:-10}
+RESULT=perf/results/compare.md
 if [[ " $CASES " == *" compressed "* ]]; then
+  RESULT=perf/results/compare-compressed.md
   CASES=$(echo " $CASES " | sed 's/ compressed / rpc-text fanout-text idle /' | xargs)
   [ -n "$SERVERS_GIVEN" ] || SERVERS="gateway gateway-deflate"
 fi
@@ -167,6 +169,6 @@ for rep in $(seq 1 "$REPS"); do
 done
 echo "== all runs took $(( ($(date +%s) - START) / 60 )) min"
 
-CASES="$CASES" SERVERS="$SERVERS" python3 perf/compare.py "$OUT" "$REPS" > perf/results/compare.md
-echo "== wrote perf/results/compare.md"
-cat perf/results/compare.md
+CASES="$CASES" SERVERS="$SERVERS" python3 perf/compare.py "$OUT" "$REPS" > "$RESULT"
+echo "== wrote $RESULT"
+cat "$RESULT"
