@@ -14,6 +14,7 @@ public sealed class SignalRRouteTests
     {
         public readonly List<string> Seen = [];
         public void OnEvent(ReadOnlySpan<byte> message, long receivedAt) => Seen.Add(Encoding.UTF8.GetString(message));
+        public void OnUnreadEvent(long receivedAt) => Seen.Add("(unread)");
     }
 
     private sealed class Replies : IReplySink

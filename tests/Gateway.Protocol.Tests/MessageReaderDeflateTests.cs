@@ -64,13 +64,14 @@ public class MessageReaderDeflateTests
         var compressed = Compress(Text);
         var first = new ReadOnlySequence<byte>(Frames.Masked(false, Opcode.Text, compressed[..10], rsv: 4));
         Assert.Equal(FrameEvent.NeedMoreData, reader.Read(ref first));
-        Assert.True(inflater.HoldsState);
+        Assert.True(reader.HoldsInflateState);
         Assert.True(reader.HeldBytes >= inflater.StateBytes, $"held {reader.HeldBytes}");
         Assert.Equal(reader.HeldBytes, budget.HeldBytes);
         var last = new ReadOnlySequence<byte>(Frames.Masked(true, Opcode.Continuation, compressed[10..]));
         Assert.Equal(FrameEvent.Message, reader.Read(ref last));
         Assert.Equal(Text, reader.Payload.ToArray());
         reader.ReleaseMessage();
+        Assert.False(reader.HoldsInflateState);
         Assert.False(inflater.HoldsState);
         Assert.Equal(0, reader.HeldBytes);
         Assert.Equal(0, budget.HeldBytes);

@@ -154,7 +154,11 @@ public sealed class FanoutScenarioDefinition : IScenarioDefinition
             DefaultValueFactory = _ => "keep",
         };
         var payloadKind = PayloadKindOption.Create();
-        foreach (var option in new Option[] { subscribers, publishers, inflight, topic, subscribe, payload, payloadKind, duration.Option, warmup.Option, drain.Option, perSource, mixed, completions, load })
+        var inflateSample = Options.Int("--inflate-sample", 1,
+            "Every Nth subscriber reads each event (inflates it when compressed, reads its stamp: latency, order, window); the others " +
+            "check each frame and count it unread, compressed or not, so both runs of a compressed-vs-plain pair give the client the same work " +
+            "(gateway protocol; 1 = all read)", 1);
+        foreach (var option in new Option[] { subscribers, publishers, inflight, topic, subscribe, payload, payloadKind, duration.Option, warmup.Option, drain.Option, perSource, mixed, completions, load, inflateSample })
             command.Add(option);
         command.SetAction((parse, ct) => App.RunAsync(parse, common, settings =>
         {
@@ -182,8 +186,12 @@ public sealed class FanoutScenarioDefinition : IScenarioDefinition
             bool mixedFormats = parse.GetValue(mixed);
             if (mixedFormats && settings.Target.Protocol is not (Protocols.GatewayProtocol or Protocols.GatewayMsgPackProtocol))
                 throw new ArgumentException("--mixed-formats mixes the gateway's JSON and MessagePack formats: it needs --protocol gateway");
+            int sample = parse.GetValue(inflateSample);
+            // A SignalR message may carry several records (events): counting messages unread would not count events.
+            if (sample > 1 && settings.Target.Protocol is not (Protocols.GatewayProtocol or Protocols.GatewayMsgPackProtocol))
+                throw new ArgumentException("--inflate-sample above 1 counts one event per message, which holds for the gateway protocol only");
             return new FanoutScenario(s, p, k, t, via, size, parse.GetValue(perSource), drain.Get(parse), inline, mixedFormats, simulations, spec, d, w, settings,
-                parse.GetValue(payloadKind) ?? "alphabet");
+                parse.GetValue(payloadKind) ?? "alphabet", sample);
         }));
         return command;
     }

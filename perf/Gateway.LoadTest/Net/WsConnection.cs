@@ -104,6 +104,16 @@ public sealed class WsConnection : IReplySink
     /// </summary>
     public IEventSink? Events { get; set; }
 
+    /// <summary>
+    /// Fanout's --inflate-sample: while true, every complete data message goes to <see cref="IEventSink.OnUnreadEvent"/>
+    /// as it is on the wire: its frames are still checked (RSV1, opcode, length, fragments) but a compressed one is not
+    /// inflated and none is parsed. Set by the scenario between the subscribe and the load (only events arrive then).
+    /// </summary>
+    public bool CountOnly { get => _countOnly; set => _countOnly = value; }
+    private volatile bool _countOnly;
+    /// <summary>Compressed messages handed on unread in <see cref="CountOnly"/> mode (their inflated size is unknown).</summary>
+    public long CompressedUnread;
+
     public void AddSlots(RequestTemplate template, int count, bool isStream, int expectedItems)
     {
         var slots = new RequestSlot[Slots.Length + count];
@@ -552,6 +562,7 @@ public sealed class WsConnection : IReplySink
                 if (_inFragment) { ProtocolError("new data frame inside a fragmented message"); return; }
                 if (fin)
                 {
+                    if (_countOnly && Events is { } sink) { OnUnread(sink, compressed); return; }
                     if (compressed) OnCompressedMessage(payload, payload.Length + Frames.HeaderLength(payload.Length));
                     else OnMessage(payload);
                     return;
@@ -567,6 +578,7 @@ public sealed class WsConnection : IReplySink
                 if (fin)
                 {
                     _inFragment = false;
+                    if (_countOnly && Events is { } sink) { OnUnread(sink, _fragmentCompressed); return; }
                     if (_fragmentCompressed) OnCompressedMessage(_fragment.AsSpan(0, _fragmentLength), _fragmentLength + Frames.HeaderLength(_fragmentLength));
                     else OnMessage(_fragment.AsSpan(0, _fragmentLength));
                 }
@@ -610,6 +622,12 @@ public sealed class WsConnection : IReplySink
         // What the same message would have cost as one uncompressed server frame (unmasked: no key).
         ReceivedBytesSaved += message.Length + Frames.HeaderLength(message.Length) - wireBytes;
         OnMessage(message);
+    }
+
+    private void OnUnread(IEventSink sink, bool compressed)
+    {
+        if (compressed) CompressedUnread++;
+        sink.OnUnreadEvent(_receivedAt != 0 ? _receivedAt : Stopwatch.GetTimestamp());
     }
 
     private void OnMessage(ReadOnlySpan<byte> message)
@@ -729,6 +747,9 @@ public interface IEventSink
 {
     /// <param name="receivedAt">Stopwatch timestamp of the socket read that returned the message.</param>
     void OnEvent(ReadOnlySpan<byte> message, long receivedAt);
+
+    /// <summary>A data message counted without being read (<see cref="WsConnection.CountOnly"/>).</summary>
+    void OnUnreadEvent(long receivedAt);
 }
 
 /// <summary>The measured part of a run, in Stopwatch timestamps.</summary>

@@ -28,7 +28,7 @@ public enum SubscribeVia
 public sealed class FanoutScenario(
     int subscribers, int publishers, int inflight, string topic, SubscribeVia via, int payloadBytes, int perSource, TimeSpan drain,
     bool inlineCompletions, bool mixedFormats, IReadOnlyList<LoadSimulation> load, string loadSpec, TimeSpan duration, TimeSpan warmup, RunSettings settings,
-    string payloadKind = "alphabet") : Scenario
+    string payloadKind = "alphabet", int inflateSample = 1) : Scenario
 {
     /// <summary>A drain ends early once nothing arrived for this long and no publish is outstanding.</summary>
     private static readonly TimeSpan QuietEnd = TimeSpan.FromSeconds(1);
@@ -71,6 +71,7 @@ public sealed class FanoutScenario(
         ("subscriber formats", mixedFormats ? $"mixed: every other subscriber speaks {OtherFormat(settings.Target.Protocol).SubProtocol}" : settings.Target.Protocol.SubProtocol ?? settings.Target.Protocol.Name),
         ("payload", payloadBytes.ToString(CultureInfo.InvariantCulture)),
         ("payloadKind", payloadKind),
+        ("inflateSample", inflateSample.ToString(CultureInfo.InvariantCulture)),
         ("deflate", settings.Target.Deflate ? "offered" : "off"),
         ("duration", Durations.Format(duration)),
         ("warmup", Durations.Format(warmup)),
@@ -112,14 +113,15 @@ public sealed class FanoutScenario(
         var subscribeOther = mixedFormats ? SubscribeTemplate(OtherFormat(protocol)) : subscribe;
         var firstEvent = new Latch(subscribers);
         // Samples per subscriber: room for a 10 s run at ~400 events/s each before growing (in 64 KiB chunks).
-        int capacity = subscribers >= 5000 ? 1024 : 4096;
+        int capacity = subscribers / inflateSample >= 5000 ? 1024 : 4096;
         _sinks = new FanoutSubscriber[subscribers];
         for (int i = 0; i < subscribers; i++)
         {
             var c = _subscribers[i];
             c.AddSlots(ReferenceEquals(c.Protocol, protocol) ? subscribe : subscribeOther, 1, isStream: false, expectedItems: 0);
             c.Window = context.Window;
-            c.Events = _sinks[i] = new FanoutSubscriber(c.Protocol, context.Window, publishers, firstEvent, capacity);
+            bool sampled = IsSampled(i);
+            c.Events = _sinks[i] = new FanoutSubscriber(c.Protocol, context.Window, publishers, firstEvent, sampled ? capacity : 1, sampled);
             c.Start();
         }
         context.Log($"subscribing {subscribers} connection(s) to {topic} ({(via == SubscribeVia.Join ? "chat/join" : "$subscribe")})");
@@ -129,6 +131,12 @@ public sealed class FanoutScenario(
         var templates = new RequestTemplate[publishers];
         for (int p = 0; p < publishers; p++) templates[p] = protocol.Publish(RoomOf(topic), FanoutText.Build(p, payloadBytes, payloadKind));
         await ProbeAsync(templates[0], firstEvent, context);
+        // The probe's event reached (and was read by) every subscriber and nothing else is in flight: from here on the
+        // unsampled ones only count what arrives, so each later message is one event of the load.
+        for (int i = 0; i < subscribers; i++)
+            if (!_sinks[i].Sampled) _subscribers[i].CountOnly = true;
+        if (inflateSample > 1)
+            context.Log($"{_sinks.Count(x => x.Sampled)} of {subscribers} subscribers (every {inflateSample}th) read each event; the others count them unread");
         _eventsAtStart = _sinks.Sum(s => s.Events);
         _stampedAtStart = _sinks.Sum(s => s.Stamped);
         _countersBefore = await ServerMetrics.ReadAsync(settings.Target, CounterNames, ct);
@@ -261,7 +269,7 @@ public sealed class FanoutScenario(
         {
             long delivered = Delivered();
             bool outstanding = _publishers.Any(c => !c.IsClosed && c.Slots.Any(s => Volatile.Read(ref s.Pending) == 1));
-            if (!outstanding && delivered >= Expected() && Stamped() - _stampedAtStart >= _publisherStates.Sum(p => Interlocked.Read(ref p.Acked)) * subscribers) break;
+            if (!outstanding && delivered >= Expected() && Stamped() - _stampedAtStart >= AckedTotal() * subscribers) break;
             if (delivered != lastDelivered)
             {
                 lastDelivered = delivered;
@@ -275,20 +283,28 @@ public sealed class FanoutScenario(
         _countersAfter = await ServerMetrics.ReadAsync(settings.Target, CounterNames, CancellationToken.None);
     }
 
+    private bool IsSampled(int subscriber) => subscriber % inflateSample == 0;
+
     private long Delivered()
     {
-        long n = 0;
-        foreach (var s in _sinks) n += Volatile.Read(ref s.InWindow);
+        long total = AckedTotal(), inWindow = Acked(), n = 0;
+        foreach (var s in _sinks) n += DeliveredInWindow(s, total, inWindow);
         return n;
     }
 
+    /// <summary>A sampled subscriber's deliveries are known by their stamps; an unsampled one's are counted (<see cref="FanoutAccounting"/>).</summary>
+    private static long DeliveredInWindow(FanoutSubscriber s, long ackedTotal, long ackedInWindow) =>
+        s.Sampled ? Volatile.Read(ref s.InWindow) : FanoutAccounting.UnreadInWindow(ackedTotal, ackedInWindow, Volatile.Read(ref s.Unread));
+
+    /// <summary>Events accounted for since the start: stamped ones (the probe's included) plus those counted unread.</summary>
     private long Stamped()
     {
         long n = 0;
-        foreach (var s in _sinks) n += Volatile.Read(ref s.Stamped);
+        foreach (var s in _sinks) n += Volatile.Read(ref s.Stamped) + Volatile.Read(ref s.Unread);
         return n;
     }
 
+    private long AckedTotal() => _publisherStates.Sum(p => Interlocked.Read(ref p.Acked));
     private long Acked() => _publisherStates.Sum(p => Interlocked.Read(ref p.AckedInWindow));
     private long Expected() => Acked() * subscribers;
 
@@ -304,14 +320,30 @@ public sealed class FanoutScenario(
         return (i, o);
     }
 
-    public override (long In, long Out, int Connections) CompressionSaved() => SumCompression(_subscribers.Concat(_publishers));
+    public override (long In, long Out, int Connections) CompressionSaved()
+    {
+        var (i, o, n) = SumCompression(_subscribers.Concat(_publishers));
+        // Unsampled subscribers do not inflate, so what compression saved on their events is not known from their own
+        // bytes; every event of a run has the same text but its stamp, so the sampled subscribers' saving per event is theirs.
+        long unread = 0, inflated = 0, savedInflated = 0;
+        foreach (var c in _subscribers)
+        {
+            if (c is null) continue;
+            unread += Volatile.Read(ref c.CompressedUnread);
+            inflated += Volatile.Read(ref c.CompressedReceived);
+            savedInflated += Volatile.Read(ref c.ReceivedBytesSaved);
+        }
+        if (unread > 0 && inflated > 0) i += (long)Math.Round(unread * (savedInflated / (double)inflated));
+        return (i, o, n);
+    }
 
     public override IEnumerable<(string Name, string Value)> ProgressExtras()
     {
         int open = _subscribers.Count(c => c is { IsClosed: false });
         yield return ("subscribers", $"{open}/{subscribers} open");
         long events = 0;
-        foreach (var s in _sinks) events += Volatile.Read(ref s.Events);
+        // The display asks while InitAsync is still filling the array in.
+        foreach (var s in _sinks) if (s is not null) events += Volatile.Read(ref s.Events);
         long ts = Stopwatch.GetTimestamp();
         if (_lastEventsTs != 0) _eventRate = (events - _lastEvents) / Stopwatch.GetElapsedTime(_lastEventsTs, ts).TotalSeconds;
         _lastEvents = events;
@@ -330,21 +362,29 @@ public sealed class FanoutScenario(
         long missing = Math.Max(0, expected - delivered);
         double seconds = Math.Max(result.DurationSeconds, 1e-9);
 
-        result.Latencies.Add(("deliveryLatencyUs", "events, publish → receive", LatencyRecorder.Summarize(_sinks.Select(s => s.Latency))));
+        int sampledCount = _sinks.Count(s => s.Sampled);
+        result.Latencies.Add(("deliveryLatencyUs", inflateSample > 1 ? $"events, publish → receive ({sampledCount} sampled subscribers)" : "events, publish → receive",
+            LatencyRecorder.Summarize(_sinks.Where(s => s.Sampled).Select(s => s.Latency))));
         result.Extra.Add(("subscribers", "subscribers", subscribers, I(subscribers)));
         result.Extra.Add(("publishers", "publishers × in flight", publishers, $"{publishers} × {inflight}"));
+        result.Extra.Add(("inflateSample", "subscribers that read each event (--inflate-sample): every Nth", inflateSample,
+            inflateSample == 1 ? "all" : $"every {inflateSample}th: {I(sampledCount)} read, {I(subscribers - sampledCount)} count unread"));
+        result.Extra.Add(("sampledSubscribers", "subscribers that read each event", sampledCount, I(sampledCount)));
         result.Extra.Add(("publishesInWindow", "publishes sent in the window and acknowledged", acked, I(acked)));
         result.Extra.Add(("expectedDeliveries", "deliveries expected (publishes × subscribers)", expected, I(expected)));
         result.Extra.Add(("deliveredEvents", "deliveries received", delivered,
             $"{I(delivered)}{(expected > 0 ? $" ({100.0 * delivered / expected:0.###} %)" : "")}"));
         result.Extra.Add(("missingDeliveries", "deliveries missing", missing, I(missing)));
         result.Extra.Add(("deliveredEventsPerSecond", "delivered events/s (all subscribers)", delivered / seconds, Format.Rate(delivered / seconds)));
-        long minPer = _sinks.Length > 0 ? _sinks.Min(s => s.InWindow) : 0, maxPer = _sinks.Length > 0 ? _sinks.Max(s => s.InWindow) : 0;
+        long ackedTotal = AckedTotal();
+        long minPer = _sinks.Length > 0 ? _sinks.Min(s => DeliveredInWindow(s, ackedTotal, acked)) : 0;
+        long maxPer = _sinks.Length > 0 ? _sinks.Max(s => DeliveredInWindow(s, ackedTotal, acked)) : 0;
         result.Extra.Add(("eventsPerSubscriberMin", "events per subscriber, min", minPer, I(minPer)));
         result.Extra.Add(("eventsPerSubscriberMax", "events per subscriber, max", maxPer, I(maxPer)));
         long outOfOrder = _sinks.Sum(s => s.OutOfOrder), gaps = _sinks.Sum(s => s.Gaps);
-        result.Extra.Add(("eventsOutOfOrder", "events out of order (per publisher sequence)", outOfOrder, I(outOfOrder)));
-        result.Extra.Add(("sequenceGaps", "sequence numbers skipped (per subscriber)", gaps, I(gaps)));
+        string sampledOnly = inflateSample > 1 ? ", sampled subscribers" : "";
+        result.Extra.Add(("eventsOutOfOrder", $"events out of order (per publisher sequence{sampledOnly})", outOfOrder, I(outOfOrder)));
+        result.Extra.Add(("sequenceGaps", $"sequence numbers skipped (per subscriber{sampledOnly})", gaps, I(gaps)));
         long reads = _subscribers.Sum(c => Volatile.Read(ref c.Reads)), events = _sinks.Sum(x => Volatile.Read(ref x.Events));
         if (reads > 0)
             result.Extra.Add(("eventsPerRead", "events per socket read (subscribers, whole run)", events / (double)reads, $"{events / (double)reads:0.00}"));
@@ -440,8 +480,12 @@ public sealed class FanoutScenario(
     /// stamp out of the bytes, records publish-to-receive latency for publishes sent in the window, counts,
     /// and follows each publisher's sequence. Single-threaded per subscriber; no allocation per event.
     /// </summary>
-    private sealed class FanoutSubscriber(WireProtocol protocol, MeasureWindow window, int publishers, Latch firstEvent, int capacity) : IEventSink
+    private sealed class FanoutSubscriber(WireProtocol protocol, MeasureWindow window, int publishers, Latch firstEvent, int capacity, bool sampled) : IEventSink
     {
+        /// <summary>Reads every event (else, after the probe, counts them unread: <see cref="WsConnection.CountOnly"/>).</summary>
+        public readonly bool Sampled = sampled;
+        /// <summary>Events counted unread.</summary>
+        public long Unread;
         private readonly long[] _lastSeq = new long[publishers];
         private int _hint;
         private bool _seen;
@@ -487,11 +531,36 @@ public sealed class FanoutScenario(
             Latency.Record(receivedAt - sentAt);
         }
 
+        public void OnUnreadEvent(long receivedAt)
+        {
+            Volatile.Write(ref Events, Events + 1);
+            Volatile.Write(ref Unread, Unread + 1);
+        }
+
         private void SignalFirst()
         {
             if (_seen) return;
             _seen = true;
             firstEvent.Signal();
         }
+    }
+}
+
+/// <summary>
+/// How fanout accounts for a subscriber that counts events without reading them (--inflate-sample): it cannot tell which
+/// publish an event belongs to, only how many arrived. Every publish acknowledged since the load began is owed to every
+/// subscriber, so what it lacks of that total is missing, and the missing ones are charged to the window: the figure
+/// is never more than a subscriber that read every stamp would report, and it is exact when nothing is missing.
+/// </summary>
+public static class FanoutAccounting
+{
+    /// <param name="ackedTotal">Publishes acknowledged since the load began (warm-up, window and after).</param>
+    /// <param name="ackedInWindow">Of those, the ones sent inside the measured window.</param>
+    /// <param name="unread">Events the subscriber counted since the load began (after the drain).</param>
+    /// <returns>The subscriber's deliveries of the window's publishes.</returns>
+    public static long UnreadInWindow(long ackedTotal, long ackedInWindow, long unread)
+    {
+        long missing = Math.Max(0, ackedTotal - unread);
+        return Math.Clamp(ackedInWindow - missing, 0, ackedInWindow);
     }
 }

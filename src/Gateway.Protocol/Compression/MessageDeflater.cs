@@ -8,7 +8,8 @@ namespace Gateway.Protocol.Compression;
 /// compressed in exactly the order they reach the wire. Without server context takeover (the default) a message is
 /// compressed by a deflater borrowed from a pool for that message only, and a frame shared by a fan-out is compressed
 /// once for every subscriber (<see cref="SharedFrame"/>); with context takeover the connection owns a deflater from
-/// its first compressed message on. Frames under Settings.MinMessageBytes, control frames and frames already
+/// its first compressed message on. Without context takeover it holds nothing of any one connection, so
+/// <see cref="PerMessageDeflate.CreateDeflater"/> gives every such connection of a window size the same instance. Frames under Settings.MinMessageBytes, control frames and frames already
 /// compressed are written as they are.
 /// </summary>
 public sealed class MessageDeflater : IDisposable
@@ -31,11 +32,6 @@ public sealed class MessageDeflater : IDisposable
 
     /// <summary>True while this connection owns a deflater (server context takeover, after its first compressed message).</summary>
     public bool HoldsState => _own is not null;
-
-    /// <summary>Messages this connection sent compressed, and their frame bytes (header included) before and after.</summary>
-    public long MessagesCompressed { get; private set; }
-    public long BytesBeforeCompression { get; private set; }
-    public long BytesAfterCompression { get; private set; }
 
     /// <summary>Writes <paramref name="frame"/> to <paramref name="output"/>, compressed when that is worth it; returns the bytes written.</summary>
     public int Write(IBufferWriter<byte> output, in PooledFrame frame)
@@ -105,13 +101,8 @@ public sealed class MessageDeflater : IDisposable
         return buffer;
     }
 
-    private void Count(int before, int after)
-    {
-        MessagesCompressed++;
-        BytesBeforeCompression += before;
-        BytesAfterCompression += after;
-        _owner.CountCompressed(before, after);
-    }
+    // Server-wide only: without context takeover one instance serves many connections' drains at once.
+    private void Count(int before, int after) => _owner.CountCompressed(before, after);
 
     private static int WriteRaw(IBufferWriter<byte> output, ReadOnlySpan<byte> bytes)
     {

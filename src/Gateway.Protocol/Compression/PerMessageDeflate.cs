@@ -17,6 +17,10 @@ public sealed class PerMessageDeflate
 
     public PerMessageDeflateSettings Settings { get; }
 
+    /// <summary>Sec-WebSocket-Extensions values this server accepted, and what it agreed (see PerMessageDeflateNegotiation).</summary>
+    internal System.Collections.Concurrent.ConcurrentDictionary<string, PerMessageDeflateParameters> AcceptedOffers { get; } = new(StringComparer.Ordinal);
+    internal const int MaxAcceptedOffers = 64;
+
     /// <summary>True when the runtime's zlib can be used in this process (see <see cref="UnavailableReason"/>).</summary>
     public static bool IsAvailable => ZLibNative.IsAvailable;
     public static string? UnavailableReason => ZLibNative.Problem;
@@ -56,8 +60,26 @@ public sealed class PerMessageDeflate
 
     internal void CountSharedCompressed() => Interlocked.Increment(ref _sharedCompressed);
 
-    public MessageDeflater CreateDeflater(PerMessageDeflateParameters parameters) => new(this, parameters);
-    public MessageInflater CreateInflater(PerMessageDeflateParameters parameters) => new(this, parameters);
+    /// <summary>
+    /// The outbound state for a connection with <paramref name="parameters"/>: without server context takeover one
+    /// instance per window size serves every connection (it holds nothing of any one of them), so an idle compressed
+    /// connection costs no object of its own; with context takeover a new one, which will own the connection's deflater.
+    /// </summary>
+    public MessageDeflater CreateDeflater(PerMessageDeflateParameters parameters) =>
+        parameters.ServerNoContextTakeover
+            ? _sharedDeflaters[parameters.ServerMaxWindowBits] ?? Share(ref _sharedDeflaters[parameters.ServerMaxWindowBits], new MessageDeflater(this, parameters))
+            : new MessageDeflater(this, parameters);
+
+    /// <summary>The inbound state for a connection with <paramref name="parameters"/>: shared without client context takeover, as for <see cref="CreateDeflater"/>.</summary>
+    public MessageInflater CreateInflater(PerMessageDeflateParameters parameters) =>
+        parameters.ClientNoContextTakeover
+            ? _sharedInflaters[parameters.ClientMaxWindowBits] ?? Share(ref _sharedInflaters[parameters.ClientMaxWindowBits], new MessageInflater(this, false, parameters.ClientMaxWindowBits))
+            : new MessageInflater(this, true, parameters.ClientMaxWindowBits);
+
+    private readonly MessageDeflater?[] _sharedDeflaters = new MessageDeflater?[16];
+    private readonly MessageInflater?[] _sharedInflaters = new MessageInflater?[16];
+
+    private static T Share<T>(ref T? slot, T created) where T : class => Interlocked.CompareExchange(ref slot, created, null) ?? created;
 
     internal ZLibStreamPool<ZLibDeflater> Deflaters(int windowBits) => _deflaters[windowBits] ?? CreateDeflaters(windowBits);
 

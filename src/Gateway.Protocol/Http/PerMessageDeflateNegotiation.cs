@@ -14,6 +14,45 @@ public static class PerMessageDeflateNegotiation
     public const string ExtensionName = "permessage-deflate";
     public const string HeaderName = "Sec-WebSocket-Extensions";
 
+    // Offers longer than this are parsed every time (browsers send about 40 characters, the load tool 75).
+    private const int MaxRememberedOffer = 256;
+
+    /// <summary>
+    /// As <see cref="Negotiate(HttpRequestHead, PerMessageDeflateSettings, out string?)"/> with
+    /// <paramref name="deflate"/>'s settings, remembering the offers it accepted: a client that sends the same single
+    /// Sec-WebSocket-Extensions value as an earlier one gets the same parameters without a parse. Every compressed
+    /// connection's upgrade then leaves no garbage behind it (the parse's strings, lists and set are a kilobyte or so),
+    /// which a crowd of clients connecting at once would otherwise leave in the heap until the next collection.
+    /// </summary>
+    public static PerMessageDeflateParameters? Negotiate(HttpRequestHead request, PerMessageDeflate deflate, out string? declined)
+    {
+        int only = -1;
+        for (int i = 0; i < request.HeaderCount; i++)
+        {
+            if (!Ascii.EqualsIgnoreCase(request.HeaderName(i), "Sec-WebSocket-Extensions"u8)) continue;
+            if (only >= 0) { only = -1; break; }
+            only = i;
+        }
+        var value = only >= 0 ? request.HeaderValue(only) : default;
+        bool rememberable = only >= 0 && value.Length <= MaxRememberedOffer;
+        if (rememberable)
+        {
+            Span<char> chars = stackalloc char[value.Length];
+            Encoding.Latin1.GetChars(value, chars);
+            if (deflate.AcceptedOffers.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(chars, out var known))
+            {
+                declined = null;
+                return known;
+            }
+        }
+        var accepted = Negotiate(request, deflate.Settings, out declined);
+        // Only a clean acceptance: a declined first offer must still be counted and logged every time. Bounded, as any
+        // client may send any offer.
+        if (rememberable && accepted is not null && declined is null && deflate.AcceptedOffers.Count < PerMessageDeflate.MaxAcceptedOffers)
+            deflate.AcceptedOffers.TryAdd(Encoding.Latin1.GetString(value), accepted);
+        return accepted;
+    }
+
     /// <summary>
     /// The parameters for the first acceptable permessage-deflate offer of <paramref name="request"/>, or null.
     /// <paramref name="declined"/> says why the first refused offer was refused (null when none was).
@@ -90,8 +129,14 @@ public static class PerMessageDeflateNegotiation
         if (clientNoContext) response.Append("; client_no_context_takeover");
         if (serverBitsOffered > 0 || serverBits < 15) response.Append("; server_max_window_bits=").Append(serverBits);
         if (clientBitsOffered && (clientBits < 15 || clientBitsHint < 15)) response.Append("; client_max_window_bits=").Append(clientBits);
-        return new PerMessageDeflateParameters(serverNoContext, clientNoContext, serverBits, clientBits, response.ToString());
+        var parameters = new PerMessageDeflateParameters(serverNoContext, clientNoContext, serverBits, clientBits, response.ToString());
+        return Agreed.GetOrAdd(parameters, parameters);
     }
+
+    // Every connection keeps its agreed parameters for life: connections that agreed the same share one instance (and one
+    // answer string) instead of holding a copy each. Bounded: the values are 2 × 2 × 7 × 8 combinations, and the answer
+    // is a function of them and of which window parameters the client offered.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<PerMessageDeflateParameters, PerMessageDeflateParameters> Agreed = new();
 
     private static PerMessageDeflateParameters? Decline(out string? declined, string reason)
     {

@@ -15,6 +15,12 @@ public sealed partial class MessageReader
     private static ReadOnlySpan<byte> Trailer => [0x00, 0x00, 0xFF, 0xFF];
 
     private readonly MessageInflater? _inflater;
+    // The inflater of the compressed message being read: borrowed from the pool (or the connection's own) at its
+    // first frame, given back at its end, so between messages the connection holds no native state.
+    private ZLibInflater? _inflateStream;
+
+    /// <summary>True while a compressed message is being inflated (native inflate state held for it).</summary>
+    public bool HoldsInflateState => _inflateStream is not null;
     // The message being assembled is compressed (RSV1 on its first frame).
     private bool _compressed;
     // The deflate stream hit a final block: nothing but our own trailer may follow in this message.
@@ -26,14 +32,16 @@ public sealed partial class MessageReader
         _compressed = true;
         _streamEnded = false;
         _compressedBytes = 0;
-        _inflater!.BeginMessage();
+        _inflateStream = _inflater!.BeginMessage();
         Account(_buffer?.Length ?? 0);
     }
 
     private void EndInflate()
     {
         _compressed = false;
-        _inflater!.EndMessage(_streamEnded);
+        var stream = _inflateStream;
+        _inflateStream = null;
+        if (stream is not null) _inflater!.EndMessage(stream, _streamEnded);
         Account(_buffer?.Length ?? 0);
     }
 
@@ -79,7 +87,7 @@ public sealed partial class MessageReader
             }
             // At the limit, inflate into a single spare byte: output there means the message is too big.
             var output = atLimit ? probe : _buffer.AsSpan(_bufferLength, capacity - _bufferLength);
-            var status = _inflater!.Inflate(input, output, out int consumed, out int written);
+            var status = _inflateStream!.Inflate(input, output, out int consumed, out int written);
             if (status == ZLibInflater.Status.DataError)
             {
                 Fail(CloseCodes.InvalidPayload, "compressed message is not valid deflate data");

@@ -24,7 +24,7 @@ internal static class CompressionSetup
     public static PerMessageDeflateParameters? Negotiate(PerMessageDeflate? deflate, HttpRequestHead request, long connectionId, GatewayMetrics metrics, ILogger log)
     {
         if (deflate is null) return null;
-        var accepted = PerMessageDeflateNegotiation.Negotiate(request, deflate.Settings, out var declined);
+        var accepted = PerMessageDeflateNegotiation.Negotiate(request, deflate, out var declined);
         if (declined is not null)
         {
             metrics.CompressionDeclined();

@@ -97,7 +97,10 @@ public sealed partial class WebSocketSession : ISendObserver, ITransportCloseObs
     private readonly MessageInflater? _inflater;
     private readonly MessageDeflater? _deflater;
     /// <summary>True while this connection holds native deflate state (never when idle without context takeover).</summary>
-    internal bool HoldsCompressionState => _inflater?.HoldsState == true || _deflater?.HoldsState == true;
+    internal bool HoldsCompressionState => _reader?.HoldsInflateState == true || _inflater?.HoldsState == true || _deflater?.HoldsState == true;
+    // For tests: without context takeover these are shared by every connection that agreed the same window sizes.
+    internal MessageInflater? Inflater => _inflater;
+    internal MessageDeflater? Deflater => _deflater;
     /// <summary>The application's per-connection object.</summary>
     public object? State { get; set; }
     /// <summary>Bytes waiting in the outbox (not yet in the transport's pipe).</summary>
