@@ -86,6 +86,8 @@ internal sealed class MessagePackWireCodec : IWireCodec
             MessagePackFrames.WriteId(ref w, in r.Id);
             w.WriteString(r.Member switch { ReplyMember.Result => "result"u8, ReplyMember.Data => "data"u8, _ => "progress"u8 });
             if (r.Value is null) w.WriteNil();
+            else if (typeof(T) == typeof(EncodedValue?)) EncodedValueFormatter.Write(ref w, Unsafe.As<T, EncodedValue?>(ref Unsafe.AsRef(in r.Value)).GetValueOrDefault());
+            else if (typeof(T) == typeof(EncodedValue)) EncodedValueFormatter.Write(ref w, Unsafe.As<T, EncodedValue>(ref Unsafe.AsRef(in r.Value)));
             else MessagePackSerializer.Serialize(ref w, r.Value, r.Options);
         }, isTerminal: member == ReplyMember.Result);
 
