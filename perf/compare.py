@@ -214,7 +214,7 @@ print("\nGen2 collections per run of the gateway (each repetition, per case): " 
     f"{case} {', '.join('n/a' if g is None else str(g) for g in rows[case]['gateway']['gen2runs'])}"
     for case in CASES if rows.get(case, {}).get("gateway")) + ".")
 print("A fresh gateway gets one early Gen2 whatever the load (perf/README.md, \"GC\"); the 1 MiB echo collects Gen2 in "
-      "every server because the echo handler's JsonElement copy of each message lands on the large-object heap. The "
+      "every server because the echo handler's copy of each message (its EncodedValue input) lands on the large-object heap. The "
       "gateway's own path allocates nothing per message (perf/Gateway.Benchmarks); what remains is the handlers'.")
 
 

@@ -55,8 +55,9 @@ public sealed class EchoService(ILogger<EchoService> log)
     /// Returns its input unchanged, whatever JSON it is: an object with any members, an array, a string, a number,
     /// true, false or null (no input answers null). What every client author tries first.
     /// </summary>
+    // EncodedValue, not JsonElement: the input's bytes go back as they came, in either wire format, never parsed or transcoded.
     [Rpc("echo")]
-    public System.Text.Json.JsonElement? Echo(System.Text.Json.JsonElement? input, RpcContext context) => input;
+    public EncodedValue? Echo(EncodedValue? input, RpcContext context) => input;
 
     /// <summary>
     /// The typed way to write a handler: the input is bound to <see cref="Msg"/> (members it does not know are ignored,
@@ -115,8 +116,8 @@ public sealed class EchoService(ILogger<EchoService> log)
     /// client's answer (its result, or its error). The client has 10 seconds; cancelling this request cancels that call.
     /// </summary>
     [Rpc("callback")]
-    public Task<System.Text.Json.JsonElement> Callback(System.Text.Json.JsonElement? input, RpcContext context) =>
-        context.CallClientAsync<System.Text.Json.JsonElement>("client/echo", input, TimeSpan.FromSeconds(10));
+    public Task<EncodedValue> Callback(EncodedValue? input, RpcContext context) =>
+        context.CallClientAsync<EncodedValue>("client/echo", input, TimeSpan.FromSeconds(10));
 
     /// <summary>Longest client text echo/log writes.</summary>
     public const int MaxLogMessageChars = 200;

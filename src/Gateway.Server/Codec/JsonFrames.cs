@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
@@ -78,6 +79,9 @@ internal static class JsonFrames
     public static void WriteValue<T>(Utf8JsonWriter writer, T value, JsonTypeInfo<T> typeInfo)
     {
         if (value is null) writer.WriteNullValue();
+        // A pass-through value is its own JSON (or is transcoded once): no serializer state for it (JIT folds these tests per T).
+        else if (typeof(T) == typeof(EncodedValue?)) writer.WriteRawValue(Unsafe.As<T, EncodedValue?>(ref value).GetValueOrDefault().ToJsonUtf8().Span, skipInputValidation: true);
+        else if (typeof(T) == typeof(EncodedValue)) writer.WriteRawValue(Unsafe.As<T, EncodedValue>(ref value).ToJsonUtf8().Span, skipInputValidation: true);
         else JsonSerializer.Serialize(writer, value, typeInfo);
     }
 }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Gateway.Protocol.Http;
@@ -31,6 +32,17 @@ internal sealed class JsonWireCodec : IWireCodec
 
     public T ReadValue<T>(in ReadOnlySequence<byte> value, JsonTypeInfo<T> info, int maxDepth)
     {
+        // A pass-through value is a copy of the client's bytes, already checked by the envelope parser (JIT folds these tests per T).
+        if (typeof(T) == typeof(EncodedValue?))
+        {
+            EncodedValue? encoded = new EncodedValue(WireFormat.Json, value.ToArray());
+            return Unsafe.As<EncodedValue?, T>(ref encoded);
+        }
+        if (typeof(T) == typeof(EncodedValue))
+        {
+            var encoded = new EncodedValue(WireFormat.Json, value.ToArray());
+            return Unsafe.As<EncodedValue, T>(ref encoded);
+        }
         var reader = new Utf8JsonReader(value, new JsonReaderOptions { MaxDepth = maxDepth });
         return JsonSerializer.Deserialize(ref reader, info)!;
     }

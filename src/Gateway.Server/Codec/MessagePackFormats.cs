@@ -20,7 +20,7 @@ internal sealed class MessagePackFormats
     private MessagePackFormats(JsonSerializerOptions json)
     {
         Json = json;
-        Resolver = new JsonContractResolver(json);
+        Resolver = new JsonContractResolver(json, static type => type == typeof(EncodedValue) ? EncodedValueFormatter.Instance : null);
         Writing = MessagePackSerializerOptions.Standard.WithResolver(Resolver);
     }
 

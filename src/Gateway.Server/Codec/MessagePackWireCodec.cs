@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
@@ -37,10 +38,22 @@ internal sealed class MessagePackWireCodec : IWireCodec
 
     public T ReadValue<T>(in ReadOnlySequence<byte> value, JsonTypeInfo<T> info, int maxDepth)
     {
-        var options = MessagePackFormats.For(info.Options).Reading(maxDepth);
         try
         {
-            return MessagePackSerializer.Deserialize<T>(value, options);
+            // A pass-through value is a copy of the client's bytes: no serializer, no transcode (JIT folds these tests per T).
+            if (typeof(T) == typeof(EncodedValue?))
+            {
+                var reader = new MessagePackReader(value);
+                EncodedValue? encoded = EncodedValueFormatter.Read(ref reader, maxDepth);
+                return Unsafe.As<EncodedValue?, T>(ref encoded);
+            }
+            if (typeof(T) == typeof(EncodedValue))
+            {
+                var reader = new MessagePackReader(value);
+                var encoded = EncodedValueFormatter.Read(ref reader, maxDepth);
+                return Unsafe.As<EncodedValue, T>(ref encoded);
+            }
+            return MessagePackSerializer.Deserialize<T>(value, MessagePackFormats.For(info.Options).Reading(maxDepth));
         }
         catch (MessagePackSerializationException ex)
         {
@@ -73,6 +86,8 @@ internal sealed class MessagePackWireCodec : IWireCodec
             MessagePackFrames.WriteId(ref w, in r.Id);
             w.WriteString(r.Member switch { ReplyMember.Result => "result"u8, ReplyMember.Data => "data"u8, _ => "progress"u8 });
             if (r.Value is null) w.WriteNil();
+            else if (typeof(T) == typeof(EncodedValue?)) EncodedValueFormatter.Write(ref w, Unsafe.As<T, EncodedValue?>(ref Unsafe.AsRef(in r.Value)).GetValueOrDefault());
+            else if (typeof(T) == typeof(EncodedValue)) EncodedValueFormatter.Write(ref w, Unsafe.As<T, EncodedValue>(ref Unsafe.AsRef(in r.Value)));
             else MessagePackSerializer.Serialize(ref w, r.Value, r.Options);
         }, isTerminal: member == ReplyMember.Result);
 

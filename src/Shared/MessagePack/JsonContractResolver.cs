@@ -24,10 +24,14 @@ namespace Gateway.Shared.MsgPack;
 internal sealed class JsonContractResolver : IFormatterResolver
 {
     private readonly ConcurrentDictionary<Type, object> _formatters = new();
+    private readonly Func<Type, object?>? _own;
 
-    public JsonContractResolver(JsonSerializerOptions json)
+    /// <param name="json">The contracts to follow.</param>
+    /// <param name="own">Formatters the user of this shared source brings for its own types (asked first; null: none).</param>
+    public JsonContractResolver(JsonSerializerOptions json, Func<Type, object?>? own = null)
     {
         Json = json;
+        _own = own;
         // Freeze the contract: GetTypeInfo needs a read-only options instance.
         if (!json.IsReadOnly) json.MakeReadOnly(populateMissingResolver: true);
     }
@@ -44,6 +48,7 @@ internal sealed class JsonContractResolver : IFormatterResolver
 
     private object Build(Type type)
     {
+        if (_own?.Invoke(type) is { } own) return own;
         if (type == typeof(byte[])) return BinaryFormatter.Instance;
         if (type == typeof(ReadOnlyMemory<byte>)) return ReadOnlyMemoryBinaryFormatter.Instance;
         if (type == typeof(Memory<byte>)) return MemoryBinaryFormatter.Instance;

@@ -108,20 +108,62 @@ internal static class JsonTranscoder
 
     // ---- MessagePack → JSON ----------------------------------------------------------------------------
 
+    private static readonly JsonWriterOptions WriterOptions = new() { SkipValidation = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    // One writer and one scratch buffer per thread: transcoding a small value then allocates only its result.
+    // Nothing here calls out while they are in use, so a thread never needs two at once.
+    [ThreadStatic] private static Utf8JsonWriter? t_writer;
+    [ThreadStatic] private static ArrayBufferWriter<byte>? t_scratch;
+    private const int MaxKeptScratch = 64 * 1024;
+
+    /// <summary>This thread's scratch buffer (empty); give it back with <see cref="ReturnScratch"/>.</summary>
+    internal static ArrayBufferWriter<byte> RentScratch()
+    {
+        var buffer = t_scratch ?? new ArrayBufferWriter<byte>(256);
+        t_scratch = null;
+        return buffer;
+    }
+
+    internal static void ReturnScratch(ArrayBufferWriter<byte> buffer)
+    {
+        buffer.ResetWrittenCount();
+        if (buffer.Capacity <= MaxKeptScratch) t_scratch = buffer;
+    }
+
     /// <summary>Writes one MessagePack value as JSON; throws <see cref="JsonException"/> for what JSON cannot hold.</summary>
     public static void MessagePackToJson(ref MessagePackReader reader, IBufferWriter<byte> output, int maxDepth)
     {
-        using var writer = new Utf8JsonWriter(output, new JsonWriterOptions { SkipValidation = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
-        WriteMessagePackValue(ref reader, writer, 1, maxDepth);
+        var writer = t_writer;
+        if (writer is null) t_writer = writer = new Utf8JsonWriter(output, WriterOptions);
+        else writer.Reset(output);
+        t_writer = null;
+        try
+        {
+            WriteMessagePackValue(ref reader, writer, 1, maxDepth);
+            writer.Flush();
+        }
+        finally
+        {
+            // Reset drops what a failed value left half-written; the writer is kept for this thread's next value.
+            writer.Reset();
+            t_writer = writer;
+        }
     }
 
     /// <summary>A whole MessagePack value (a slice of a message) as canonical JSON bytes.</summary>
     public static byte[] MessagePackToJson(in ReadOnlySequence<byte> value, int maxDepth)
     {
-        var buffer = new ArrayBufferWriter<byte>((int)Math.Min(value.Length * 2 + 16, 1 << 20));
-        var reader = new MessagePackReader(value);
-        MessagePackToJson(ref reader, buffer, maxDepth);
-        return buffer.WrittenSpan.ToArray();
+        var buffer = RentScratch();
+        try
+        {
+            var reader = new MessagePackReader(value);
+            MessagePackToJson(ref reader, buffer, maxDepth);
+            return buffer.WrittenSpan.ToArray();
+        }
+        finally
+        {
+            ReturnScratch(buffer);
+        }
     }
 
     private static void WriteMessagePackValue(ref MessagePackReader reader, Utf8JsonWriter writer, int depth, int maxDepth)

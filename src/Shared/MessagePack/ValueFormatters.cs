@@ -193,10 +193,18 @@ internal sealed class JsonElementFormatter : IMessagePackFormatter<JsonElement>
 
     public JsonElement Deserialize(ref MessagePackReader reader, MessagePackSerializerOptions options)
     {
-        var buffer = new ArrayBufferWriter<byte>(256);
-        JsonTranscoder.MessagePackToJson(ref reader, buffer, options.Security.MaximumObjectGraphDepth);
-        using var doc = JsonDocument.Parse(buffer.WrittenMemory);
-        return doc.RootElement.Clone();
+        // The JSON text is scratch (the element keeps its own copy): this thread's buffer, and one parse rather than parse + clone.
+        var buffer = JsonTranscoder.RentScratch();
+        try
+        {
+            JsonTranscoder.MessagePackToJson(ref reader, buffer, options.Security.MaximumObjectGraphDepth);
+            var json = new Utf8JsonReader(buffer.WrittenSpan);
+            return JsonElement.ParseValue(ref json);
+        }
+        finally
+        {
+            JsonTranscoder.ReturnScratch(buffer);
+        }
     }
 }
 
