@@ -80,7 +80,7 @@ bench:
 # Every scenario of issue 16 (small RPC 50×16, many clients 5,000×1, streams, 1 MiB echo, fan-out to 1,000, 10,000 idle)
 # against gateway, gateway-msgpack, kestrel (the tuned baseline), kestrel-naive and signalr: a fresh server per run on
 # core 0, the load tool on core 1, 15 s warm-up + 10 s measured, 3 interleaved repetitions, medians and ratios to the
-# tuned baseline in perf/results/compare.md. About 40 minutes (87 runs). Knobs: REPS, DURATION, WARMUP, CASES, SERVERS,
+# tuned baseline in perf/results/compare.md. About 65 minutes (87 runs). Knobs: REPS, DURATION, WARMUP, CASES, SERVERS,
 # MANY, IDLE, SUBSCRIBERS, ... (perf/README.md). A quick check: make bench-compare REPS=1 DURATION=2s WARMUP=1s
 # Issue 17, permessage-deflate compressed vs not (1 KiB chat text rpc, fan-out to 1,000, idle): make bench-compare CASES=compressed
 bench-compare:

@@ -47,7 +47,8 @@ public sealed class ScenarioRunner
     public ProgressSnapshot Snapshot(ref (long Ts, long Steps) last)
     {
         long steps = 0, failures = 0;
-        foreach (var u in _users)
+        var users = Volatile.Read(ref _users);
+        foreach (var u in users)
         {
             steps += Volatile.Read(ref u.TotalSteps);
             failures += Volatile.Read(ref u.TotalFailures);
@@ -57,8 +58,8 @@ public sealed class ScenarioRunner
         double rate = last.Ts == 0 ? 0 : (steps - last.Steps) / Stopwatch.GetElapsedTime(last.Ts, now).TotalSeconds;
         last = (now, steps);
         int active = 0;
-        if (_free.Length > 0) active = _users.Length - Volatile.Read(ref _freeCount);
-        else foreach (var u in _users) if (Volatile.Read(ref u.Running) != 0) active++;
+        if (_free.Length > 0) active = users.Length - Volatile.Read(ref _freeCount);
+        else foreach (var u in users) if (Volatile.Read(ref u.Running) != 0) active++;
         if (_context.Settings.ServerPid is { } pid && ProcessProbe.ReadRssKb(pid) is { } rss && rss > Interlocked.Read(ref _serverRssPeak))
             Interlocked.Exchange(ref _serverRssPeak, rss);
         return new ProgressSnapshot(_phase, Stopwatch.GetElapsedTime(Interlocked.Read(ref _phaseStart)), _phaseLength,
@@ -101,12 +102,15 @@ public sealed class ScenarioRunner
             throw;
         }
         int latencyCapacity = _scenario.MaxCopies > 2000 ? 64 : 4096;
-        _users = new VirtualUser[_scenario.MaxCopies];
-        for (int i = 0; i < _users.Length; i++)
+        // Filled before it is published: the live display reads _users every second from another thread, and on a
+        // busy machine it used to catch the array half-filled (a NullReferenceException that ended the run).
+        var users = new VirtualUser[_scenario.MaxCopies];
+        for (int i = 0; i < users.Length; i++)
         {
-            _users[i] = new VirtualUser(i, latencyCapacity);
-            _scenario.InitUser(_users[i]);
+            users[i] = new VirtualUser(i, latencyCapacity);
+            _scenario.InitUser(users[i]);
         }
+        Volatile.Write(ref _users, users);
         bool open = _scenario.Load.Any(l => l is Inject);
         if (open)
         {

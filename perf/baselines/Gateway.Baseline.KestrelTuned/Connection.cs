@@ -77,16 +77,26 @@ public sealed class Connection
         while (true)
         {
             // A zero-byte receive waits for the next frame without holding a buffer: an idle connection costs no
-            // message buffer (Kestrel's transport does the same below us).
-            var first = await _ws.ReceiveAsync(Memory<byte>.Empty, aborted).ConfigureAwait(false);
-            if (first.MessageType == WebSocketMessageType.Close) return;
+            // message buffer (Kestrel's transport does the same below us). When the stream has already read the
+            // next message (a client's burst), waiting for it is a wasted pass through ManagedWebSocket: skipped.
+            if (!_stream.HasBufferedData)
+            {
+                var first = await _ws.ReceiveAsync(Memory<byte>.Empty, aborted).ConfigureAwait(false);
+                if (first.MessageType == WebSocketMessageType.Close) return;
+                if (first.EndOfMessage)
+                {
+                    // An empty message ended with its header: answered (as malformed) rather than merged with the next.
+                    OnMessage(default);
+                    continue;
+                }
+            }
 
             byte[] buffer = ArrayPool<byte>.Shared.Rent(4096);
             try
             {
                 int count = 0;
-                var result = first;
-                while (!result.EndOfMessage)
+                ValueWebSocketReceiveResult result;
+                do
                 {
                     if (count == buffer.Length)
                     {
@@ -104,6 +114,7 @@ public sealed class Connection
                     if (result.MessageType == WebSocketMessageType.Close) return;
                     count += result.Count;
                 }
+                while (!result.EndOfMessage);
                 OnMessage(buffer.AsSpan(0, count));
             }
             finally

@@ -17,7 +17,8 @@ app.Run();
 
 public sealed class EchoHub : Hub
 {
-    public Task<Msg> Echo(Msg input) => Task.FromResult(input);
+    // Synchronous: SignalR answers a non-async hub method without a Task.
+    public Msg Echo(Msg input) => input;
 
     public async Task<TopicResult> Subscribe(TopicInput input)
     {
