@@ -123,7 +123,9 @@ public sealed class RpcApplication : IWebSocketApplication
 
     public async ValueTask DrainAsync(WebSocketSession session, CancellationToken cancellationToken)
     {
-        var connection = (RpcConnection)session.State!;
+        // A graceful stop can reach a session upgraded a moment ago whose connect has not run yet (or is still being
+        // authenticated): it has no calls to wait for.
+        if (session.State is not RpcConnection connection) return;
         try
         {
             await connection.DrainAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
