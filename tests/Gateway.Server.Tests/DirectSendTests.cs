@@ -88,6 +88,9 @@ public sealed class DirectSendTests : IAsyncDisposable
         const int Late = 20;
         for (int i = Burst + 1; i <= Burst + Late; i++) outbox.Enqueue(Frame(i), deferDrain: false);
         total += Late * FrameSize;
+        // Drained while the client still does not read, so into the pipe behind the spilled bytes.
+        Assert.True(await Waits.WaitUntilAsync(() => outbox.PendingBytes == 0), $"pending {outbox.PendingBytes}");
+        Assert.Equal(directBeforeResume, connection.BytesSentDirect);
 
         for (int i = 1; i <= Burst + Late; i++) await ExpectFrameAsync(client, i);
         Assert.True(await Waits.WaitUntilAsync(() => connection.BytesSent == total), $"sent {connection.BytesSent} of {total}");
