@@ -172,4 +172,27 @@ public class StreamBatchTests(ITestOutputHelper output)
         Assert.Equal(0, gw.Metrics.FramesDropped);
         output.WriteLine($"{seqs.Length} items before the close");
     }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_slow_consumer_of_small_items_that_arrive_one_at_a_time_does_not_pin_a_whole_batch_buffer_per_item()
+    {
+        await using var gw = await PolicyGateway.StartAsync(o =>
+        {
+            o.Limits.SendBufferLimitBytes = 2 * 1024 * 1024;
+            o.Limits.SlowConsumerPolicy = SlowConsumerPolicy.DropNewest;
+        });
+        await using var client = await gw.OpenRawAsync();
+        long heapBefore = Wire.HeapAfterGc();
+
+        // t/fast waits (Task.Yield) between items, so each batch holds one ~40-byte item; we stop reading. The output
+        // pipe takes 1 MiB, so under the 2 MiB bound about 25,000 such batches wait in the outbox: with a 32 KiB buffer
+        // each that is 800 MB, with a buffer sized to the batch (1 KiB, what one frame always took) about 25 MB.
+        await client.SendRequestAsync("s", "t/fast", "{\"size\":8}");
+        Assert.True(await Waits.WaitUntilAsync(() => gw.Metrics.FramesDropped >= 1_000, TimeSpan.FromSeconds(20)),
+            $"dropped {gw.Metrics.FramesDropped} after 20 s (produced {gw.Service.Produced})");
+        long heapGrowth = Wire.HeapAfterGc() - heapBefore;
+        output.WriteLine($"produced {gw.Service.Produced}, dropped {gw.Metrics.FramesDropped}; heap growth {heapGrowth / 1_000_000.0:F1} MB");
+        Assert.True(heapGrowth < 100_000_000, $"managed heap grew by {heapGrowth / 1_000_000.0:F1} MB while the consumer did not read");
+        await client.SendAsync(Wire.TextFrame("{\"id\":\"s\",\"cancel\":true}"));
+    }
 }

@@ -38,6 +38,10 @@ internal sealed class StreamBatch : IBufferWriter<byte>
     private int _count;
     // What the session could still take when last read; re-read once the batch outgrows it.
     private long _room;
+    // Bytes of the last batch queued: the next buffer is rented to fit a batch like it. A queued batch holds its whole
+    // buffer until it is written, so a stream that waits between items (batches of one item, perhaps queued by the
+    // thousand for a slow consumer) must not rent a 32 KiB buffer for each of them.
+    private int _lastLength;
 
     private readonly RequestId _id;
 
@@ -77,7 +81,6 @@ internal sealed class StreamBatch : IBufferWriter<byte>
     /// <summary>Serializes one item as a complete frame at the end of the batch.</summary>
     public void Add<T>(T value, JsonTypeInfo<T> info)
     {
-        _buffer ??= ArrayPool<byte>.Shared.Rent(2 * TargetBytes);
         _frameStart = _position;
         Ensure(HeaderReserve + 64);
         _position += HeaderReserve;
@@ -110,6 +113,7 @@ internal sealed class StreamBatch : IBufferWriter<byte>
     {
         if (_count == 0) return;
         var frames = new PooledFrame(_buffer!, 0, _position, _opcode);
+        _lastLength = _position;
         int count = _count;
         _buffer = null;
         _position = 0;
@@ -151,7 +155,13 @@ internal sealed class StreamBatch : IBufferWriter<byte>
     private void Ensure(int sizeHint)
     {
         if (sizeHint < 1) sizeHint = 1;
-        _buffer ??= ArrayPool<byte>.Shared.Rent(2 * TargetBytes);
+        if (_buffer is null)
+        {
+            // As FrameBuilder's first rent (1 KiB from the pool) for a stream of single items; room for a whole batch
+            // (with Utf8JsonWriter's 256-byte first request for the last item) when the last batch was one.
+            _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(_position + sizeHint, Math.Clamp(2 * _lastLength, 1024, 2 * TargetBytes)));
+            return;
+        }
         if (_buffer.Length - _position >= sizeHint) return;
         var next = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, _position + sizeHint));
         _buffer.AsSpan(0, _position).CopyTo(next);
