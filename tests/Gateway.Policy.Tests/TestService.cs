@@ -121,13 +121,13 @@ public sealed class TestService
         return "unreachable";
     }
 
-    /// <summary>Takes 3 s but declares a 200 ms deadline.</summary>
+    /// <summary>Never finishes on its own, and declares a 200 ms deadline: only the deadline's cancellation ends it.</summary>
     [Rpc("slow", TimeoutMs = 200)]
     public async Task<string> Slow(CancellationToken cancellationToken)
     {
         try
         {
-            await Task.Delay(3000, cancellationToken);
+            await Task.Delay(Timeout.Infinite, cancellationToken);
         }
         catch (OperationCanceledException)
         {

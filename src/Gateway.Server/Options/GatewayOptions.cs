@@ -197,6 +197,28 @@ public sealed class TimeoutsOptions
 /// <summary>Parses "Listen" entries into endpoints.</summary>
 public static class ListenAddress
 {
+    /// <summary>
+    /// Whether ::1 can be bound here. A container with IPv6 disabled by sysctl still reports
+    /// <see cref="Socket.OSSupportsIPv6"/> (the socket family exists) but has no IPv6 loopback, so <c>localhost</c> must
+    /// not ask for it there: it would stop the server at startup instead of listening on 127.0.0.1 alone.
+    /// </summary>
+    public static bool IPv6LoopbackUsable => s_ipv6Loopback.Value;
+
+    private static readonly Lazy<bool> s_ipv6Loopback = new(() =>
+    {
+        if (!Socket.OSSupportsIPv6) return false;
+        try
+        {
+            using var probe = new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp);
+            probe.Bind(new IPEndPoint(IPAddress.IPv6Loopback, 0));
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    });
+
     public static bool TryParse(string value, out IPEndPoint[] endpoints, out string? error)
     {
         endpoints = [];
@@ -221,7 +243,7 @@ public static class ListenAddress
         }
         if (host.Equals("localhost", StringComparison.OrdinalIgnoreCase))
         {
-            endpoints = Socket.OSSupportsIPv6
+            endpoints = IPv6LoopbackUsable
                 ? [new IPEndPoint(IPAddress.Loopback, port), new IPEndPoint(IPAddress.IPv6Loopback, port)]
                 : [new IPEndPoint(IPAddress.Loopback, port)];
             return true;
