@@ -48,6 +48,10 @@ public sealed class MessagePackLimitTests : IAsyncLifetime
         { "80", "needs a path" },
         { "81a470617468a2c328", "not valid UTF-8" },          // path bytes that are not UTF-8
         { "81a470617468a52470696e67c0", "unexpected data after" }, // a second value after the map
+        // str32 lengths of 2^31 and more (the library reads them as negative): no exception escapes, the answer is precise.
+        { "81a470617468dbffffffff", "malformed MessagePack" },   // path
+        { "81a26964db80000000", "malformed MessagePack" },       // id
+        { "81dbffffffff", "malformed MessagePack" },             // a key
     };
 
     [Theory]

@@ -20,8 +20,93 @@ public static class MessagePackEnvelope
     /// <summary>Parses <paramref name="message"/> as <see cref="JsonEnvelope.Parse"/> does a JSON one (same limits, same problems).</summary>
     public static void Parse(in ReadOnlySequence<byte> message, Span<char> pathBuffer, out Envelope envelope, int maxDepth = JsonEnvelope.DefaultMaxDepth)
     {
-        envelope = default;
         if (maxDepth <= 0) maxDepth = JsonEnvelope.DefaultMaxDepth; // as Utf8JsonReader reads 0
+        if (message.IsSingleSegment && TryParseSpan(message, pathBuffer, out envelope, maxDepth)) return;
+        ParseWithReader(message, pathBuffer, out envelope, maxDepth);
+    }
+
+    /// <summary>
+    /// The common envelope (one segment, str keys, an ASCII path and id) read straight from the span (<see cref="MsgPackSpan"/>).
+    /// False for anything else, malformed or merely unusual: <see cref="ParseWithReader"/> then reads it from the start and
+    /// names the problem, so the two agree on every message this one accepts.
+    /// </summary>
+    internal static bool TryParseSpan(in ReadOnlySequence<byte> message, Span<char> pathBuffer, out Envelope envelope, int maxDepth)
+    {
+        envelope = default;
+        // The slices handed on are views of the message's memory, as message.Slice would give (cheaper to make).
+        var memory = message.First;
+        var s = memory.Span;
+        int pos = 0;
+        if (!MsgPackSpan.TryReadMapHeader(s, ref pos, out int count)) return false;
+        bool hasPath = false, hasResult = false, hasError = false, hasProgress = false;
+        for (int i = 0; i < count; i++)
+        {
+            if (!MsgPackSpan.TryReadStr(s, ref pos, out int keyAt, out int keyLength)) return false;
+            var key = s.Slice(keyAt, keyLength);
+            int start = pos;
+            switch (KeyOf(key))
+            {
+                case Key.Id:
+                    if (MsgPackSpan.TryReadStr(s, ref pos, out int idAt, out int idLength))
+                    {
+                        if (idLength > JsonEnvelope.MaxIdLength || !System.Text.Ascii.IsValid(s.Slice(idAt, idLength))) return false;
+                    }
+                    else if (!MsgPackSpan.TrySkipSignedRangeInteger(s, ref pos)) return false;
+                    envelope.Id = new ReadOnlySequence<byte>(memory[start..pos]);
+                    envelope.HasId = true;
+                    break;
+                case Key.Path:
+                    if (!MsgPackSpan.TryReadStr(s, ref pos, out int pathAt, out int pathLength)) return false;
+                    if (pathLength is 0 or > JsonEnvelope.MaxPathLength || pathLength > pathBuffer.Length) return false;
+                    if (System.Text.Ascii.ToUtf16(s.Slice(pathAt, pathLength), pathBuffer, out int written) != System.Buffers.OperationStatus.Done) return false;
+                    envelope.PathLength = written;
+                    hasPath = true;
+                    break;
+                case Key.Input:
+                    if (!MsgPackSpan.TrySkip(s, ref pos, 2, maxDepth)) return false;
+                    envelope.Input = new ReadOnlySequence<byte>(memory[start..pos]);
+                    envelope.HasInput = true;
+                    break;
+                case Key.Cancel:
+                    if ((uint)pos >= (uint)s.Length || s[pos] is not (MessagePackCode.True or MessagePackCode.False)) return false;
+                    envelope.Cancel = s[pos++] == MessagePackCode.True;
+                    break;
+                case Key.Result:
+                    if (!MsgPackSpan.TrySkip(s, ref pos, 2, maxDepth)) return false;
+                    envelope.Result = new ReadOnlySequence<byte>(memory[start..pos]);
+                    hasResult = true;
+                    break;
+                case Key.Progress:
+                    if (!MsgPackSpan.TrySkip(s, ref pos, 2, maxDepth)) return false;
+                    hasProgress = true;
+                    break;
+                case Key.Error:
+                    if ((uint)pos >= (uint)s.Length || !MsgPackSpan.IsMap(s[pos]) || !MsgPackSpan.TrySkip(s, ref pos, 2, maxDepth)) return false;
+                    envelope.ErrorObject = new ReadOnlySequence<byte>(memory[start..pos]);
+                    hasError = true;
+                    break;
+                case Key.Meta:
+                    bool metaIsMap = (uint)pos < (uint)s.Length && MsgPackSpan.IsMap(s[pos]);
+                    if (!MsgPackSpan.TrySkip(s, ref pos, 2, maxDepth)) return false;
+                    if (metaIsMap)
+                    {
+                        envelope.Meta = new ReadOnlySequence<byte>(memory[start..pos]);
+                        envelope.HasMeta = true;
+                    }
+                    break;
+                default:
+                    if (!MsgPackSpan.TrySkip(s, ref pos, 2, maxDepth)) return false;
+                    break;
+            }
+        }
+        if (pos != s.Length) return false;
+        envelope.Classify(hasPath, hasResult, hasError, hasProgress);
+        return true;
+    }
+
+    internal static void ParseWithReader(in ReadOnlySequence<byte> message, Span<char> pathBuffer, out Envelope envelope, int maxDepth)
+    {
+        envelope = default;
         bool hasPath = false, hasResult = false, hasError = false, hasProgress = false;
         try
         {
@@ -100,10 +185,11 @@ public static class MessagePackEnvelope
             }
             if (!reader.End) { envelope.Problem = "unexpected data after the MessagePack map"; return; }
         }
-        catch (Exception ex) when (ex is MessagePackSerializationException or EndOfStreamException or TooDeepException)
+        // ArgumentOutOfRangeException: the library reads a str32 length over 2^31 - 1 as negative and slices with it.
+        catch (Exception ex) when (ex is MessagePackSerializationException or EndOfStreamException or TooDeepException or ArgumentOutOfRangeException)
         {
             // An id read before the fault is kept, as JSON does: the client learns which request was refused.
-            envelope.Problem = "malformed MessagePack: " + (ex is EndOfStreamException ? "the message ends inside a value" : Trim(ex.Message));
+            envelope.Problem = "malformed MessagePack: " + (ex is EndOfStreamException or ArgumentOutOfRangeException ? "the message ends inside a value" : Trim(ex.Message));
             return;
         }
 
@@ -117,10 +203,18 @@ public static class MessagePackEnvelope
     {
         if (!reader.TryReadStringSpan(out var span))
         {
-            // A key split across segments is long, so none of ours: skip it as a string.
-            reader.ReadStringSequence();
-            return Key.Other;
+            // The key straddles two of the pipe's segments: any key can, however short, when requests are pipelined.
+            var split = reader.ReadStringSequence()!.Value;
+            if (split.Length > 8) return Key.Other; // longer than any of ours ("progress")
+            Span<byte> copy = stackalloc byte[8];
+            split.CopyTo(copy);
+            return KeyOf(copy[..(int)split.Length]);
         }
+        return KeyOf(span);
+    }
+
+    private static Key KeyOf(ReadOnlySpan<byte> span)
+    {
         return span.Length switch
         {
             2 when span.SequenceEqual("id"u8) => Key.Id,

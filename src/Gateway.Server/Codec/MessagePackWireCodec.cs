@@ -43,14 +43,12 @@ internal sealed class MessagePackWireCodec : IWireCodec
             // A pass-through value is a copy of the client's bytes: no serializer, no transcode (JIT folds these tests per T).
             if (typeof(T) == typeof(EncodedValue?))
             {
-                var reader = new MessagePackReader(value);
-                EncodedValue? encoded = EncodedValueFormatter.Read(ref reader, maxDepth);
+                EncodedValue? encoded = EncodedValueFormatter.Read(value, maxDepth);
                 return Unsafe.As<EncodedValue?, T>(ref encoded);
             }
             if (typeof(T) == typeof(EncodedValue))
             {
-                var reader = new MessagePackReader(value);
-                var encoded = EncodedValueFormatter.Read(ref reader, maxDepth);
+                var encoded = EncodedValueFormatter.Read(value, maxDepth);
                 return Unsafe.As<EncodedValue, T>(ref encoded);
             }
             return MessagePackSerializer.Deserialize<T>(value, MessagePackFormats.For(info.Options).Reading(maxDepth));
