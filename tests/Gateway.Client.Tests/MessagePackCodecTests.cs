@@ -42,6 +42,16 @@ public sealed class MessagePackCodecTests
         Assert.Equal("not a MessagePack map", problem);
     }
 
+    [Theory]
+    [InlineData("81a470617468dbffffffff")] // path: a str32 claiming 2^32 - 1 bytes
+    [InlineData("81dbffffffff")]           // a key: the same
+    [InlineData("81a26964dc0001")]        // id: an array that ends early
+    public void AServerMessageWithALengthBeyondItsEnd_IsAProblemNotAThrow(string hex)
+    {
+        Assert.False(_codec.TryRead(Convert.FromHexString(hex), out _, out var problem));
+        Assert.StartsWith("invalid MessagePack", problem);
+    }
+
     [Fact]
     public void ErrorObject_WithAStatusBeyondInt32_StillFailsTheCallWithItsCode()
     {

@@ -120,8 +120,9 @@ internal sealed class MessagePackClientCodec : IClientCodec
     // The client's callers handle a value that does not fit its type as the JSON codec reports it (JsonException,
     // NotSupportedException, InvalidOperationException): MessagePack's own failures are translated so a bad value is the
     // same clear per-call error in both formats, never an exception that tears down the receive loop.
+    // ArgumentOutOfRangeException: the library reads a str32 length of 2^31 or more as negative and slices with it.
     private static bool IsMappingFailure(Exception ex) =>
-        ex is MessagePackSerializationException or EndOfStreamException or OverflowException or FormatException;
+        ex is MessagePackSerializationException or EndOfStreamException or OverflowException or FormatException or ArgumentOutOfRangeException;
 
     private static Exception AsJsonFailure(Exception ex)
     {
