@@ -38,6 +38,34 @@ public sealed class EncodedValueTests(EncodedValueTests.Fixture fixture) : IClas
         Assert.Equal("plain", await mp.ResultAsync("echo/echo", "plain"));
     }
 
+    [Theory]
+    [InlineData("07")]                         // fixint
+    [InlineData("d3ffffffffffffff85")]         // int64 -123
+    [InlineData("ac313030303030303030303031")] // fixstr "100000000001"
+    [InlineData("d903616263")]                 // str8 "abc" (not the shortest form: still echoed as sent)
+    public async Task EchoOverMessagePack_ReplyIsTheIdAndTheInputByteForByte(string idHex)
+    {
+        byte[] id = Convert.FromHexString(idHex);
+        byte[] input = MsgPackClient.Encode(new Dictionary<object, object?> { ["bin"] = new byte[] { 9, 8 }, [3] = new object?[] { 1.5, null, "x" } });
+        byte[] request = [0x83, 0xa2, (byte)'i', (byte)'d', .. id, 0xa4, .. "path"u8, 0xa9, .. "echo/echo"u8, 0xa5, .. "input"u8, .. input];
+        using var ws = new System.Net.WebSockets.ClientWebSocket();
+        ws.Options.AddSubProtocol(MsgPackClient.Subprotocol);
+        using var timeout = new CancellationTokenSource(MsgPackClient.DefaultTimeout);
+        await ws.ConnectAsync(fixture.Gateway.Uri, timeout.Token);
+        await ws.SendAsync(request, System.Net.WebSockets.WebSocketMessageType.Binary, endOfMessage: true, timeout.Token);
+        var buffer = new byte[4096];
+        int length = 0;
+        System.Net.WebSockets.ValueWebSocketReceiveResult received;
+        do
+        {
+            received = await ws.ReceiveAsync(buffer.AsMemory(length), timeout.Token);
+            length += received.Count;
+        } while (!received.EndOfMessage);
+        Assert.Equal(System.Net.WebSockets.WebSocketMessageType.Binary, received.MessageType);
+        byte[] expected = [0x82, 0xa2, (byte)'i', (byte)'d', .. id, 0xa6, .. "result"u8, .. input];
+        Assert.Equal(Convert.ToHexString(expected), Convert.ToHexString(buffer, 0, length));
+    }
+
     [Fact]
     public async Task EchoOverMessagePack_AValueJsonCannotHold_IsInvalidArgument_AsBefore()
     {

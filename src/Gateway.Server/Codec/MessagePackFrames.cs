@@ -34,6 +34,40 @@ internal static class MessagePackFrames
     }
 
     /// <summary>
+    /// <c>{"id": rawId, member: value}</c> where both are already MessagePack (the client's id token, a pass-through value):
+    /// written by copying, as <see cref="Send"/> would write them through <see cref="MessagePackWriter.WriteRaw(ReadOnlySpan{byte})"/>.
+    /// </summary>
+    public static bool SendVerbatim(WebSocketSession session, in ReadOnlySequence<byte> rawId, ReplyMember member, ReadOnlySpan<byte> value)
+    {
+        ReadOnlySpan<byte> key = member switch { ReplyMember.Result => "result"u8, ReplyMember.Data => "data"u8, _ => "progress"u8 };
+        int idLength = (int)rawId.Length;
+        int length = 4 + idLength + 1 + key.Length + value.Length;
+        var builder = FrameBuilder.Rent();
+        PooledFrame frame;
+        try
+        {
+            var span = builder.GetSpan(length);
+            span[0] = 0x82; // fixmap, 2 entries
+            span[1] = 0xa2; // fixstr "id"
+            span[2] = (byte)'i';
+            span[3] = (byte)'d';
+            rawId.CopyTo(span[4..]);
+            int at = 4 + idLength;
+            span[at++] = (byte)(0xa0 | key.Length);
+            key.CopyTo(span[at..]);
+            at += key.Length;
+            value.CopyTo(span[at..]);
+            builder.Advance(length);
+            frame = builder.Finish(Opcode.Binary);
+        }
+        finally
+        {
+            FrameBuilder.Release(builder);
+        }
+        return member == ReplyMember.Result ? session.Send(frame) : session.SendDroppable(frame);
+    }
+
+    /// <summary>
     /// The request id in the type the client sent: the raw str or int of the message, or, once the call outlived the
     /// message, its key (<see cref="MessagePackWireCodec.IdKey"/>: a quoted string or the integer's digits).
     /// </summary>

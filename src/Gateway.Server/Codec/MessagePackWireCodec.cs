@@ -77,8 +77,19 @@ internal sealed class MessagePackWireCodec : IWireCodec
         public readonly ReplyMember Member = member;
     }
 
-    public bool SendValue<T>(WebSocketSession session, in RequestId id, ReplyMember member, T value, JsonTypeInfo<T> info) =>
-        MessagePackFrames.Send(session, new ValueReply<T>(id, value, MessagePackFormats.For(info.Options).Writing, member), static (ref MessagePackWriter w, in ValueReply<T> r) =>
+    public bool SendValue<T>(WebSocketSession session, in RequestId id, ReplyMember member, T value, JsonTypeInfo<T> info)
+    {
+        // A MessagePack pass-through value answering the id of the message being handled (echo/echo): the reply is the
+        // map header, the id's bytes as sent and the value's bytes, copied; no writer needed (the JIT drops this for other T).
+        if (typeof(T) == typeof(EncodedValue) || typeof(T) == typeof(EncodedValue?))
+        {
+            var encoded = typeof(T) == typeof(EncodedValue)
+                ? Unsafe.As<T, EncodedValue>(ref value)
+                : Unsafe.As<T, EncodedValue?>(ref value).GetValueOrDefault();
+            if (encoded.Format == WireFormat.MessagePack && id.Text is null && !id.Raw.IsEmpty)
+                return MessagePackFrames.SendVerbatim(session, id.Raw, member, encoded.Encoded.Span);
+        }
+        return MessagePackFrames.Send(session, new ValueReply<T>(id, value, MessagePackFormats.For(info.Options).Writing, member), static (ref MessagePackWriter w, in ValueReply<T> r) =>
         {
             w.WriteMapHeader(2);
             MessagePackFrames.WriteId(ref w, in r.Id);
@@ -88,6 +99,7 @@ internal sealed class MessagePackWireCodec : IWireCodec
             else if (typeof(T) == typeof(EncodedValue)) EncodedValueFormatter.Write(ref w, Unsafe.As<T, EncodedValue>(ref Unsafe.AsRef(in r.Value)));
             else MessagePackSerializer.Serialize(ref w, r.Value, r.Options);
         }, isTerminal: member == ReplyMember.Result);
+    }
 
     public void WriteValueMessage<T>(IBufferWriter<byte> output, in RequestId id, ReplyMember member, T value, JsonTypeInfo<T> info)
     {
