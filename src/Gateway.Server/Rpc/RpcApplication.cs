@@ -147,6 +147,9 @@ public sealed class RpcApplication : IWebSocketApplication
         return default;
     }
 
+    // The 512-byte path buffer is written before it is read (PathLength counts what the envelope decoded into it): not
+    // zeroing it saves a memset on every message.
+    [System.Runtime.CompilerServices.SkipLocalsInit]
     public ValueTask OnMessageAsync(WebSocketSession session, Opcode opcode, ReadOnlySequence<byte> payload)
     {
         var connection = (RpcConnection)session.State!;
