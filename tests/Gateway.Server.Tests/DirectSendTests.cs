@@ -155,6 +155,89 @@ public sealed class DirectSendTests : IAsyncDisposable
         Assert.Equal(FrameSize, connection.BytesSentDirect);
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task A_keepalive_ping_to_an_idle_connection_goes_direct_without_making_the_frame_queue()
+    {
+        var (connection, outbox, client) = await ConnectAsync();
+        Assert.True(outbox.EnqueuePing(0x0102030405060708));
+        outbox.Schedule();
+        var ping = new byte[10];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await client.ReadExactlyAsync(ping, timeout.Token);
+        Assert.Equal("89080102030405060708", Convert.ToHexString(ping));
+        Assert.True(await Waits.WaitUntilAsync(() => outbox.PendingBytes == 0), $"pending {outbox.PendingBytes}");
+        Assert.Equal(10, connection.BytesSentDirect);
+        Assert.False(outbox.HasFrameQueue, "a ping made the frame queue");
+        Assert.Equal(outbox.AcceptedBytes, connection.BytesSent);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task Pings_asked_for_during_a_burst_arrive_whole_between_frames_never_after_the_close_with_exact_byte_counts()
+    {
+        var (connection, outbox, client) = await ConnectAsync();
+        const int Burst = 300, Pings = 200;
+        var data = Task.Run(() =>
+        {
+            for (int i = 0; i < Burst; i++) outbox.Enqueue(Frame(i), deferDrain: false);
+        });
+        var pings = Task.Run(() =>
+        {
+            for (long i = 1; i <= Pings; i++)
+            {
+                outbox.EnqueuePing(i);
+                outbox.Schedule();
+            }
+        });
+        await Task.WhenAll(data, pings);
+        // Everything asked for so far is drained (pings pending together are one ping), so it precedes the close.
+        Assert.True(await Waits.WaitUntilAsync(() => outbox.PendingBytes == 0), $"pending {outbox.PendingBytes}");
+        outbox.Enqueue(PooledFrame.CreateClose(1000, default), deferDrain: false);
+        outbox.EnqueuePing(999); // after the close: never sent, counted as discarded
+        var completing = outbox.CompleteAsync();
+
+        // Read everything up to the FIN and walk it frame by frame.
+        var received = new MemoryStream();
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+            await client.CopyToAsync(received, timeout.Token);
+        await completing.WaitAsync(TimeSpan.FromSeconds(30));
+        var bytes = received.ToArray();
+        int at = 0, next = 0, pingsSeen = 0;
+        long lastPing = 0;
+        bool closed = false;
+        while (at < bytes.Length)
+        {
+            Assert.False(closed, $"{bytes.Length - at} bytes after the close frame");
+            byte op = bytes[at];
+            if (op == 0x89)
+            {
+                Assert.Equal(8, bytes[at + 1]);
+                long payload = BinaryPrimitives.ReadInt64BigEndian(bytes.AsSpan(at + 2));
+                Assert.True(payload > lastPing && payload <= Pings, $"ping {payload} after {lastPing}");
+                lastPing = payload;
+                pingsSeen++;
+                at += 10;
+            }
+            else if (op == (0x80 | (int)Opcode.Binary))
+            {
+                int got = BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(at + FrameWriter.HeaderSize(PayloadSize)));
+                Assert.True(got == next, $"expected frame {next}, got {got}");
+                next++;
+                at += FrameSize;
+            }
+            else
+            {
+                Assert.Equal(0x80 | (int)Opcode.Close, op);
+                closed = true;
+                at += 2 + bytes[at + 1];
+            }
+        }
+        Assert.True(closed, "no close frame");
+        Assert.Equal(Burst, next);
+        Assert.True(pingsSeen is >= 1 and <= Pings, $"{pingsSeen} pings seen; {bytes.Length} bytes, sent {connection.BytesSent}, accepted {outbox.AcceptedBytes}, first {Convert.ToHexString(bytes.AsSpan(0, 16))}");
+        Assert.Equal(bytes.Length, connection.BytesSent);
+        Assert.Equal(outbox.AcceptedBytes, connection.BytesSent);
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_connection is not null) await _connection.DisposeAsync();

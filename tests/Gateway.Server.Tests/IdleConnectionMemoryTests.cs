@@ -59,6 +59,66 @@ public class IdleConnectionMemoryTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// The same bound once every connection has been sent keep-alive pings (every 100 ms here, 15 s by default): a ping
+    /// waits in the outbox's own slot, so it does not make the frame queue an idle connection otherwise never has. The
+    /// clients read their pings and do not answer them (a pong would take the server's read loop through the shared block
+    /// pool, which is not per connection); the client timeout is long enough not to end them.
+    /// </summary>
+    [Fact(Timeout = 120_000)]
+    public async Task An_idle_connection_that_was_sent_keepalive_pings_holds_under_the_same_bound()
+    {
+        var app = new CountingApplication();
+        await using var gw = await TestGateway.StartAsync(o =>
+        {
+            o.Timeouts.KeepAliveInterval = TimeSpan.FromMilliseconds(100);
+            o.Timeouts.ClientTimeout = TimeSpan.FromSeconds(60);
+        }, routes: new Dictionary<string, IWebSocketApplication> { ["/idle"] = app });
+        var warm = Open(gw.EndPoint);
+        Assert.True(await Waits.WaitUntilAsync(() => app.Connected == 1), "warm-up connection not upgraded");
+        ReadPings(warm, 2);
+        long before = HeapAfterFullCollection();
+
+        var clients = new List<Socket>(N);
+        try
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            for (int i = 0; i < N && DateTime.UtcNow < deadline; i++) clients.Add(Open(gw.EndPoint));
+            Assert.Equal(N, clients.Count);
+            Assert.True(await Waits.WaitUntilAsync(() => app.Connected == N + 1, TimeSpan.FromSeconds(30)), $"{app.Connected - 1} of {N} sessions started");
+            // Every connection has been sent two pings (the second one after the first was written), and read them.
+            foreach (var c in clients) ReadPings(c, 2);
+            long after = HeapAfterFullCollection();
+            double perConnection = (after - before) / (double)N;
+            output.WriteLine($"managed bytes per idle connection after keep-alive pings (server and client socket): {perConnection:N0}");
+            Assert.True(perConnection <= BoundBytesPerConnection,
+                $"an idle connection that was pinged holds {perConnection:N0} B of managed memory (server and client socket), over the bound of {BoundBytesPerConnection:N0} B");
+            Assert.Equal(N + 1, gw.Server.ConnectionCount);
+        }
+        finally
+        {
+            foreach (var c in clients) c.Dispose();
+            warm.Dispose();
+        }
+    }
+
+    // Blocking reads (10 s receive timeout) of `count` server pings: FIN|ping, 8-byte payload, unmasked.
+    private static void ReadPings(Socket socket, int count)
+    {
+        Span<byte> frame = stackalloc byte[10];
+        for (int i = 0; i < count; i++)
+        {
+            int n = 0;
+            while (n < frame.Length)
+            {
+                int r = socket.Receive(frame[n..]);
+                if (r == 0) throw new InvalidOperationException("closed while waiting for a ping");
+                n += r;
+            }
+            if (frame[0] != 0x89 || frame[1] != 8) throw new InvalidOperationException("expected a ping with an 8-byte payload, got " + Convert.ToHexString(frame));
+        }
+    }
+
     private static long HeapAfterFullCollection()
     {
         GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);

@@ -28,6 +28,11 @@ internal sealed class Outbox : IThreadPoolWorkItem
     private long _enqueuedTotal;
     private long _drainedTotal;
     private long _discardedTotal;
+    // A keep-alive ping waiting for the drain, outside the queue: the ping every idle connection gets would otherwise make
+    // its queue (1.5 KiB) for good. 1 while one is pending; its payload is the latest asked for.
+    private int _pingPending;
+    private long _pingPayload;
+    private const int PingFrameLength = 10; // FIN|ping, length 8, the 8-byte payload (server frames are not masked)
     private volatile bool _closeWritten;
     private volatile bool _completeRequested;
     private TaskCompletionSource? _completed;
@@ -66,6 +71,50 @@ internal sealed class Outbox : IThreadPoolWorkItem
         return true;
     }
 
+    /// <summary>
+    /// Queues a keep-alive ping carrying <paramref name="payload"/> without making the frame queue: one pending ping at most
+    /// (a newer one replaces the payload of one not yet written). Drains when the caller schedules it, as for a deferred
+    /// <see cref="Enqueue"/>. On a compressed connection it goes through the queue like any frame.
+    /// </summary>
+    public bool EnqueuePing(long payload)
+    {
+        if (_deflater is not null)
+        {
+            Span<byte> bytes = stackalloc byte[8];
+            System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(bytes, payload);
+            return Enqueue(PooledFrame.Create(Opcode.Ping, bytes), deferDrain: true);
+        }
+        if (_completeRequested) return false;
+        Volatile.Write(ref _pingPayload, payload);
+        if (Interlocked.Exchange(ref _pingPending, 1) == 0) Interlocked.Add(ref _enqueuedTotal, PingFrameLength);
+        return true;
+    }
+
+    /// <summary>Writes the pending ping, after the frames drained before it (caller holds _busy); true when it went to the pipe.</summary>
+    private bool WritePendingPing(bool pipeHasUnflushed)
+    {
+        if (Volatile.Read(ref _pingPending) == 0 || Interlocked.Exchange(ref _pingPending, 0) == 0) return false;
+        Volatile.Write(ref _drainedTotal, _drainedTotal + PingFrameLength);
+        if (_closeWritten)
+        {
+            Volatile.Write(ref _discardedTotal, _discardedTotal + PingFrameLength); // nothing follows our close
+            return false;
+        }
+        Span<byte> frame = stackalloc byte[PingFrameLength];
+        frame[0] = 0x80 | (byte)Opcode.Ping;
+        frame[1] = 8;
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(frame[2..], Volatile.Read(ref _pingPayload));
+        // Straight to the socket when nothing written before it is still waiting in the pipe, as the direct drain does.
+        if (!pipeHasUnflushed && _transport is not null && _transport.CanSendDirect) return SendOrSpill(frame);
+        _writer.Write(frame);
+        return true;
+    }
+
+    /// <summary>Whether the frame queue was ever made (tests: a connection only pinged has none).</summary>
+    internal bool HasFrameQueue => Volatile.Read(ref _queue) is not null;
+
+    private bool NothingToDrain => QueueIsEmpty && Volatile.Read(ref _pingPending) == 0;
+
     private ConcurrentQueue<PooledFrame> CreateQueue()
     {
         var created = new ConcurrentQueue<PooledFrame>();
@@ -92,7 +141,7 @@ internal sealed class Outbox : IThreadPoolWorkItem
     /// <summary>Drains on this thread if nobody else is; the returned task completes when the pipe accepted the batch.</summary>
     public ValueTask FlushAsync()
     {
-        if (QueueIsEmpty && !_completeRequested) return default;
+        if (NothingToDrain && !_completeRequested) return default;
         if (Interlocked.CompareExchange(ref _busy, 1, 0) != 0) return default;
         return DrainAsync();
     }
@@ -127,6 +176,7 @@ internal sealed class Outbox : IThreadPoolWorkItem
                 bool wrote = _transport is not null && !_closeWritten && _transport.CanSendDirect && DrainDirect();
                 var queue = Volatile.Read(ref _queue);
                 while (queue is not null && queue.TryDequeue(out var frame)) wrote |= WriteToPipe(frame);
+                wrote |= WritePendingPing(pipeHasUnflushed: wrote);
                 if (wrote)
                 {
                     var result = await _writer.FlushAsync().ConfigureAwait(false);
@@ -142,6 +192,12 @@ internal sealed class Outbox : IThreadPoolWorkItem
 
             if (_completeRequested && QueueIsEmpty)
             {
+                // A ping asked for after this drain's check is dropped with the rest: the connection is ending.
+                if (Interlocked.Exchange(ref _pingPending, 0) == 1)
+                {
+                    Volatile.Write(ref _drainedTotal, _drainedTotal + PingFrameLength);
+                    Volatile.Write(ref _discardedTotal, _discardedTotal + PingFrameLength);
+                }
                 // Keep _busy set for good: the pipe is finished and nobody may write to it again.
                 // Completing a pipe the transport already completed may throw; either way nothing more can be sent.
                 try { await _writer.CompleteAsync().ConfigureAwait(false); } catch { }
@@ -151,7 +207,7 @@ internal sealed class Outbox : IThreadPoolWorkItem
                 return;
             }
             Volatile.Write(ref _busy, 0);
-            if ((QueueIsEmpty && !_completeRequested) || Interlocked.CompareExchange(ref _busy, 1, 0) != 0) return;
+            if ((NothingToDrain && !_completeRequested) || Interlocked.CompareExchange(ref _busy, 1, 0) != 0) return;
         }
     }
 

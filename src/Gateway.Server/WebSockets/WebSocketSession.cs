@@ -82,9 +82,7 @@ public sealed partial class WebSocketSession : ISendObserver, ITransportCloseObs
         LastPingTicks = now;
         // A peer over the send limit is not reading: a ping would only add to its backlog (the client timeout still runs).
         if (CloseSent || IsOverSendLimit) return;
-        Span<byte> payload = stackalloc byte[8];
-        System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(payload, now);
-        if (_outbox.Enqueue(PooledFrame.Create(Opcode.Ping, payload), deferDrain: true) && !_inReadLoop) _outbox.Schedule();
+        if (_outbox.EnqueuePing(now) && !_inReadLoop) _outbox.Schedule();
     }
 
     public long Id => _connection.Id;
