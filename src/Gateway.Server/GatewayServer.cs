@@ -57,7 +57,7 @@ public sealed class GatewayServer : IAsyncDisposable
         Metrics.LogBudget.PerSecond = options.Limits.ClientFaultLogsPerSecond;
         _log = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Gateway.Server");
         var partialGuard = new PartialMessageGuard(options.Limits, _registry, Metrics, _log);
-        var pool = new BlockMemoryPool();
+        var pool = BlockPool = new BlockMemoryPool();
         // Input: bounded so a fast sender cannot make us buffer without limit; the message reader always
         // consumes what it has parsed, so the threshold never has to hold a whole message.
         _inputOptions = new PipeOptions(pool, PipeScheduler.ThreadPool, PipeScheduler.ThreadPool,
@@ -68,10 +68,11 @@ public sealed class GatewayServer : IAsyncDisposable
         _admission = new Admission(options);
         _auth = new ConnectionAuthentication(options.Auth, authenticators ?? [], Metrics, (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Gateway.Auth"), jwksHandler);
         _frontDoor = new HttpFrontDoor(options, routes, Metrics, _log, _admission, partialGuard, () => _ready, _auth);
-        _heartbeat = new HeartbeatLoop(options.Timeouts, _registry, Metrics, _log);
+        _heartbeat = new HeartbeatLoop(options.Timeouts, _registry, Metrics, _log, pool);
         Metrics.ConnectionLimit = _listener.Limit.Max;
     }
 
+    internal BlockMemoryPool BlockPool { get; }
     public GatewayMetrics Metrics { get; }
     /// <summary>Where the server actually listens (port 0 resolved).</summary>
     public IReadOnlyList<IPEndPoint> BoundEndPoints => _listener.BoundEndPoints;

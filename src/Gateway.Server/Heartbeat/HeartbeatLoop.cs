@@ -20,8 +20,17 @@ internal sealed class HeartbeatLoop
     private readonly CancellationTokenSource _stop = new();
     private Task _loop = Task.CompletedTask;
 
-    public HeartbeatLoop(TimeoutsOptions timeouts, ConnectionRegistry registry, GatewayMetrics metrics, ILogger log)
+    private readonly Transport.BlockMemoryPool? _pool;
+    private long _lastTrim = Environment.TickCount64;
+
+    /// <summary>How often the pipes' block pool lets go of blocks no rent needed since the last time.</summary>
+    internal static readonly TimeSpan PoolTrimInterval = TimeSpan.FromSeconds(10);
+    /// <summary>Blocks the pool keeps whatever the trim finds (1 MiB): a quiet server still has some at hand.</summary>
+    internal const int PoolKeepBlocks = 256;
+
+    public HeartbeatLoop(TimeoutsOptions timeouts, ConnectionRegistry registry, GatewayMetrics metrics, ILogger log, Transport.BlockMemoryPool? pool = null)
     {
+        _pool = pool;
         _timeouts = timeouts;
         _registry = registry;
         _metrics = metrics;
@@ -62,6 +71,11 @@ internal sealed class HeartbeatLoop
             {
                 long now = Environment.TickCount64;
                 ReportSuppressed();
+                if (_pool is not null && now - _lastTrim >= (long)PoolTrimInterval.TotalMilliseconds)
+                {
+                    _lastTrim = now;
+                    _pool.Trim(PoolKeepBlocks);
+                }
                 long keepAlive = (long)_timeouts.KeepAliveInterval.TotalMilliseconds;
                 long clientTimeout = (long)_timeouts.ClientTimeout.TotalMilliseconds;
                 long idle = (long)_timeouts.Idle.TotalMilliseconds;

@@ -64,6 +64,11 @@ public sealed partial class WebSocketSession : ISendObserver, ITransportCloseObs
         Request = request;
         Subprotocol = subprotocol;
         _options = options;
+        // The first ping comes after a random half to whole keep-alive interval, the later ones a whole interval apart:
+        // clients that connected together (a deploy, a reconnect storm) are not all pinged in the same heartbeat tick,
+        // whose pongs would arrive as one burst and take that many pipe blocks at once.
+        long keepAlive = (long)options.Timeouts.KeepAliveInterval.TotalMilliseconds;
+        LastPingTicks = Environment.TickCount64 - Random.Shared.NextInt64(keepAlive / 2 + 1);
         _metrics = metrics;
         _log = log;
     }
@@ -71,7 +76,7 @@ public sealed partial class WebSocketSession : ISendObserver, ITransportCloseObs
     /// <summary>Environment.TickCount64 of the last data message (for the idle timeout).</summary>
     internal long LastMessageTicks = Environment.TickCount64;
     /// <summary>Environment.TickCount64 of the last keep-alive ping sent.</summary>
-    internal long LastPingTicks = Environment.TickCount64;
+    internal long LastPingTicks;
 
     /// <summary>Called by the heartbeat loop on every tick with Environment.TickCount64 (the RPC layer's deadlines).</summary>
     public Action<long>? Heartbeat { get; set; }
