@@ -58,6 +58,7 @@ public sealed class GatewayServer : IAsyncDisposable
         _log = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Gateway.Server");
         var partialGuard = new PartialMessageGuard(options.Limits, _registry, Metrics, _log);
         var pool = BlockPool = new BlockMemoryPool();
+        Metrics.ObservePipeBlocks(() => pool.Held, () => pool.Free);
         // Input: bounded so a fast sender cannot make us buffer without limit; the message reader always
         // consumes what it has parsed, so the threshold never has to hold a whole message.
         _inputOptions = new PipeOptions(pool, PipeScheduler.ThreadPool, PipeScheduler.ThreadPool,

@@ -78,6 +78,8 @@ public sealed class GatewayMetrics : IDisposable
             new("gateway_partial_message_bytes", "gateway.partial_messages.bytes", G, "Bytes held in incomplete messages (fragments, frames still arriving), all connections together.", () => _partialMessageBytes()),
             new("gateway_partial_message_closes_total", "gateway.partial_messages.closes", C, "Connections closed with 1009 for holding the most incomplete-message bytes while the total was over Limits:MaxPartialMessageBytesTotal.", () => Volatile.Read(ref _partialMessageCloses)),
             new("gateway_unsent_bytes", "gateway.send.unsent_bytes", G, "Bytes queued for connections and not yet written to their sockets, all connections together.", () => _unsentBytes()),
+            new("gateway_pipe_blocks", "gateway.pipe.blocks", G, "4 KiB blocks of the connections' pipes that the pool holds, in use or free (free ones unused for 10 s are let go).", () => _pipeBlocks()),
+            new("gateway_pipe_free_blocks", "gateway.pipe.free_blocks", G, "Of gateway_pipe_blocks, those waiting in the pool.", () => _pipeFreeBlocks()),
             new("gateway_read_pauses_total", "gateway.reads.pauses", C, "Times a connection stopped being read because its unsent bytes were over Limits:SendBufferLimitBytes.", () => Volatile.Read(ref _readPauses)),
             new("gateway_reads_paused", "gateway.reads.paused", G, "Connections not being read right now because their unsent bytes are over Limits:SendBufferLimitBytes.", () => Volatile.Read(ref _readsPaused)),
             new("gateway_pings_coalesced_total", "gateway.pings.coalesced", C, "Client pings answered only by the pong of a later ping (RFC 6455 5.5.3).", () => Volatile.Read(ref _pingsCoalesced)),
@@ -134,6 +136,15 @@ public sealed class GatewayMetrics : IDisposable
 
     public long ConnectionHookErrors => Volatile.Read(ref _connectionHookErrors);
     internal void ConnectionHookFailed() => Interlocked.Increment(ref _connectionHookErrors);
+
+    private Func<long> _pipeBlocks = static () => 0, _pipeFreeBlocks = static () => 0;
+
+    /// <summary>The pipes' block pool, for the gateway_pipe_blocks gauges.</summary>
+    internal void ObservePipeBlocks(Func<long> made, Func<long> free)
+    {
+        _pipeBlocks = made;
+        _pipeFreeBlocks = free;
+    }
 
     internal void ObserveSessionMemory(Func<long> partialMessageBytes, Func<long> unsentBytes)
     {

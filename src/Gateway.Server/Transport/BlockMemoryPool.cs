@@ -22,6 +22,9 @@ internal sealed class BlockMemoryPool : MemoryPool<byte>
     private int _created;
     /// <summary>Blocks ever made (tests and diagnostics).</summary>
     internal int Created => Volatile.Read(ref _created);
+    /// <summary>Blocks made and not let go by a trim: in use or free.</summary>
+    internal int Held => Volatile.Read(ref _held);
+    private int _held;
     /// <summary>Blocks waiting in the pool.</summary>
     internal int Free => Volatile.Read(ref _freeCount);
 
@@ -38,6 +41,7 @@ internal sealed class BlockMemoryPool : MemoryPool<byte>
         }
         Volatile.Write(ref _lowWater, 0);
         Interlocked.Increment(ref _created);
+        Interlocked.Increment(ref _held);
         return new Block(this).Lease();
     }
 
@@ -54,6 +58,7 @@ internal sealed class BlockMemoryPool : MemoryPool<byte>
             Interlocked.Decrement(ref _freeCount);
             dropped++;
         }
+        if (dropped > 0) Interlocked.Add(ref _held, -dropped);
         Volatile.Write(ref _lowWater, Volatile.Read(ref _freeCount));
         return dropped;
     }

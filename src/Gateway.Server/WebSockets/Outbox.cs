@@ -33,6 +33,12 @@ internal sealed class Outbox : IThreadPoolWorkItem
     private int _pingPending;
     private long _pingPayload;
     private const int PingFrameLength = 10; // FIN|ping, length 8, the 8-byte payload (server frames are not masked)
+    // The pong owed for the client's latest ping when its payload is 8 bytes or fewer (all clients we know of), for the
+    // same reason: the pong to a client's keep-alive would make the queue too. Guarded by locking this outbox (only a
+    // ping from the client and the drain take it); _pongLength is -1 while none is pending.
+    private long _pongPayload;
+    private int _pongLength = -1;
+    internal const int InlinePongPayload = 8;
     private volatile bool _closeWritten;
     private volatile bool _completeRequested;
     private TaskCompletionSource? _completed;
@@ -90,7 +96,59 @@ internal sealed class Outbox : IThreadPoolWorkItem
         return true;
     }
 
-    /// <summary>Writes the pending ping, after the frames drained before it (caller holds _busy); true when it went to the pipe.</summary>
+    /// <summary>
+    /// Owes the client a pong for a ping with <paramref name="payload"/>, without making the frame queue; false when the
+    /// caller must queue the pong as a frame: the payload is over <see cref="InlinePongPayload"/> bytes, the connection is
+    /// compressed, a pong is pending already, or frames are queued. The slot is written before the queue, so with those
+    /// rules every ping gets its pong, in order, and a pong still comes before what was queued after it.
+    /// </summary>
+    public bool TryEnqueuePong(ReadOnlySpan<byte> payload)
+    {
+        if (_deflater is not null || payload.Length > InlinePongPayload || !QueueIsEmpty) return false;
+        if (_completeRequested) return true; // nothing more is sent: dropped, as Enqueue drops a frame
+        Span<byte> packed = stackalloc byte[8];
+        packed.Clear();
+        payload.CopyTo(packed);
+        lock (this)
+        {
+            if (_pongLength >= 0) return false;
+            _pongPayload = BitConverter.ToInt64(packed);
+            Volatile.Write(ref _pongLength, payload.Length);
+            Interlocked.Add(ref _enqueuedTotal, 2 + payload.Length);
+        }
+        return true;
+    }
+
+    /// <summary>Writes the pending pong like <see cref="WritePendingPing"/>.</summary>
+    private bool WritePendingPong(bool pipeHasUnflushed)
+    {
+        if (Volatile.Read(ref _pongLength) < 0) return false;
+        long payload;
+        int length;
+        lock (this)
+        {
+            length = _pongLength;
+            if (length < 0) return false;
+            payload = _pongPayload;
+            _pongLength = -1;
+        }
+        Volatile.Write(ref _drainedTotal, _drainedTotal + 2 + length);
+        if (_closeWritten)
+        {
+            Volatile.Write(ref _discardedTotal, _discardedTotal + 2 + length);
+            return false;
+        }
+        Span<byte> frame = stackalloc byte[2 + InlinePongPayload];
+        frame[0] = 0x80 | (byte)Opcode.Pong;
+        frame[1] = (byte)length;
+        BitConverter.TryWriteBytes(frame[2..], payload);
+        frame = frame[..(2 + length)];
+        if (!pipeHasUnflushed && _transport is not null && _transport.CanSendDirect) return SendOrSpill(frame);
+        _writer.Write(frame);
+        return true;
+    }
+
+    /// <summary>Writes the pending ping (caller holds _busy), never after our close; true when it went to the pipe.</summary>
     private bool WritePendingPing(bool pipeHasUnflushed)
     {
         if (Volatile.Read(ref _pingPending) == 0 || Interlocked.Exchange(ref _pingPending, 0) == 0) return false;
@@ -113,7 +171,7 @@ internal sealed class Outbox : IThreadPoolWorkItem
     /// <summary>Whether the frame queue was ever made (tests: a connection only pinged has none).</summary>
     internal bool HasFrameQueue => Volatile.Read(ref _queue) is not null;
 
-    private bool NothingToDrain => QueueIsEmpty && Volatile.Read(ref _pingPending) == 0;
+    private bool NothingToDrain => QueueIsEmpty && Volatile.Read(ref _pingPending) == 0 && Volatile.Read(ref _pongLength) < 0;
 
     private ConcurrentQueue<PooledFrame> CreateQueue()
     {
@@ -171,12 +229,14 @@ internal sealed class Outbox : IThreadPoolWorkItem
         {
             try
             {
-                // Straight to the socket while the pipe holds nothing unsent; what the kernel does not take, and every
-                // frame after it in this drain, goes through the pipe (and the send loop) in order.
-                bool wrote = _transport is not null && !_closeWritten && _transport.CanSendDirect && DrainDirect();
+                // The keep-alive slots first: a pong waits there only while nothing is queued, so what is queued came
+                // after it. Then the queue, straight to the socket while the pipe holds nothing unsent; what the kernel
+                // does not take, and every frame after it in this drain, goes through the pipe (and the send loop) in order.
+                bool wrote = WritePendingPong(pipeHasUnflushed: false);
+                wrote |= WritePendingPing(pipeHasUnflushed: wrote);
+                if (!wrote && _transport is not null && !_closeWritten && _transport.CanSendDirect) wrote = DrainDirect();
                 var queue = Volatile.Read(ref _queue);
                 while (queue is not null && queue.TryDequeue(out var frame)) wrote |= WriteToPipe(frame);
-                wrote |= WritePendingPing(pipeHasUnflushed: wrote);
                 if (wrote)
                 {
                     var result = await _writer.FlushAsync().ConfigureAwait(false);
@@ -197,6 +257,15 @@ internal sealed class Outbox : IThreadPoolWorkItem
                 {
                     Volatile.Write(ref _drainedTotal, _drainedTotal + PingFrameLength);
                     Volatile.Write(ref _discardedTotal, _discardedTotal + PingFrameLength);
+                }
+                lock (this)
+                {
+                    if (_pongLength >= 0)
+                    {
+                        Volatile.Write(ref _drainedTotal, _drainedTotal + 2 + _pongLength);
+                        Volatile.Write(ref _discardedTotal, _discardedTotal + 2 + _pongLength);
+                        _pongLength = -1;
+                    }
                 }
                 // Keep _busy set for good: the pipe is finished and nobody may write to it again.
                 // Completing a pipe the transport already completed may throw; either way nothing more can be sent.
@@ -249,7 +318,9 @@ internal sealed class Outbox : IThreadPoolWorkItem
     private bool DrainDirect()
     {
         // Taken off the thread while in use, in case a callback below ever drains another outbox on this thread.
-        var gather = t_gather ?? new ArrayBufferWriter<byte>(DirectChunk * 2);
+        // Starts small and grows to what bursts need: every thread that ever drains keeps one, and most drains are a
+        // few replies or a keep-alive.
+        var gather = t_gather ?? new ArrayBufferWriter<byte>(4096);
         t_gather = null;
         try
         {

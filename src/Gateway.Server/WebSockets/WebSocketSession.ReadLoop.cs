@@ -78,7 +78,9 @@ public sealed partial class WebSocketSession
                                 if (CloseSent) break;
                                 if (_pongLength < 0 && !IsOverSendLimit)
                                 {
-                                    _outbox.Enqueue(PooledFrame.Create(Opcode.Pong, reader.ControlPayload), deferDrain: true);
+                                    // A short payload (every keep-alive we know of) waits in the outbox's pong slot, not its queue.
+                                    if (!_outbox.TryEnqueuePong(reader.ControlPayload))
+                                        _outbox.Enqueue(PooledFrame.Create(Opcode.Pong, reader.ControlPayload), deferDrain: true);
                                 }
                                 else
                                 {
