@@ -60,7 +60,9 @@ internal sealed class ConnectionListener : IDisposable
                 try
                 {
                     if (ep.AddressFamily == AddressFamily.InterNetworkV6 && ep.Address.Equals(IPAddress.IPv6Any)) socket.DualMode = true;
-                    if (!OperatingSystem.IsWindows()) socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                    // No ReuseAddress: on Linux .NET maps it to SO_REUSEPORT as well, so a second gateway (a stale one, a
+                    // mistake) bound the same port and silently took half the connections. The runtime already sets
+                    // SO_REUSEADDR, which is what a restart over TIME_WAIT needs.
                     socket.Bind(ep);
                     socket.Listen(1024);
                 }
