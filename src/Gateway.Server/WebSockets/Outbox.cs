@@ -119,7 +119,7 @@ internal sealed class Outbox : IThreadPoolWorkItem
         return true;
     }
 
-    /// <summary>Writes the pending pong like <see cref="WritePendingPing"/>.</summary>
+    /// <summary>Writes the pending pong (caller holds _busy); true when it went to the pipe.</summary>
     private bool WritePendingPong(bool pipeHasUnflushed)
     {
         if (Volatile.Read(ref _pongLength) < 0) return false;
@@ -132,37 +132,36 @@ internal sealed class Outbox : IThreadPoolWorkItem
             payload = _pongPayload;
             _pongLength = -1;
         }
-        Volatile.Write(ref _drainedTotal, _drainedTotal + 2 + length);
-        if (_closeWritten)
-        {
-            Volatile.Write(ref _discardedTotal, _discardedTotal + 2 + length);
-            return false;
-        }
         Span<byte> frame = stackalloc byte[2 + InlinePongPayload];
         frame[0] = 0x80 | (byte)Opcode.Pong;
         frame[1] = (byte)length;
         BitConverter.TryWriteBytes(frame[2..], payload);
-        frame = frame[..(2 + length)];
-        if (!pipeHasUnflushed && _transport is not null && _transport.CanSendDirect) return SendOrSpill(frame);
-        _writer.Write(frame);
-        return true;
+        return WriteControl(frame[..(2 + length)], pipeHasUnflushed);
     }
 
-    /// <summary>Writes the pending ping (caller holds _busy), never after our close; true when it went to the pipe.</summary>
+    /// <summary>Writes the pending ping (caller holds _busy); true when it went to the pipe.</summary>
     private bool WritePendingPing(bool pipeHasUnflushed)
     {
         if (Volatile.Read(ref _pingPending) == 0 || Interlocked.Exchange(ref _pingPending, 0) == 0) return false;
-        Volatile.Write(ref _drainedTotal, _drainedTotal + PingFrameLength);
-        if (_closeWritten)
-        {
-            Volatile.Write(ref _discardedTotal, _discardedTotal + PingFrameLength); // nothing follows our close
-            return false;
-        }
         Span<byte> frame = stackalloc byte[PingFrameLength];
         frame[0] = 0x80 | (byte)Opcode.Ping;
         frame[1] = 8;
         System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(frame[2..], Volatile.Read(ref _pingPayload));
-        // Straight to the socket when nothing written before it is still waiting in the pipe, as the direct drain does.
+        return WriteControl(frame, pipeHasUnflushed);
+    }
+
+    /// <summary>
+    /// A keep-alive frame taken from its slot: never after our close (dropped and counted), else straight to the socket
+    /// when nothing written before it still waits in the pipe, as the direct drain does; true when it went to the pipe.
+    /// </summary>
+    private bool WriteControl(ReadOnlySpan<byte> frame, bool pipeHasUnflushed)
+    {
+        Volatile.Write(ref _drainedTotal, _drainedTotal + frame.Length);
+        if (_closeWritten)
+        {
+            Volatile.Write(ref _discardedTotal, _discardedTotal + frame.Length);
+            return false;
+        }
         if (!pipeHasUnflushed && _transport is not null && _transport.CanSendDirect) return SendOrSpill(frame);
         _writer.Write(frame);
         return true;
