@@ -1,7 +1,6 @@
 using System.Text.Json;
 using Gateway.LoadTest.Cli;
 using Gateway.LoadTest.Scenarios;
-using Gateway.Rpc.Tests.Infrastructure;
 
 namespace Gateway.LoadTest.Tests;
 
@@ -9,43 +8,13 @@ namespace Gateway.LoadTest.Tests;
 /// fanout's --inflate-sample against a real gateway with the sample plugin: with most subscribers counting events unread
 /// (compressed or not), the run still accounts for every event the server queued and every delivery it owed.
 /// </summary>
-public sealed class InflateSampleTests : IAsyncLifetime
+public sealed class InflateSampleTests : InProcessToolRun
 {
-    private static readonly TimeSpan RunBound = TimeSpan.FromSeconds(60);
     private const int Subscribers = 12, Sample = 4;
-    private RpcGateway _gateway = null!;
-    private string _results = null!;
 
-    public async Task InitializeAsync()
-    {
-        _gateway = await RpcGateway.StartAsync([Plugins.Samples], new Dictionary<string, string?> { ["Gateway:Topics:ClientSubscribe:0"] = "room:*" });
-        _results = Path.Combine(Path.GetTempPath(), "gateway-loadtest-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(_results);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _gateway.DisposeAsync();
-        try { Directory.Delete(_results, recursive: true); } catch (IOException) { }
-    }
-
-    private async Task<JsonElement> RunAsync(params string[] args)
-    {
-        string[] all = ["fanout", "--url", _gateway.Uri.ToString(), "--results-dir", _results, "--out", "run", "--json", "--plain",
-            "--timeout", "5s", "--duration", "1s", "--warmup", "300ms", "--socket-completions", "pool",
-            "--subscribers", Subscribers.ToString(), "--inflight", "4", "--payload", "1024", "--payload-kind", "text", .. args];
-        var output = new StringWriter();
-        var (stdout, stderr) = (Console.Out, Console.Error);
-        Console.SetOut(output);
-        Console.SetError(output);
-        int exit;
-        try { exit = await App.Main(all).WaitAsync(RunBound); }
-        finally { Console.SetOut(stdout); Console.SetError(stderr); }
-        string report = Path.Combine(_results, "run-fanout.json");
-        Assert.True(File.Exists(report) && exit == App.ExitOk, $"exit {exit}, report {(File.Exists(report) ? "written" : "missing")}:\n{output}");
-        using var doc = JsonDocument.Parse(await File.ReadAllBytesAsync(report));
-        return doc.RootElement.Clone();
-    }
+    private Task<JsonElement> RunAsync(params string[] args) =>
+        RunToolAsync("fanout", ["--timeout", "5s", "--duration", "1s", "--warmup", "300ms", "--socket-completions", "pool",
+            "--subscribers", Subscribers.ToString(), "--inflight", "4", "--payload", "1024", "--payload-kind", "text", .. args]);
 
     private static long Long(JsonElement report, string name) => (long)report.GetProperty(name).GetDouble();
 

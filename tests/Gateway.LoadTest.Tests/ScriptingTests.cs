@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Gateway.LoadTest.Cli;
-using Gateway.Rpc.Tests.Infrastructure;
 
 namespace Gateway.LoadTest.Tests;
 
@@ -8,44 +7,10 @@ namespace Gateway.LoadTest.Tests;
 /// The scripting layer's CLI modes (<c>call</c>, <c>chat</c>) run in-process against a real gateway with the sample
 /// plugin, with tiny bounded settings: the JSON report must count successes and no failures, in both wire formats.
 /// </summary>
-public sealed class ScriptingTests : IAsyncLifetime
+public sealed class ScriptingTests : InProcessToolRun
 {
-    private static readonly TimeSpan RunBound = TimeSpan.FromSeconds(60);
-    private RpcGateway _gateway = null!;
-    private string _results = null!;
-
-    public async Task InitializeAsync()
-    {
-        // As appsettings.json has it: the chat script $subscribes to its room's topic besides chat/join.
-        _gateway = await RpcGateway.StartAsync([Plugins.Samples], new Dictionary<string, string?> { ["Gateway:Topics:ClientSubscribe:0"] = "room:*" });
-        _results = Path.Combine(Path.GetTempPath(), "gateway-loadtest-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(_results);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _gateway.DisposeAsync();
-        try { Directory.Delete(_results, recursive: true); } catch (IOException) { }
-    }
-
-    /// <summary>Runs the tool's Main and returns its JSON report (PREFIX-SCENARIO.json).</summary>
-    private async Task<JsonElement> RunAsync(string scenario, string format, params string[] args)
-    {
-        string[] all = [scenario, "--url", _gateway.Uri.ToString(), "--format", format, "--results-dir", _results, "--out", "run",
-            "--json", "--plain", "--timeout", "5s", "--duration", "1s", "--warmup", "200ms", .. args];
-        // The tool's console output goes into the failure message (its own stdout/stderr, restored after).
-        var output = new StringWriter();
-        var (stdout, stderr) = (Console.Out, Console.Error);
-        Console.SetOut(output);
-        Console.SetError(output);
-        int exit;
-        try { exit = await App.Main(all).WaitAsync(RunBound); }
-        finally { Console.SetOut(stdout); Console.SetError(stderr); }
-        string report = Path.Combine(_results, $"run-{scenario}.json");
-        Assert.True(File.Exists(report) && exit == App.ExitOk, $"exit {exit}, report {(File.Exists(report) ? "written" : "missing")}:\n{output}");
-        using var doc = JsonDocument.Parse(await File.ReadAllBytesAsync(report));
-        return doc.RootElement.Clone();
-    }
+    private Task<JsonElement> RunAsync(string scenario, string format, params string[] args) =>
+        RunToolAsync(scenario, ["--format", format, "--timeout", "5s", "--duration", "1s", "--warmup", "200ms", .. args]);
 
     [Theory]
     [InlineData("json")]

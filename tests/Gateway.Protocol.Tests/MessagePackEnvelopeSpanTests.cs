@@ -176,9 +176,7 @@ public sealed class MessagePackEnvelopeSpanTests
         MessagePackEnvelope.ParseWithReader(new ReadOnlySequence<byte>(message), new char[JsonEnvelope.MaxPathLength], out var whole, MaxDepth);
         for (int split = 1; split < message.Length; split++)
         {
-            var first = new Segment(message.AsMemory(0, split));
-            var last = first.Append(message.AsMemory(split));
-            var sequence = new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
+            var sequence = BufferSegment.Create(message[..split], message[split..]);
             var path = new char[JsonEnvelope.MaxPathLength];
             MessagePackEnvelope.Parse(sequence, path, out var e, MaxDepth);
             Assert.Null(e.Problem);
@@ -186,18 +184,6 @@ public sealed class MessagePackEnvelopeSpanTests
             Assert.Equal("echo/echo", new string(path, 0, e.PathLength));
             Assert.Equal(whole.Input.ToArray(), e.Input.ToArray());
             Assert.Equal(whole.Id.ToArray(), e.Id.ToArray());
-        }
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(ReadOnlyMemory<byte> memory) => Memory = memory;
-
-        public Segment Append(ReadOnlyMemory<byte> memory)
-        {
-            var next = new Segment(memory) { RunningIndex = RunningIndex + Memory.Length };
-            Next = next;
-            return next;
         }
     }
 }
